@@ -1,0 +1,140 @@
+//! The command-line front end: parses arguments, calls the service, prints the reply.
+//!
+//! Data goes to stdout (the reply as text, or verbatim as JSON with `--json`); narration, warnings and
+//! errors go to stderr. Exit codes: 0 success, 1 bad input or unknown entity, 2 bad command line,
+//! 3 conflict or busy (retrying may help), 4 internal failure.
+
+mod init;
+mod output;
+mod task;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::service::Service;
+
+/// A git repository as the coordination ledger of a project run by AI agents and their humans.
+#[derive(Debug, Parser)]
+#[command(name = "abathur", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Print the reply as JSON (the same object the MCP server returns)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Run as if started in DIR
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+    /// Print no narration on stderr (data and errors still print)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the ledger (.abathur/) in this git repository
+    Init(init::InitArgs),
+    /// Manage the task queue
+    #[command(subcommand)]
+    Task(task::TaskCommand),
+    /// Print shell completions
+    Completions {
+        /// Shell to generate completions for
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How a command talks to the terminal.
+pub struct Ui {
+    json: bool,
+    quiet: bool,
+}
+
+impl Ui {
+    /// Narration for people, on stderr.
+    pub fn status(&self, message: impl AsRef<str>) {
+        if !self.quiet && !self.json {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    /// A warning, on stderr, even with --json.
+    pub fn warn(&self, message: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("warning: {}", message.as_ref());
+        }
+    }
+
+    /// Prints `reply` as JSON when asked, else calls `human` to print it as text.
+    pub fn reply<T: serde::Serialize>(&self, reply: &T, human: impl FnOnce(&T) -> String) -> Result<()> {
+        let text = if self.json {
+            serde_json::to_string_pretty(reply).expect("replies serialise") + "\n"
+        } else {
+            human(reply)
+        };
+        let mut out = std::io::stdout().lock();
+        if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+            // A closed pipe (`abathur task list | head`) is not an error.
+            std::process::exit(0);
+        }
+        Ok(())
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let ui = Ui { json: cli.json, quiet: cli.quiet };
+    match run(cli, &ui) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&ui, &e);
+            ExitCode::from(e.kind.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    let cwd = match &cli.directory {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().map_err(|e| Error::io(std::path::Path::new("."), e))?,
+    };
+    match cli.command {
+        Command::Init(args) => init::cmd_init(ui, &cwd, &args),
+        Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "abathur", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+fn report(ui: &Ui, e: &Error) {
+    if ui.json {
+        println!("{}", serde_json::to_string_pretty(&e.to_json()).expect("errors serialise"));
+    }
+    eprintln!("Error: {}", e.message);
+    for hint in &e.hints {
+        eprintln!("Hint: {hint}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

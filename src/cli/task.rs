@@ -1,0 +1,492 @@
+//! `abathur task ...`: the task queue from the command line.
+//!
+//! Each subcommand turns its flags into the service's request type, calls the service, and prints the
+//! reply: as text for people, or verbatim as JSON with `--json` (exactly what the MCP tool returns).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use crate::cli::Ui;
+use crate::cli::output::{Shortener, block, ellipsize, table};
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::queue::api::*;
+use crate::queue::task::{Source, Status};
+use crate::service::Service;
+
+/// Subcommands of `abathur task`.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Enqueue a task (MCP: task_enqueue)
+    Add(AddArgs),
+    /// List tasks by calculated priority, then age (MCP: task_list)
+    List(ListArgs),
+    /// Show one task (MCP: task_get)
+    Get(GetArgs),
+    /// Show queue statistics (MCP: task_queue_status)
+    Status,
+    /// Cancel a task and its unfinished dependents (MCP: task_cancel)
+    Cancel(CancelArgs),
+    /// Show the execution plan: batches that can run in parallel (MCP: task_execution_plan)
+    Plan(PlanArgs),
+    /// Claim the best ready task under a lease (MCP: task_claim)
+    Claim(ClaimArgs),
+    /// Renew a lease (MCP: task_heartbeat)
+    Heartbeat(HeartbeatArgs),
+    /// Complete a running task with a result (MCP: task_complete)
+    Complete(CompleteArgs),
+    /// Report a failed attempt: retried with backoff, or failed for good (MCP: task_fail)
+    Fail(FailArgs),
+    /// Change a waiting task's priority, deadline, milestone or prerequisites
+    Update(UpdateArgs),
+}
+
+/// Enqueue a task
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// What to do; `-` reads it from stdin
+    pub description: String,
+    /// One-line label (default: the description's first line, cut to 140 characters)
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Who asks for it
+    #[arg(long, value_enum, default_value = "human")]
+    pub source: Source,
+    /// Agent definition that should run it
+    #[arg(long, short = 't')]
+    pub agent_type: Option<String>,
+    /// Base priority, 0 (lowest) to 10
+    #[arg(long, short = 'p', value_name = "0-10")]
+    pub priority: Option<u8>,
+    /// A task that must complete first (id or unique prefix; can be repeated)
+    #[arg(long = "after", value_name = "TASK")]
+    pub prerequisites: Vec<String>,
+    /// Deadline: RFC 3339 (2026-12-01T17:00:00Z) or a date (2026-12-01)
+    #[arg(long)]
+    pub deadline: Option<String>,
+    /// Expected effort, e.g. 90m, 2h, 1day
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub estimate: Option<Duration>,
+    /// Milestone whose gate governs the task
+    #[arg(long, short = 'm')]
+    pub milestone: Option<String>,
+    /// The task that spawned this one
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// Input data as JSON
+    #[arg(long, conflicts_with = "input_file")]
+    pub input: Option<String>,
+    /// Input data as a JSON file
+    #[arg(long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+    /// Retries before the task fails for good
+    #[arg(long)]
+    pub max_retries: Option<u32>,
+    /// Lease length for claims, e.g. 10m
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub lease_timeout: Option<Duration>,
+    /// Who is enqueueing
+    #[arg(long)]
+    pub created_by: Option<String>,
+}
+
+/// List tasks
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this status
+    #[arg(long, short = 's', value_enum)]
+    pub status: Option<Status>,
+    /// Every status except this one
+    #[arg(long, value_enum, conflicts_with = "status")]
+    pub exclude_status: Option<Status>,
+    /// Only tasks from this source
+    #[arg(long, value_enum)]
+    pub source: Option<Source>,
+    /// Only tasks for this agent type
+    #[arg(long, short = 't')]
+    pub agent_type: Option<String>,
+    /// Only tasks of this milestone
+    #[arg(long, short = 'm')]
+    pub milestone: Option<String>,
+    /// How many to show, 1 to 500
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub limit: u32,
+}
+
+/// Show one task
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Task id or unique prefix
+    pub task: String,
+}
+
+/// Cancel a task
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Task id or unique prefix
+    pub task: String,
+    /// Why (kept in the task's history)
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// Show an execution plan
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Task ids or unique prefixes
+    pub tasks: Vec<String>,
+    /// Plan every unfinished task of this milestone
+    #[arg(long, short = 'm')]
+    pub milestone: Option<String>,
+}
+
+/// Claim a task
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// Only tasks for this agent type
+    #[arg(long, short = 't')]
+    pub agent_type: Option<String>,
+    /// Who claims (recorded as the lease holder)
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Lease length, e.g. 10m (default: the task's lease timeout)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub lease: Option<Duration>,
+}
+
+/// Renew a lease
+#[derive(Debug, Args)]
+pub struct HeartbeatArgs {
+    /// Task id or unique prefix
+    pub task: String,
+    /// The lease id the claim returned
+    #[arg(long)]
+    pub lease: String,
+}
+
+/// Complete a task
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// Task id or unique prefix
+    pub task: String,
+    /// The lease id the claim returned (checked when given)
+    #[arg(long)]
+    pub lease: Option<String>,
+    /// Result data as JSON
+    #[arg(long)]
+    pub result: Option<String>,
+    /// Who completes it
+    #[arg(long)]
+    pub agent: Option<String>,
+}
+
+/// Report a failure
+#[derive(Debug, Args)]
+pub struct FailArgs {
+    /// Task id or unique prefix
+    pub task: String,
+    /// What went wrong
+    #[arg(long, short = 'e')]
+    pub error: String,
+    /// The lease id the claim returned (checked when given)
+    #[arg(long)]
+    pub lease: Option<String>,
+    /// Who reports it
+    #[arg(long)]
+    pub agent: Option<String>,
+}
+
+/// Update a task
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Task id or unique prefix
+    pub task: String,
+    /// New one-line label
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// New base priority, 0 to 10
+    #[arg(long, short = 'p')]
+    pub priority: Option<u8>,
+    /// New deadline ("" removes it)
+    #[arg(long)]
+    pub deadline: Option<String>,
+    /// New agent type
+    #[arg(long, short = 't')]
+    pub agent_type: Option<String>,
+    /// New milestone ("" removes it)
+    #[arg(long, short = 'm')]
+    pub milestone: Option<String>,
+    /// Add a prerequisite (can be repeated)
+    #[arg(long = "after", value_name = "TASK")]
+    pub add_prerequisites: Vec<String>,
+    /// Remove a prerequisite (can be repeated)
+    #[arg(long = "not-after", value_name = "TASK")]
+    pub remove_prerequisites: Vec<String>,
+}
+
+/// Dispatches one `task` subcommand.
+pub fn run(ui: &Ui, service: &Service, cmd: TaskCommand) -> Result<()> {
+    match cmd {
+        TaskCommand::Add(args) => cmd_task_add(ui, service, args),
+        TaskCommand::List(args) => cmd_task_list(ui, service, args),
+        TaskCommand::Get(args) => {
+            let reply = service.task_get(GetRequest { task_id: args.task })?;
+            ui.reply(&reply, render_detail)
+        }
+        TaskCommand::Status => cmd_task_status(ui, service),
+        TaskCommand::Cancel(args) => {
+            let reply = service.task_cancel(CancelRequest { task_id: args.task, reason: args.reason })?;
+            ui.status(format!("Cancelled {} task(s).", reply.total_cancelled));
+            ui.reply(&reply, |r| {
+                let mut out = format!("cancelled {}\n", r.cancelled_task_id);
+                out.extend(r.cascaded_task_ids.iter().map(|id| format!("cascaded {id}\n")));
+                out
+            })
+        }
+        TaskCommand::Plan(args) => cmd_task_plan(ui, service, args),
+        TaskCommand::Claim(args) => cmd_task_claim(ui, service, args),
+        TaskCommand::Heartbeat(args) => {
+            let reply = service.task_heartbeat(HeartbeatRequest { task_id: args.task, lease_id: args.lease })?;
+            ui.reply(&reply, |r| format!("lease on {} renewed until {}\n", r.task_id, r.lease_expires_at))
+        }
+        TaskCommand::Complete(args) => {
+            let result_data = args.result.as_deref().map(|r| parse_json("--result", r)).transpose()?;
+            let req = CompleteRequest { task_id: args.task, lease_id: args.lease, result_data, agent: args.agent };
+            let reply = service.task_complete(req)?;
+            ui.status(format!("Completed {}; {} dependent(s) now ready.", reply.task_id, reply.unblocked_task_ids.len()));
+            ui.reply(&reply, |r| r.unblocked_task_ids.iter().map(|id| format!("ready {id}\n")).collect())
+        }
+        TaskCommand::Fail(args) => {
+            let req = FailRequest { task_id: args.task, error_message: args.error, lease_id: args.lease, agent: args.agent };
+            let reply = service.task_fail(req)?;
+            match reply.status {
+                Status::Failed => ui.status(format!(
+                    "Task {} failed for good after {} retries; {} dependent(s) cancelled.",
+                    reply.task_id,
+                    reply.retry_count,
+                    reply.cascaded_task_ids.len()
+                )),
+                _ => ui.status(format!(
+                    "Task {} will be retried ({}/{}) after {}.",
+                    reply.task_id,
+                    reply.retry_count,
+                    reply.max_retries,
+                    reply.retry_at.as_deref().unwrap_or("now")
+                )),
+            }
+            ui.reply(&reply, |r| format!("{} {}\n", r.status.as_str(), r.task_id))
+        }
+        TaskCommand::Update(args) => {
+            let req = UpdateRequest {
+                task_id: args.task,
+                summary: args.summary,
+                base_priority: args.priority,
+                deadline: args.deadline,
+                agent_type: args.agent_type,
+                milestone: args.milestone,
+                add_prerequisites: args.add_prerequisites,
+                remove_prerequisites: args.remove_prerequisites,
+                agent: None,
+            };
+            let reply = service.task_update(req)?;
+            ui.reply(&reply, render_detail)
+        }
+    }
+}
+
+fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
+    let AddArgs {
+        description,
+        summary,
+        source,
+        agent_type,
+        priority,
+        prerequisites,
+        deadline,
+        estimate,
+        milestone,
+        parent,
+        input,
+        input_file,
+        max_retries,
+        lease_timeout,
+        created_by,
+    } = args;
+    let description = if description == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| Error::io(std::path::Path::new("<stdin>"), e))?
+    } else {
+        description
+    };
+    let input_data = match (input, input_file) {
+        (Some(text), _) => Some(parse_json("--input", &text)?),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            Some(parse_json(&path.display().to_string(), &text)?)
+        }
+        (None, None) => None,
+    };
+    let req = EnqueueRequest {
+        description,
+        summary,
+        source: Some(source),
+        agent_type,
+        base_priority: priority,
+        prerequisites,
+        deadline,
+        estimated_duration_seconds: estimate.map(|d| d.as_secs()),
+        milestone,
+        parent_task_id: parent,
+        input_data,
+        max_retries,
+        lease_timeout_seconds: lease_timeout.map(|d| d.as_secs()),
+        created_by,
+    };
+    let reply = service.task_enqueue(req)?;
+    ui.status(format!(
+        "Enqueued task {} ({}, calculated priority {}).",
+        reply.task_id,
+        reply.status.as_str(),
+        reply.calculated_priority
+    ));
+    ui.reply(&reply, |r| format!("{}\n", r.task_id))
+}
+
+fn cmd_task_list(ui: &Ui, service: &Service, args: ListArgs) -> Result<()> {
+    let ListArgs { status, exclude_status, source, agent_type, milestone, limit } = args;
+    let req = ListRequest { status, exclude_status, source, agent_type, milestone, limit: Some(limit) };
+    let reply = service.task_list(req)?;
+    for w in &reply.warnings {
+        ui.warn(w);
+    }
+    let short = shortener(service);
+    ui.reply(&reply, |r| {
+        let mut t = table(&["ID", "STATUS", "PRIO", "AGENT TYPE", "MILESTONE", "SUMMARY"]);
+        for task in &r.tasks {
+            t.add_row(vec![
+                short.short(&task.id).to_string(),
+                task.status.as_str().to_string(),
+                format!("{:.1}", task.calculated_priority),
+                task.agent_type.clone(),
+                task.milestone.clone().unwrap_or_default(),
+                ellipsize(&task.summary, 60),
+            ]);
+        }
+        let mut out = if r.tasks.is_empty() { String::new() } else { format!("{t}\n") };
+        if r.total_matching > r.tasks.len() {
+            out.push_str(&format!("({} of {} shown; use --limit)\n", r.tasks.len(), r.total_matching));
+        }
+        out
+    })
+}
+
+fn cmd_task_status(ui: &Ui, service: &Service) -> Result<()> {
+    let reply = service.task_queue_status()?;
+    for w in &reply.warnings {
+        ui.warn(w);
+    }
+    ui.reply(&reply, |s| {
+        block(&[
+            ("total", s.total_tasks.to_string()),
+            ("ready", s.ready.to_string()),
+            ("blocked", s.blocked.to_string()),
+            ("pending", s.pending.to_string()),
+            ("running", s.running.to_string()),
+            ("completed", s.completed.to_string()),
+            ("failed", s.failed.to_string()),
+            ("cancelled", s.cancelled.to_string()),
+            ("avg priority", format!("{:.2}", s.avg_priority)),
+            ("max depth", s.max_depth.to_string()),
+            ("active leases", s.active_leases.to_string()),
+            ("expired leases", s.expired_leases.to_string()),
+            ("oldest waiting", join_opt(&s.oldest_pending_task_id, &s.oldest_pending)),
+            ("newest", join_opt(&s.newest_task_id, &s.newest_task)),
+        ])
+    })
+}
+
+fn cmd_task_plan(ui: &Ui, service: &Service, args: PlanArgs) -> Result<()> {
+    let reply = service.task_execution_plan(PlanRequest { task_ids: args.tasks, milestone: args.milestone })?;
+    ui.reply(&reply, |p| {
+        let mut out = String::new();
+        for (n, batch) in p.batches.iter().enumerate() {
+            out.push_str(&format!("batch {} ({} task(s)):\n", n + 1, batch.len()));
+            out.extend(batch.iter().map(|id| format!("  {id}\n")));
+        }
+        out.push_str(&format!("{} batch(es), max parallelism {}\n", p.total_batches, p.max_parallelism));
+        out
+    })
+}
+
+fn cmd_task_claim(ui: &Ui, service: &Service, args: ClaimArgs) -> Result<()> {
+    let req = ClaimRequest { agent_type: args.agent_type, agent: args.agent, lease_seconds: args.lease.map(|d| d.as_secs()) };
+    let reply = service.task_claim(req)?;
+    if let Some(message) = &reply.message {
+        ui.status(message);
+    }
+    ui.reply(&reply, |r| match (&r.task, &r.lease_id) {
+        (Some(task), Some(lease)) => {
+            format!("{}\n", block(&[
+                ("task", task.id.clone()),
+                ("summary", task.summary.clone()),
+                ("lease", lease.clone()),
+                ("expires", r.lease_expires_at.clone().unwrap_or_default()),
+            ]).trim_end())
+        }
+        _ => String::new(),
+    })
+}
+
+fn render_detail(t: &TaskDetail) -> String {
+    let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    let mut out = block(&[
+        ("id", t.id.clone()),
+        ("summary", t.summary.clone()),
+        ("status", t.status.as_str().to_string()),
+        ("blocked by", t.blocked_by.join("; ")),
+        ("priority", format!("{} (base {})", t.calculated_priority, t.base_priority)),
+        ("source", t.source.as_str().to_string()),
+        ("agent type", t.agent_type.clone()),
+        ("milestone", t.milestone.clone().unwrap_or_default()),
+        ("prerequisites", t.prerequisites.join(", ")),
+        ("dependents", t.dependents.join(", ")),
+        ("deadline", t.deadline.clone().unwrap_or_default()),
+        ("estimate", t.estimated_duration_seconds.map(|s| humantime::format_duration(Duration::from_secs(s)).to_string()).unwrap_or_default()),
+        ("retries", format!("{}/{}", t.retry_count, t.max_retries)),
+        ("retry at", t.retry_at.clone().unwrap_or_default()),
+        ("lease", t.lease.as_ref().map(|l| format!("{} held by {} until {}", l.lease_id, l.holder, l.expires_at)).unwrap_or_default()),
+        ("error", t.error_message.clone().unwrap_or_default()),
+        ("input", json(&t.input_data)),
+        ("result", json(&t.result_data)),
+        ("submitted", t.submitted_at.clone()),
+        ("completed", t.completed_at.clone().unwrap_or_default()),
+    ]);
+    out.push('\n');
+    out.push_str(t.description.trim_end());
+    out.push('\n');
+    out
+}
+
+fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| Error::invalid(what, format!("{what} is not valid JSON: {e}")))
+}
+
+fn join_opt(a: &Option<String>, b: &Option<String>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{a} ({b})"),
+        _ => String::new(),
+    }
+}
+
+fn shortener(service: &Service) -> Shortener {
+    let dir = service.ledger().tasks_dir();
+    let ids = std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).and_then(|s| Id::parse(s).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Shortener::new(ids)
+}

@@ -1,0 +1,144 @@
+//! The ledger: the `.abathur/` directory of a git repository, and the only code that touches it.
+//!
+//! It knows where the ledger is (from any subdirectory or linked worktree), how to create it, how to
+//! write a file so a crash leaves either the old or the new version ([`atomic`]), and how writers take
+//! turns ([`lock`]). It knows nothing about what the files mean; `queue` and later modules do.
+
+pub mod atomic;
+pub mod lock;
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, DEFAULT_CONFIG_TOML};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Name of the ledger directory at the top of the work tree.
+pub const LEDGER_DIR: &str = ".abathur";
+
+/// Entity folders created by `abathur init`.
+pub const FOLDERS: [&str; 5] = ["tasks", "milestones", "gates", "decisions", "memory"];
+
+/// What `.abathur/.gitignore` holds: derived data and lock files stay out of git.
+pub const GITIGNORE: &str = "# Derived data: rebuilt from the files at any time.\ncache/\n# Lock and temporary files of running abathur processes.\nledger.lock\n.abathur-tmp-*\n";
+
+/// A located ledger directory.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    root: PathBuf,
+    workdir: PathBuf,
+}
+
+/// What `abathur init` did.
+#[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct InitReport {
+    /// The ledger directory.
+    pub ledger: String,
+    /// Files and folders created, relative to the repository; empty when it was already set up.
+    pub created: Vec<String>,
+}
+
+impl Ledger {
+    /// Finds the ledger of the repository containing `cwd`.
+    ///
+    /// From a linked worktree this is the main worktree's ledger, so every worktree of a repository
+    /// shares one live queue.
+    pub fn discover(cwd: &Path) -> Result<Ledger> {
+        let workdir = main_workdir(cwd)?;
+        let root = workdir.join(LEDGER_DIR);
+        if !root.join("tasks").is_dir() {
+            return Err(Error::new(ErrorKind::Validation, format!("no abathur ledger in {}", workdir.display()))
+                .hint("run `abathur init` to create one"));
+        }
+        Ok(Ledger { root, workdir })
+    }
+
+    /// Creates the ledger (idempotent: existing files are left exactly as they are).
+    pub fn init(cwd: &Path) -> Result<(Ledger, InitReport)> {
+        let workdir = main_workdir(cwd)?;
+        let root = workdir.join(LEDGER_DIR);
+        let mut created = Vec::new();
+        let ensure_dir = |dir: &Path, created: &mut Vec<String>| -> Result<()> {
+            if !dir.is_dir() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                created.push(rel(&workdir, dir));
+            }
+            Ok(())
+        };
+        ensure_dir(&root, &mut created)?;
+        for folder in FOLDERS {
+            let dir = root.join(folder);
+            ensure_dir(&dir, &mut created)?;
+            let keep = dir.join(".gitkeep");
+            if !keep.exists() {
+                atomic::write(&keep, b"")?;
+            }
+        }
+        for (name, content) in [("config.toml", DEFAULT_CONFIG_TOML), (".gitignore", GITIGNORE)] {
+            let path = root.join(name);
+            if !path.exists() {
+                atomic::write(&path, content.as_bytes())?;
+                created.push(rel(&workdir, &path));
+            }
+        }
+        let ledger = Ledger { root, workdir };
+        let report = InitReport { ledger: ledger.root.display().to_string(), created };
+        Ok((ledger, report))
+    }
+
+    /// The `.abathur` directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The work tree holding the ledger.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// Where task files live.
+    pub fn tasks_dir(&self) -> PathBuf {
+        self.root.join("tasks")
+    }
+
+    /// Derived, git-ignored data.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
+    /// The project configuration.
+    pub fn config(&self) -> Result<Config> {
+        Config::load(&self.root.join("config.toml"))
+    }
+
+    /// Takes the ledger's write lock; see [`lock`].
+    pub fn lock(&self) -> Result<lock::LedgerLock> {
+        lock::LedgerLock::acquire(&self.root.join("ledger.lock"))
+    }
+}
+
+/// The top of the main work tree of the repository containing `cwd`.
+fn main_workdir(cwd: &Path) -> Result<PathBuf> {
+    let repo = git2::Repository::discover(cwd).map_err(|_| {
+        Error::new(ErrorKind::Validation, format!("{} is not inside a git repository", cwd.display()))
+            .hint("abathur keeps its ledger in a git repository: run `git init` first, or cd into one")
+    })?;
+    if repo.is_bare() {
+        return Err(Error::new(ErrorKind::Validation, "this is a bare repository; abathur needs a work tree")
+            .hint("run abathur from a clone or a linked worktree"));
+    }
+    let workdir = if repo.is_worktree() {
+        // A linked worktree's common dir is the main repository's `.git`; its parent is the main work tree.
+        let common = repo.commondir();
+        match common.parent() {
+            Some(parent) if common.file_name().is_some_and(|n| n == ".git") => parent.to_path_buf(),
+            _ => repo.workdir().expect("a non-bare repository has a work tree").to_path_buf(),
+        }
+    } else {
+        repo.workdir().expect("a non-bare repository has a work tree").to_path_buf()
+    };
+    Ok(workdir.canonicalize().unwrap_or(workdir))
+}
+
+fn rel(base: &Path, path: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
+}

@@ -1,0 +1,17 @@
+//! abathur: a git repository as the coordination ledger of a project run by AI agents and humans.
+//!
+//! Tasks, milestones, gate decisions and project memory are TOML and Markdown files under `.abathur/`,
+//! committed like code. This crate is the whole tool as a library: `service::Service` is the one API,
+//! and `cli` (and later `mcp`) are thin front ends over it. See README.md and docs/.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod id;
+pub mod ledger;
+pub mod queue;
+pub mod service;
+pub mod time;
+
+pub use error::{Error, ErrorKind, Result};
+pub use service::Service;

@@ -1,0 +1,218 @@
+//! The prerequisite graph: longest paths, transitive dependents, cycles and execution-plan layers.
+//!
+//! Everything here is cycle-safe: a hand-edited ledger may contain a cycle, and no function loops or
+//! overflows the stack on one; the functions that must refuse a cycle report its path.
+
+/// A graph over task indices: `prereqs[i]` are the tasks `i` waits for, `dependents[i]` the reverse.
+#[derive(Debug, Default)]
+pub struct Graph {
+    /// Edges to prerequisites.
+    pub prereqs: Vec<Vec<usize>>,
+    /// Edges to dependents.
+    pub dependents: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    /// Builds the reverse edges from the forward ones.
+    pub fn new(prereqs: Vec<Vec<usize>>) -> Graph {
+        let mut dependents = vec![Vec::new(); prereqs.len()];
+        for (i, ps) in prereqs.iter().enumerate() {
+            for &p in ps {
+                dependents[p].push(i);
+            }
+        }
+        Graph { prereqs, dependents }
+    }
+
+    /// Longest chain of edges from each node along `edges`, counting only nodes `live` says are live;
+    /// a node whose neighbours are not live has length 0. Back edges of a cycle are ignored.
+    pub fn longest_paths(edges: &[Vec<usize>], live: &dyn Fn(usize) -> bool) -> Vec<u32> {
+        let n = edges.len();
+        let mut length = vec![0u32; n];
+        let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        for start in 0..n {
+            if state[start] != 0 || !live(start) {
+                continue;
+            }
+            stack.push((start, 0));
+            state[start] = 1;
+            while let Some(top) = stack.last_mut() {
+                let (node, next) = *top;
+                if let Some(&m) = edges[node].get(next) {
+                    top.1 += 1;
+                    if live(m) && state[m] == 0 {
+                        state[m] = 1;
+                        stack.push((m, 0));
+                    }
+                } else {
+                    let best = edges[node].iter().filter(|&&m| live(m) && state[m] == 2).map(|&m| length[m] + 1).max();
+                    length[node] = best.unwrap_or(0);
+                    state[node] = 2;
+                    stack.pop();
+                }
+            }
+        }
+        length
+    }
+
+    /// Number of distinct live nodes reachable from each live node along `edges`.
+    ///
+    /// Cost is the sum of the reachable sets; fine for the shallow, wide graphs of real projects.
+    pub fn reach_counts(edges: &[Vec<usize>], live: &dyn Fn(usize) -> bool) -> Vec<u32> {
+        let n = edges.len();
+        let mut counts = vec![0u32; n];
+        let mut seen = vec![usize::MAX; n];
+        let mut stack = Vec::new();
+        for start in 0..n {
+            if !live(start) || !edges[start].iter().any(|&m| live(m)) {
+                continue;
+            }
+            seen[start] = start;
+            stack.push(start);
+            let mut count = 0u32;
+            while let Some(node) = stack.pop() {
+                for &m in &edges[node] {
+                    if live(m) && seen[m] != start {
+                        seen[m] = start;
+                        count += 1;
+                        stack.push(m);
+                    }
+                }
+            }
+            counts[start] = count;
+        }
+        counts
+    }
+
+    /// A path `from -> ... -> to` along prerequisite edges, if `to` is upstream of `from`.
+    pub fn upstream_path(&self, from: usize, to: usize) -> Option<Vec<usize>> {
+        let mut parent = vec![usize::MAX; self.prereqs.len()];
+        let mut stack = vec![from];
+        parent[from] = from;
+        while let Some(node) = stack.pop() {
+            if node == to {
+                let mut path = vec![to];
+                let mut cur = to;
+                while cur != from {
+                    cur = parent[cur];
+                    path.push(cur);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for &p in &self.prereqs[node] {
+                if parent[p] == usize::MAX {
+                    parent[p] = node;
+                    stack.push(p);
+                }
+            }
+        }
+        None
+    }
+
+    /// Execution-plan layers for `members`: a member's layer is one more than the highest layer of any
+    /// member upstream of it (through non-members too). Layers come out dense, so no batch is empty.
+    /// A cycle upstream of a member is an error carrying the cycle as a list of nodes.
+    pub fn plan_layers(&self, members: &[usize]) -> Result<Vec<Vec<usize>>, Vec<usize>> {
+        let n = self.prereqs.len();
+        let mut is_member = vec![false; n];
+        for &m in members {
+            is_member[m] = true;
+        }
+        // best[i]: highest member layer at or above i (-1 if none); layer[i] for members.
+        let mut best = vec![i64::MIN; n];
+        let mut layer = vec![0i64; n];
+        let mut state = vec![0u8; n];
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        for &start in members {
+            if state[start] == 2 {
+                continue;
+            }
+            stack.push((start, 0));
+            state[start] = 1;
+            while let Some(top) = stack.last_mut() {
+                let (node, next) = *top;
+                if let Some(&p) = self.prereqs[node].get(next) {
+                    top.1 += 1;
+                    match state[p] {
+                        0 => {
+                            state[p] = 1;
+                            stack.push((p, 0));
+                        }
+                        1 => {
+                            let pos = stack.iter().position(|&(x, _)| x == p).expect("node on stack");
+                            let mut cycle: Vec<usize> = stack[pos..].iter().map(|&(x, _)| x).collect();
+                            cycle.push(p);
+                            return Err(cycle);
+                        }
+                        _ => {}
+                    }
+                } else {
+                    let above = self.prereqs[node].iter().map(|&p| best[p]).max().unwrap_or(-1).max(-1);
+                    if is_member[node] {
+                        layer[node] = above + 1;
+                        best[node] = above + 1;
+                    } else {
+                        best[node] = above;
+                    }
+                    state[node] = 2;
+                    stack.pop();
+                }
+            }
+        }
+        let depth = members.iter().map(|&m| layer[m]).max().map_or(0, |d| d + 1) as usize;
+        let mut batches = vec![Vec::new(); depth];
+        for &m in members {
+            batches[layer[m] as usize].push(m);
+        }
+        batches.retain(|b| !b.is_empty());
+        Ok(batches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // a=0, b=1, c=2, d=3: b and c need a; d needs b and c.
+    fn diamond() -> Graph {
+        Graph::new(vec![vec![], vec![0], vec![0], vec![1, 2]])
+    }
+
+    #[test]
+    fn diamond_plans_in_three_batches() {
+        let g = diamond();
+        let batches = g.plan_layers(&[3, 2, 1, 0]).unwrap();
+        assert_eq!(batches, vec![vec![0], vec![2, 1], vec![3]]);
+    }
+
+    #[test]
+    fn non_members_pass_constraints_through() {
+        let g = diamond();
+        assert_eq!(g.plan_layers(&[3, 0]).unwrap(), vec![vec![0], vec![3]]);
+        assert_eq!(g.plan_layers(&[3]).unwrap(), vec![vec![3]]);
+    }
+
+    #[test]
+    fn cycles_are_reported_not_looped() {
+        let g = Graph::new(vec![vec![2], vec![0], vec![1]]);
+        let cycle = g.plan_layers(&[0]).unwrap_err();
+        assert_eq!(cycle.first(), cycle.last());
+        assert_eq!(cycle.len(), 4);
+        let all = |_| true;
+        assert_eq!(Graph::longest_paths(&g.prereqs, &all).len(), 3);
+    }
+
+    #[test]
+    fn depth_and_reach_count_downstream_work() {
+        let g = diamond();
+        let all = |_| true;
+        assert_eq!(Graph::longest_paths(&g.dependents, &all), vec![2, 1, 1, 0]);
+        assert_eq!(Graph::reach_counts(&g.dependents, &all), vec![3, 1, 1, 0]);
+        let not_d = |i| i != 3;
+        assert_eq!(Graph::reach_counts(&g.dependents, &not_d), vec![2, 0, 0, 0]);
+        assert_eq!(g.upstream_path(3, 0), Some(vec![3, 1, 0]));
+        assert_eq!(g.upstream_path(0, 3), None);
+    }
+}

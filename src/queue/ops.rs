@@ -1,0 +1,739 @@
+//! The task operations, each a method of [`Service`]: enqueue, get, list, status, cancel, plan,
+//! claim, heartbeat, complete, fail, update.
+//!
+//! Concurrency rules, in one place:
+//! - Readers (get, list, status, plan) never take the lock; they read files replaced atomically.
+//! - Every read-modify-write holds the ledger lock and re-reads the files it changes under it, so a
+//!   claim is a compare-and-set on the task file: two claimants can never hold the same task.
+//! - Claim ranks candidates on a view loaded just before locking (cheap, parallel), then re-checks the
+//!   chosen task and its prerequisites from their files under the lock.
+//! - An expired lease is seen by every reader at once (see `view`); the next writer that touches the
+//!   task (claim, or the holder's own complete/fail) makes it permanent.
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::Id;
+use crate::queue::api::*;
+use crate::queue::store::{self, TaskHead};
+use crate::queue::task::{self, Lease, Source, State, Status, TaskRecord};
+use crate::queue::view::{self, GateBlocks, QueueView};
+use crate::service::Service;
+use crate::time::Timestamp;
+
+/// Most tasks one list may return.
+pub const MAX_LIST_LIMIT: u32 = 500;
+/// Tasks listed when no limit is given.
+pub const DEFAULT_LIST_LIMIT: u32 = 50;
+
+impl Service {
+    /// Loads every task and derives its status and priority as of now.
+    pub fn queue_view(&self) -> Result<QueueView> {
+        let heads = self.tasks.load()?;
+        Ok(QueueView::build(heads, self.clock.now(), &self.config.priority, &self.gate_blocks()))
+    }
+
+    /// Milestones whose tasks are held back by a gate. Milestones and gates arrive with the gate
+    /// module; until then no milestone is gated.
+    pub fn gate_blocks(&self) -> GateBlocks {
+        GateBlocks::default()
+    }
+
+    /// Resolves an id or unique prefix to a task id. A full id is checked by its file alone.
+    pub fn resolve_task(&self, text: &str) -> Result<Id> {
+        if text.len() == crate::id::ID_LEN {
+            let id = Id::parse(text)?;
+            return if self.tasks.path(&id).exists() { Ok(id) } else { Err(Error::not_found("task", id.as_str())) };
+        }
+        crate::id::IdPrefix::parse(text)?;
+        let dir = self.ledger.tasks_dir();
+        let names = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        let ids: Vec<Id> = names
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).and_then(|s| Id::parse(s).ok()))
+            .collect();
+        store::resolve(text, ids.iter())
+    }
+
+    /// `task_enqueue`: validates the request, checks prerequisites under the lock, writes the file.
+    pub fn task_enqueue(&self, req: EnqueueRequest) -> Result<EnqueueReply> {
+        let now = self.clock.now();
+        let q = &self.config.queue;
+        let description = req.description;
+        let summary = match req.summary.map(|s| s.trim().to_string()) {
+            Some(s) if !s.is_empty() => s,
+            _ => task::summary_from_description(&description),
+        };
+        let deadline = req.deadline.as_deref().map(|d| Timestamp::parse(d).map_err(|e| Error::invalid("deadline", e.message))).transpose()?;
+        let input_data = req.input_data.map(|v| v.to_string());
+        let mut prerequisites = Vec::new();
+        for p in &req.prerequisites {
+            let id = self.resolve_task(p).map_err(|e| prefix_error("prerequisites", p, e))?;
+            if !prerequisites.contains(&id) {
+                prerequisites.push(id);
+            }
+        }
+        let parent_task_id = req.parent_task_id.as_deref().map(|p| self.resolve_task(p).map_err(|e| prefix_error("parent_task_id", p, e))).transpose()?;
+        let id = Id::generate();
+        let mut record = TaskRecord {
+            id: id.clone(),
+            summary,
+            description,
+            source: req.source.unwrap_or(Source::Human),
+            agent_type: req.agent_type.unwrap_or_else(|| q.default_agent_type.clone()),
+            base_priority: req.base_priority.unwrap_or(5),
+            prerequisites,
+            deadline,
+            estimated_duration_seconds: req.estimated_duration_seconds,
+            milestone: req.milestone.filter(|m| !m.is_empty()),
+            parent_task_id,
+            max_retries: req.max_retries.unwrap_or(q.max_retries),
+            lease_timeout_seconds: req.lease_timeout_seconds.unwrap_or(q.lease_timeout_seconds),
+            created_by: req.created_by.filter(|c| !c.is_empty()),
+            submitted_at: now,
+            last_updated_at: now,
+            started_at: None,
+            completed_at: None,
+            state: State::Pending,
+            retry_count: 0,
+            not_before: None,
+            error_message: None,
+            input_data,
+            result_data: None,
+            lease: None,
+            events: Vec::new(),
+        };
+        let by = record.created_by.clone();
+        record.record_event(now, "created", by.as_deref(), None);
+        record.validate()?;
+
+        let mut unfinished = false;
+        {
+            let _lock = self.ledger.lock()?;
+            for p in &record.prerequisites {
+                let pre = self.tasks.read(p)?;
+                match effective_state(&pre, now) {
+                    State::Failed | State::Cancelled => {
+                        return Err(Error::conflict(format!(
+                            "prerequisite {p} is {}; a task waiting on it could never run",
+                            effective_state(&pre, now).as_str()
+                        ))
+                        .hint("drop that prerequisite, or enqueue a replacement for it first"));
+                    }
+                    State::Completed => {}
+                    _ => unfinished = true,
+                }
+            }
+            self.tasks.write(&record)?;
+        }
+
+        if unfinished || record.milestone.is_some() {
+            let view = self.queue_view()?;
+            if let Some(i) = view.position(&id) {
+                let d = &view.derived[i];
+                return Ok(EnqueueReply {
+                    task_id: id.to_string(),
+                    status: d.status,
+                    calculated_priority: d.calculated_priority,
+                    dependency_depth: d.dependency_depth,
+                    submitted_at: now.to_string(),
+                });
+            }
+        }
+        // No unfinished prerequisites and no gate: ready, with no dependents yet.
+        let head = TaskHead::from(&record);
+        let derived = view::Derived {
+            status: Status::Ready,
+            state: State::Pending,
+            retry_count: 0,
+            lease_expired: false,
+            blocked_by: vec![],
+            calculated_priority: 0.0,
+            dependency_depth: 0,
+            downstream_depth: 0,
+            blocking_count: 0,
+        };
+        let priority = view::calculated_priority(&head, &derived, true, now, &self.config.priority);
+        Ok(EnqueueReply {
+            task_id: id.to_string(),
+            status: Status::Ready,
+            calculated_priority: priority,
+            dependency_depth: 0,
+            submitted_at: now.to_string(),
+        })
+    }
+
+    /// `task_get`: one task with everything stored and derived.
+    pub fn task_get(&self, req: GetRequest) -> Result<TaskDetail> {
+        let id = self.resolve_task(&req.task_id)?;
+        let record = self.tasks.read(&id)?;
+        let view = self.queue_view()?;
+        Ok(detail(&view, &record, self.clock.now()))
+    }
+
+    /// `task_list`: filter, rank and cut.
+    pub fn task_list(&self, req: ListRequest) -> Result<ListReply> {
+        let limit = req.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+            return Err(Error::invalid("limit", format!("limit {limit} is out of range; use 1 to {MAX_LIST_LIMIT}")));
+        }
+        if req.status.is_some() && req.exclude_status.is_some() {
+            return Err(Error::invalid("exclude_status", "give either status or exclude_status, not both"));
+        }
+        let view = self.queue_view()?;
+        let matching: Vec<usize> = (0..view.heads.len())
+            .filter(|&i| {
+                let (h, d) = (&view.heads[i], &view.derived[i]);
+                req.status.is_none_or(|s| d.status == s)
+                    && req.exclude_status.is_none_or(|s| d.status != s)
+                    && req.source.is_none_or(|s| h.source == s)
+                    && req.agent_type.as_ref().is_none_or(|a| &h.agent_type == a)
+                    && req.milestone.as_ref().is_none_or(|m| h.milestone.as_ref() == Some(m))
+            })
+            .collect();
+        let total_matching = matching.len();
+        let ranked = view.ranked(matching);
+        let tasks = ranked.into_iter().take(limit as usize).map(|i| summary(&view, i)).collect();
+        Ok(ListReply { tasks, total_matching, warnings: warnings(&view) })
+    }
+
+    /// `task_queue_status`: totals and health of the queue.
+    pub fn task_queue_status(&self) -> Result<QueueStatus> {
+        let view = self.queue_view()?;
+        let now = self.clock.now();
+        let mut counts = [0usize; 7];
+        let (mut sum, mut live) = (0.0, 0usize);
+        let (mut oldest, mut newest): (Option<usize>, Option<usize>) = (None, None);
+        let (mut active, mut expired, mut max_depth) = (0, 0, 0);
+        for (i, (h, d)) in view.heads.iter().zip(&view.derived).enumerate() {
+            counts[d.status as usize] += 1;
+            if !d.state.is_terminal() {
+                sum += d.calculated_priority;
+                live += 1;
+                max_depth = max_depth.max(d.dependency_depth + 1);
+            }
+            if matches!(d.status, Status::Pending | Status::Blocked | Status::Ready)
+                && oldest.is_none_or(|o| (h.submitted_at, &h.id) < (view.heads[o].submitted_at, &view.heads[o].id))
+            {
+                oldest = Some(i);
+            }
+            if newest.is_none_or(|n| (h.submitted_at, &h.id) > (view.heads[n].submitted_at, &view.heads[n].id)) {
+                newest = Some(i);
+            }
+            if h.state == State::Running {
+                match h.lease.as_ref().is_some_and(|l| l.expires_at > now) {
+                    true => active += 1,
+                    false => expired += 1,
+                }
+            }
+        }
+        let at = |i: Option<usize>| i.map(|i| view.heads[i].submitted_at.to_string());
+        let id = |i: Option<usize>| i.map(|i| view.heads[i].id.to_string());
+        Ok(QueueStatus {
+            total_tasks: view.heads.len(),
+            pending: counts[Status::Pending as usize],
+            blocked: counts[Status::Blocked as usize],
+            ready: counts[Status::Ready as usize],
+            running: counts[Status::Running as usize],
+            completed: counts[Status::Completed as usize],
+            failed: counts[Status::Failed as usize],
+            cancelled: counts[Status::Cancelled as usize],
+            avg_priority: if live == 0 { 0.0 } else { (sum / live as f64 * 100.0).round() / 100.0 },
+            max_depth,
+            oldest_pending: at(oldest),
+            oldest_pending_task_id: id(oldest),
+            newest_task: at(newest),
+            newest_task_id: id(newest),
+            active_leases: active,
+            expired_leases: expired,
+            warnings: warnings(&view),
+        })
+    }
+
+    /// `task_execution_plan`: parallel batches (topological layers) for the given tasks.
+    pub fn task_execution_plan(&self, req: PlanRequest) -> Result<PlanReply> {
+        if req.task_ids.is_empty() && req.milestone.is_none() {
+            return Err(Error::invalid("task_ids", "give at least one task id, or a milestone"));
+        }
+        let view = self.queue_view()?;
+        let mut members = Vec::new();
+        let mut seen = HashSet::new();
+        for text in &req.task_ids {
+            let id = store::resolve(text, view.heads.iter().map(|h| &h.id)).map_err(|e| prefix_error("task_ids", text, e))?;
+            let i = view.position(&id).expect("resolved ids are in the view");
+            if seen.insert(i) {
+                members.push(i);
+            }
+        }
+        if let Some(m) = &req.milestone {
+            task::validate_milestone(m)?;
+            for i in 0..view.heads.len() {
+                if view.heads[i].milestone.as_ref() == Some(m) && !view.derived[i].state.is_terminal() && seen.insert(i) {
+                    members.push(i);
+                }
+            }
+        }
+        let members = view.ranked(members);
+        let batches = view.graph.plan_layers(&members).map_err(|cycle| {
+            Error::cycle(&cycle.iter().map(|&i| view.heads[i].id.to_string()).collect::<Vec<_>>())
+        })?;
+        let batches: Vec<Vec<String>> =
+            batches.into_iter().map(|b| b.into_iter().map(|i| view.heads[i].id.to_string()).collect()).collect();
+        Ok(PlanReply {
+            total_batches: batches.len(),
+            max_parallelism: batches.iter().map(Vec::len).max().unwrap_or(0),
+            batches,
+        })
+    }
+
+    /// `task_claim`: the best ready task (optionally of one agent type), taken under a lease.
+    pub fn task_claim(&self, req: ClaimRequest) -> Result<ClaimReply> {
+        if let Some(a) = &req.agent_type {
+            task::validate_name("agent_type", a)?;
+        }
+        let agent = req.agent.clone().or_else(|| req.agent_type.clone()).unwrap_or_else(|| "agent".into());
+        task::check_chars("agent", &agent, 200)?;
+        if let Some(secs) = req.lease_seconds {
+            if secs == 0 || secs > 7 * 24 * 3600 {
+                return Err(Error::invalid("lease_seconds", "lease_seconds must be between 1 and 604800"));
+            }
+        }
+        let view = self.queue_view()?;
+        let candidates = claim_candidates(&view, req.agent_type.as_deref());
+        let _lock = self.ledger.lock()?;
+        if let Some(reply) = self.claim_first(&view, &candidates, &agent, req.lease_seconds)? {
+            return Ok(reply);
+        }
+        // Everything we ranked was taken meanwhile: rank again under the lock, where nothing moves.
+        let fresh = self.queue_view()?;
+        let candidates = claim_candidates(&fresh, req.agent_type.as_deref());
+        if let Some(reply) = self.claim_first(&fresh, &candidates, &agent, req.lease_seconds)? {
+            return Ok(reply);
+        }
+        let waiting = fresh.derived.iter().filter(|d| matches!(d.status, Status::Blocked | Status::Pending)).count();
+        let who = req.agent_type.as_deref().map(|a| format!(" for agent type {a}")).unwrap_or_default();
+        Ok(ClaimReply {
+            claimed: false,
+            task: None,
+            lease_id: None,
+            lease_expires_at: None,
+            message: Some(format!("no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff")),
+        })
+    }
+
+    fn claim_first(&self, view: &QueueView, candidates: &[usize], agent: &str, lease_seconds: Option<u64>) -> Result<Option<ClaimReply>> {
+        let now = self.clock.now();
+        for &i in candidates {
+            let id = &view.heads[i].id;
+            let Ok(mut record) = self.tasks.read(id) else { continue };
+            let expired_holder = settle_expired(&mut record, now);
+            if record.state != State::Pending || record.not_before.is_some_and(|t| t > now && expired_holder.is_none()) {
+                continue;
+            }
+            if !self.prerequisites_done(&record, now) {
+                continue;
+            }
+            if view.derived[i].blocked_by.iter().any(|r| !r.starts_with("waiting on ")) {
+                continue; // held by a gate or an escalation
+            }
+            let lease_id = Id::generate().to_string();
+            let seconds = lease_seconds.unwrap_or(record.lease_timeout_seconds);
+            let expires = now.plus_seconds(seconds as f64);
+            record.state = State::Running;
+            record.not_before = None;
+            record.started_at = Some(now);
+            record.lease = Some(Lease { lease_id: lease_id.clone(), holder: agent.to_string(), claimed_at: now, renewed_at: now, expires_at: expires });
+            record.record_event(now, "claimed", Some(agent), None);
+            self.tasks.write(&record)?;
+            let mut detail = detail(view, &record, now);
+            detail.status = Status::Running;
+            detail.blocked_by.clear();
+            return Ok(Some(ClaimReply {
+                claimed: true,
+                task: Some(detail),
+                lease_id: Some(lease_id),
+                lease_expires_at: Some(expires.to_string()),
+                message: None,
+            }));
+        }
+        Ok(None)
+    }
+
+    fn prerequisites_done(&self, record: &TaskRecord, now: Timestamp) -> bool {
+        record.prerequisites.iter().all(|p| self.tasks.read(p).is_ok_and(|pre| effective_state(&pre, now) == State::Completed))
+    }
+
+    /// `task_heartbeat`: renews the caller's lease.
+    pub fn task_heartbeat(&self, req: HeartbeatRequest) -> Result<HeartbeatReply> {
+        let id = self.resolve_task(&req.task_id)?;
+        let now = self.clock.now();
+        let _lock = self.ledger.lock()?;
+        let mut record = self.tasks.read(&id)?;
+        check_holder(&record, Some(&req.lease_id))?;
+        let lease = record.lease.as_mut().expect("checked running");
+        lease.renewed_at = now;
+        lease.expires_at = now.plus_seconds(record.lease_timeout_seconds as f64);
+        let expires = lease.expires_at;
+        record.last_updated_at = now;
+        self.tasks.write(&record)?;
+        Ok(HeartbeatReply { task_id: id.to_string(), lease_expires_at: expires.to_string() })
+    }
+
+    /// `task_complete`: records the result; dependents whose last prerequisite this was become ready.
+    pub fn task_complete(&self, req: CompleteRequest) -> Result<CompleteReply> {
+        let id = self.resolve_task(&req.task_id)?;
+        let now = self.clock.now();
+        let result_data = req.result_data.map(|v| v.to_string());
+        if let Some(r) = &result_data {
+            task::check_json("result_data", r)?;
+        }
+        {
+            let _lock = self.ledger.lock()?;
+            let mut record = self.tasks.read(&id)?;
+            check_holder(&record, req.lease_id.as_deref())?;
+            let by = req.agent.clone().or_else(|| record.lease.as_ref().map(|l| l.holder.clone()));
+            record.state = State::Completed;
+            record.completed_at = Some(now);
+            record.lease = None;
+            record.result_data = result_data;
+            record.record_event(now, "completed", by.as_deref(), None);
+            self.tasks.write(&record)?;
+        }
+        let view = self.queue_view()?;
+        let unblocked = view
+            .position(&id)
+            .map(|i| {
+                view.graph.dependents[i]
+                    .iter()
+                    .filter(|&&j| view.derived[j].status == Status::Ready)
+                    .map(|&j| view.heads[j].id.to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(CompleteReply { task_id: id.to_string(), status: Status::Completed, completed_at: now.to_string(), unblocked_task_ids: unblocked })
+    }
+
+    /// `task_fail`: retries with backoff while retries remain, else fails and cancels dependents.
+    pub fn task_fail(&self, req: FailRequest) -> Result<FailReply> {
+        let id = self.resolve_task(&req.task_id)?;
+        let now = self.clock.now();
+        let message = req.error_message.trim().to_string();
+        if message.is_empty() {
+            return Err(Error::invalid("error_message", "say what went wrong: error_message cannot be empty"));
+        }
+        task::check_chars("error_message", &message, task::MAX_ERROR_MESSAGE)?;
+        let _lock = self.ledger.lock()?;
+        let mut record = self.tasks.read(&id)?;
+        check_holder(&record, req.lease_id.as_deref())?;
+        let by = req.agent.clone().or_else(|| record.lease.as_ref().map(|l| l.holder.clone()));
+        record.lease = None;
+        record.error_message = Some(message.clone());
+        let mut cascaded = Vec::new();
+        if record.retry_count < record.max_retries {
+            let backoff = self.backoff_seconds(record.retry_count);
+            record.retry_count += 1;
+            record.state = State::Pending;
+            record.not_before = Some(now.plus_seconds(backoff as f64));
+            record.record_event(now, "retried", by.as_deref(), Some(message));
+            self.tasks.write(&record)?;
+        } else {
+            record.state = State::Failed;
+            record.completed_at = Some(now);
+            record.record_event(now, "failed", by.as_deref(), Some(message));
+            self.tasks.write(&record)?;
+            let view = self.queue_view()?;
+            cascaded = self.cascade_cancel(&view, &id, now, &format!("prerequisite {id} failed"))?;
+        }
+        Ok(FailReply {
+            task_id: id.to_string(),
+            status: if record.state == State::Failed { Status::Failed } else { Status::Pending },
+            retry_count: record.retry_count,
+            max_retries: record.max_retries,
+            retry_at: record.not_before.filter(|_| record.state == State::Pending).map(|t| t.to_string()),
+            cascaded_task_ids: cascaded.iter().map(Id::to_string).collect(),
+        })
+    }
+
+    /// `task_cancel`: cancels a task and its unfinished dependents; refuses a finished task.
+    pub fn task_cancel(&self, req: CancelRequest) -> Result<CancelReply> {
+        let id = self.resolve_task(&req.task_id)?;
+        let now = self.clock.now();
+        if let Some(r) = &req.reason {
+            task::check_chars("reason", r, 2000)?;
+        }
+        let _lock = self.ledger.lock()?;
+        let mut record = self.tasks.read(&id)?;
+        let state = effective_state(&record, now);
+        if state.is_terminal() {
+            return Err(Error::conflict(format!("task {id} is already {}; only unfinished tasks can be cancelled", state.as_str())));
+        }
+        record.state.check_transition(State::Cancelled, &id)?;
+        record.state = State::Cancelled;
+        record.lease = None;
+        record.completed_at = Some(now);
+        record.record_event(now, "cancelled", None, req.reason.clone());
+        self.tasks.write(&record)?;
+        let view = self.queue_view()?;
+        let cascaded = self.cascade_cancel(&view, &id, now, &format!("prerequisite {id} was cancelled"))?;
+        Ok(CancelReply {
+            cancelled_task_id: id.to_string(),
+            total_cancelled: 1 + cascaded.len(),
+            cascaded_task_ids: cascaded.iter().map(Id::to_string).collect(),
+        })
+    }
+
+    /// `task_update`: changes the plan of an unfinished task; prerequisites only while it waits.
+    pub fn task_update(&self, req: UpdateRequest) -> Result<TaskDetail> {
+        let id = self.resolve_task(&req.task_id)?;
+        let now = self.clock.now();
+        let _lock = self.ledger.lock()?;
+        let view = self.queue_view()?;
+        let mut record = self.tasks.read(&id)?;
+        if effective_state(&record, now).is_terminal() {
+            return Err(Error::conflict(format!("task {id} is {}; a finished task cannot change", record.state.as_str())));
+        }
+        let mut changes = Vec::new();
+        if let Some(s) = req.summary {
+            record.summary = s.trim().to_string();
+            changes.push("summary");
+        }
+        if let Some(p) = req.base_priority {
+            record.base_priority = p;
+            changes.push("base_priority");
+        }
+        if let Some(d) = req.deadline {
+            record.deadline = if d.is_empty() { None } else { Some(Timestamp::parse(&d).map_err(|e| Error::invalid("deadline", e.message))?) };
+            changes.push("deadline");
+        }
+        if let Some(a) = req.agent_type {
+            record.agent_type = a;
+            changes.push("agent_type");
+        }
+        if let Some(m) = req.milestone {
+            record.milestone = Some(m).filter(|m| !m.is_empty());
+            changes.push("milestone");
+        }
+        if !req.add_prerequisites.is_empty() || !req.remove_prerequisites.is_empty() {
+            if record.state != State::Pending {
+                return Err(Error::conflict(format!("task {id} is {}; prerequisites can change only while it waits", record.state.as_str())));
+            }
+            for text in &req.remove_prerequisites {
+                let p = store::resolve(text, record.prerequisites.iter()).map_err(|e| prefix_error("remove_prerequisites", text, e))?;
+                record.prerequisites.retain(|x| x != &p);
+            }
+            let me = view.position(&id).expect("the task is in the view");
+            for text in &req.add_prerequisites {
+                let p = store::resolve(text, view.heads.iter().map(|h| &h.id)).map_err(|e| prefix_error("add_prerequisites", text, e))?;
+                let pi = view.position(&p).expect("resolved ids are in the view");
+                if p == id {
+                    return Err(Error::cycle(&[id.to_string(), id.to_string()]));
+                }
+                if let Some(path) = view.graph.upstream_path(pi, me) {
+                    let mut cycle = vec![id.to_string()];
+                    cycle.extend(path.iter().map(|&i| view.heads[i].id.to_string()));
+                    return Err(Error::cycle(&cycle));
+                }
+                if matches!(view.derived[pi].state, State::Failed | State::Cancelled) {
+                    return Err(Error::conflict(format!("prerequisite {p} is {}; the task could never run", view.derived[pi].state.as_str())));
+                }
+                if !record.prerequisites.contains(&p) {
+                    record.prerequisites.push(p);
+                }
+            }
+            changes.push("prerequisites");
+        }
+        if changes.is_empty() {
+            return Err(Error::invalid("", "nothing to change: give at least one field to update"));
+        }
+        record.record_event(now, "updated", req.agent.as_deref(), Some(changes.join(", ")));
+        record.validate()?;
+        self.tasks.write(&record)?;
+        drop(view);
+        let view = self.queue_view()?;
+        Ok(detail(&view, &record, now))
+    }
+
+    /// Cancels every unfinished task downstream of `root`, re-reading each under the caller's lock.
+    fn cascade_cancel(&self, view: &QueueView, root: &Id, now: Timestamp, cause: &str) -> Result<Vec<Id>> {
+        let Some(start) = view.position(root) else { return Ok(Vec::new()) };
+        let mut cancelled = Vec::new();
+        let mut seen = HashSet::from([start]);
+        let mut queue = VecDeque::from([start]);
+        while let Some(i) = queue.pop_front() {
+            for &j in &view.graph.dependents[i] {
+                if !seen.insert(j) {
+                    continue;
+                }
+                queue.push_back(j);
+                let Ok(mut record) = self.tasks.read(&view.heads[j].id) else { continue };
+                if record.state.is_terminal() {
+                    continue;
+                }
+                record.state = State::Cancelled;
+                record.lease = None;
+                record.completed_at = Some(now);
+                record.record_event(now, "cancelled", None, Some(cause.to_string()));
+                self.tasks.write(&record)?;
+                cancelled.push(record.id);
+            }
+        }
+        Ok(cancelled)
+    }
+
+    fn backoff_seconds(&self, retry_count: u32) -> u64 {
+        let q = &self.config.queue;
+        q.retry_backoff_seconds.saturating_mul(1u64 << retry_count.min(30)).min(q.retry_backoff_max_seconds)
+    }
+}
+
+/// Ready tasks, best first, optionally of one agent type.
+fn claim_candidates(view: &QueueView, agent_type: Option<&str>) -> Vec<usize> {
+    let ready: Vec<usize> = (0..view.heads.len())
+        .filter(|&i| view.derived[i].status == Status::Ready && agent_type.is_none_or(|a| view.heads[i].agent_type == a))
+        .collect();
+    view.ranked(ready)
+}
+
+/// The state a task is in once an expired lease is taken into account.
+fn effective_state(record: &TaskRecord, now: Timestamp) -> State {
+    match (&record.state, &record.lease) {
+        (State::Running, Some(l)) if l.expires_at <= now => {
+            if record.retry_count < record.max_retries { State::Pending } else { State::Failed }
+        }
+        (s, _) => *s,
+    }
+}
+
+/// Makes an expired lease permanent on `record`: back to the queue (one retry used), or failed.
+/// Returns the former holder when it did.
+fn settle_expired(record: &mut TaskRecord, now: Timestamp) -> Option<String> {
+    let lease = record.lease.clone().filter(|l| record.state == State::Running && l.expires_at <= now)?;
+    let note = format!("lease of {} expired at {}", lease.holder, lease.expires_at);
+    record.lease = None;
+    record.error_message = Some(note.clone());
+    if record.retry_count < record.max_retries {
+        record.retry_count += 1;
+        record.state = State::Pending;
+        record.not_before = None;
+        record.record_event(now, "expired", Some(&lease.holder), Some(note));
+    } else {
+        record.state = State::Failed;
+        record.completed_at = Some(now);
+        record.record_event(now, "failed", Some(&lease.holder), Some(note));
+    }
+    Some(lease.holder)
+}
+
+/// Refuses heartbeat/complete/fail unless the task is running and, when a lease id is given, held by it.
+fn check_holder(record: &TaskRecord, lease_id: Option<&str>) -> Result<()> {
+    let id = &record.id;
+    match (&record.state, &record.lease) {
+        (State::Running, Some(lease)) => match lease_id {
+            Some(given) if given != lease.lease_id => Err(Error::conflict(format!(
+                "task {id} is now held by {} under another lease; yours expired and the task was claimed again",
+                lease.holder
+            ))
+            .hint("drop this task; claim another")),
+            _ => Ok(()),
+        },
+        (state, _) if state.is_terminal() => {
+            Err(Error::conflict(format!("task {id} is already {}; a finished task cannot change", state.as_str())))
+        }
+        _ => Err(Error::conflict(format!(
+            "task {id} is not running (its lease expired or it was never claimed); claim it first"
+        ))),
+    }
+}
+
+fn prefix_error(field: &str, text: &str, e: Error) -> Error {
+    match e.kind {
+        ErrorKind::NotFound => Error::new(ErrorKind::NotFound, format!("{field}: no task matches `{text}`"))
+            .hint("`abathur task list` shows task ids"),
+        _ => Error { message: format!("{field}: {}", e.message.trim_start_matches(&format!("{field}: "))), ..e },
+    }
+}
+
+fn warnings(view: &QueueView) -> Vec<String> {
+    view.problems.iter().map(|p| p.message.clone()).collect()
+}
+
+fn json_of(text: &Option<String>) -> Option<serde_json::Value> {
+    text.as_deref().and_then(|t| serde_json::from_str(t).ok())
+}
+
+/// The full reply for one task: the record's fields plus what the view derives.
+pub fn detail(view: &QueueView, r: &TaskRecord, now: Timestamp) -> TaskDetail {
+    let i = view.position(&r.id);
+    let d = i.map(|i| &view.derived[i]);
+    let dependents = i
+        .map(|i| view.graph.dependents[i].iter().map(|&j| view.heads[j].id.to_string()).collect())
+        .unwrap_or_default();
+    let (status, state) = match d {
+        Some(d) => (d.status, d.state),
+        None => (if r.state == State::Pending { Status::Ready } else { status_of(r.state) }, r.state),
+    };
+    let lease = if state == State::Running { r.lease.clone() } else { None };
+    TaskDetail {
+        id: r.id.to_string(),
+        summary: r.summary.clone(),
+        description: r.description.clone(),
+        status,
+        blocked_by: d.map(|d| d.blocked_by.clone()).unwrap_or_default(),
+        calculated_priority: d.map_or(0.0, |d| d.calculated_priority),
+        base_priority: r.base_priority,
+        source: r.source,
+        agent_type: r.agent_type.clone(),
+        prerequisites: r.prerequisites.iter().map(Id::to_string).collect(),
+        dependents,
+        dependency_depth: d.map_or(0, |d| d.dependency_depth),
+        downstream_depth: d.map_or(0, |d| d.downstream_depth),
+        blocking_count: d.map_or(0, |d| d.blocking_count),
+        deadline: r.deadline.map(|t| t.to_string()),
+        estimated_duration_seconds: r.estimated_duration_seconds,
+        milestone: r.milestone.clone(),
+        parent_task_id: r.parent_task_id.as_ref().map(Id::to_string),
+        created_by: r.created_by.clone(),
+        retry_count: d.map_or(r.retry_count, |d| d.retry_count),
+        max_retries: r.max_retries,
+        retry_at: r.not_before.filter(|t| *t > now && state == State::Pending).map(|t| t.to_string()),
+        lease_timeout_seconds: r.lease_timeout_seconds,
+        lease,
+        error_message: r.error_message.clone(),
+        input_data: json_of(&r.input_data),
+        result_data: json_of(&r.result_data),
+        submitted_at: r.submitted_at.to_string(),
+        started_at: r.started_at.map(|t| t.to_string()),
+        completed_at: r.completed_at.map(|t| t.to_string()),
+        last_updated_at: r.last_updated_at.to_string(),
+        events: r.events.clone(),
+    }
+}
+
+fn status_of(state: State) -> Status {
+    match state {
+        State::Pending => Status::Pending,
+        State::Running => Status::Running,
+        State::Completed => Status::Completed,
+        State::Failed => Status::Failed,
+        State::Cancelled => Status::Cancelled,
+    }
+}
+
+fn summary(view: &QueueView, i: usize) -> TaskSummary {
+    let (h, d) = (&view.heads[i], &view.derived[i]);
+    TaskSummary {
+        id: h.id.to_string(),
+        summary: h.summary.clone(),
+        status: d.status,
+        calculated_priority: d.calculated_priority,
+        base_priority: h.base_priority,
+        source: h.source,
+        agent_type: h.agent_type.clone(),
+        milestone: h.milestone.clone(),
+        prerequisite_count: h.prerequisites.len(),
+        blocked_by: d.blocked_by.clone(),
+        deadline: h.deadline.map(|t| t.to_string()),
+        submitted_at: h.submitted_at.to_string(),
+        lease_holder: if d.state == State::Running { h.lease.as_ref().map(|l| l.holder.clone()) } else { None },
+    }
+}

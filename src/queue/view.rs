@@ -1,0 +1,294 @@
+//! What the facts in the task files mean right now: status, blocked reasons, depth, priority.
+//!
+//! Nothing here is stored. A [`QueueView`] is computed from the task heads and the clock each time it
+//! is needed, so a derived value can never be stale, and an expired lease is seen as expired by every
+//! reader at once without any daemon (the next writer makes it permanent; see `service`).
+
+use std::collections::HashMap;
+
+use crate::config::PriorityWeights;
+use crate::id::Id;
+use crate::queue::graph::Graph;
+use crate::queue::store::{Heads, TaskHead};
+use crate::queue::task::{Source, State, Status};
+use crate::time::Timestamp;
+
+/// Milestones whose tasks may not be claimed yet, with the reason; filled by the gate module.
+#[derive(Clone, Debug, Default)]
+pub struct GateBlocks {
+    /// Milestone id → why its tasks are blocked.
+    pub closed: HashMap<String, String>,
+    /// Set while an escalation pauses every claim.
+    pub paused: Option<String>,
+}
+
+/// Derived facts about one task.
+#[derive(Clone, Debug)]
+pub struct Derived {
+    /// One of the seven statuses.
+    pub status: Status,
+    /// Stored state after applying an expired lease.
+    pub state: State,
+    /// Retry count after applying an expired lease.
+    pub retry_count: u32,
+    /// Whether the stored lease has lapsed.
+    pub lease_expired: bool,
+    /// Why a waiting task is not ready (empty when ready).
+    pub blocked_by: Vec<String>,
+    /// 0..=100, see docs/priority.md.
+    pub calculated_priority: f64,
+    /// Longest chain of unfinished prerequisites above the task.
+    pub dependency_depth: u32,
+    /// Longest chain of unfinished dependents below the task (its critical path).
+    pub downstream_depth: u32,
+    /// Unfinished tasks waiting, directly or transitively, on this one.
+    pub blocking_count: u32,
+}
+
+/// Every task with its derived facts, indexed for lookups.
+#[derive(Debug)]
+pub struct QueueView {
+    /// Task heads sorted by id.
+    pub heads: Vec<TaskHead>,
+    /// `derived[i]` belongs to `heads[i]`.
+    pub derived: Vec<Derived>,
+    /// Prerequisite edges between known tasks.
+    pub graph: Graph,
+    /// Files that could not be read.
+    pub problems: Vec<crate::error::Error>,
+    index: HashMap<Id, usize>,
+}
+
+impl QueueView {
+    /// Derives everything from `heads` as of `now`.
+    pub fn build(heads: Heads, now: Timestamp, weights: &PriorityWeights, gates: &GateBlocks) -> QueueView {
+        let Heads { tasks: heads, problems } = heads;
+        let index: HashMap<Id, usize> = heads.iter().enumerate().map(|(i, h)| (h.id.clone(), i)).collect();
+        let prereqs = heads
+            .iter()
+            .map(|h| h.prerequisites.iter().filter_map(|p| index.get(p).copied()).collect())
+            .collect();
+        let graph = Graph::new(prereqs);
+
+        // 1. Effective state: a lapsed lease returns the task to the queue, or fails it past max_retries.
+        let mut derived: Vec<Derived> = heads
+            .iter()
+            .map(|h| {
+                let expired = h.state == State::Running && h.lease.as_ref().is_some_and(|l| l.expires_at <= now);
+                let (state, retry_count) = match expired {
+                    true if h.retry_count < h.max_retries => (State::Pending, h.retry_count + 1),
+                    true => (State::Failed, h.retry_count),
+                    false => (h.state, h.retry_count),
+                };
+                Derived {
+                    status: Status::Pending,
+                    state,
+                    retry_count,
+                    lease_expired: expired,
+                    blocked_by: Vec::new(),
+                    calculated_priority: 0.0,
+                    dependency_depth: 0,
+                    downstream_depth: 0,
+                    blocking_count: 0,
+                }
+            })
+            .collect();
+
+        // 2. Status and blocked reasons.
+        for i in 0..heads.len() {
+            let h = &heads[i];
+            let status = match derived[i].state {
+                State::Running => Status::Running,
+                State::Completed => Status::Completed,
+                State::Failed => Status::Failed,
+                State::Cancelled => Status::Cancelled,
+                State::Pending => {
+                    let mut reasons = Vec::new();
+                    for p in &h.prerequisites {
+                        match index.get(p) {
+                            None => reasons.push(format!("prerequisite {p} does not exist")),
+                            Some(&j) => match derived[j].state {
+                                State::Completed => {}
+                                State::Failed | State::Cancelled => {
+                                    reasons.push(format!("prerequisite {p} is {}", derived[j].state.as_str()))
+                                }
+                                s => reasons.push(format!("waiting on {p} ({})", s.as_str())),
+                            },
+                        }
+                    }
+                    if let Some(why) = h.milestone.as_ref().and_then(|m| gates.closed.get(m)) {
+                        reasons.push(why.clone());
+                    }
+                    if let Some(why) = &gates.paused {
+                        reasons.push(why.clone());
+                    }
+                    let backing_off = !derived[i].lease_expired && h.not_before.is_some_and(|t| t > now);
+                    derived[i].blocked_by = reasons;
+                    if !derived[i].blocked_by.is_empty() {
+                        Status::Blocked
+                    } else if backing_off {
+                        Status::Pending
+                    } else {
+                        Status::Ready
+                    }
+                }
+            };
+            derived[i].status = status;
+        }
+
+        // 3. Depths and downstream work, over unfinished tasks only.
+        let live_flags: Vec<bool> = derived.iter().map(|d| !d.state.is_terminal()).collect();
+        let live = |i: usize| live_flags[i];
+        let upstream = Graph::longest_paths(&graph.prereqs, &live);
+        let downstream = Graph::longest_paths(&graph.dependents, &live);
+        let blocking = Graph::reach_counts(&graph.dependents, &live);
+
+        // 4. Priority.
+        for (i, d) in derived.iter_mut().enumerate() {
+            d.dependency_depth = upstream[i];
+            d.downstream_depth = downstream[i];
+            d.blocking_count = blocking[i];
+            let waiting = d.state == State::Pending;
+            d.calculated_priority = calculated_priority(&heads[i], d, waiting, now, weights);
+        }
+
+        QueueView { heads, derived, graph, problems, index }
+    }
+
+    /// Position of task `id`.
+    pub fn position(&self, id: &Id) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Indices ordered for claiming and listing: calculated priority (high first), then age, then id.
+    pub fn ranked(&self, mut indices: Vec<usize>) -> Vec<usize> {
+        indices.sort_by(|&a, &b| {
+            self.derived[b]
+                .calculated_priority
+                .total_cmp(&self.derived[a].calculated_priority)
+                .then(self.heads[a].submitted_at.cmp(&self.heads[b].submitted_at))
+                .then(self.heads[a].id.cmp(&self.heads[b].id))
+        });
+        indices
+    }
+}
+
+/// The weighted score of docs/priority.md, 0..=100, rounded to two decimals.
+pub fn calculated_priority(h: &TaskHead, d: &Derived, waiting: bool, now: Timestamp, w: &PriorityWeights) -> f64 {
+    let aging = if waiting {
+        let hours = h.submitted_at.seconds_until(now).max(0.0) / 3600.0;
+        10.0 * hours / w.aging_hours_per_level
+    } else {
+        0.0
+    };
+    let base = (10.0 * f64::from(h.base_priority) + aging).min(100.0);
+    let depth = (10.0 * f64::from(d.downstream_depth)).min(100.0);
+    let urgency = urgency_score(h.deadline, h.estimated_duration_seconds, now);
+    let blocking = match d.blocking_count {
+        0 => 0.0,
+        n => (33.33 * (f64::from(n) + 1.0).log10()).min(100.0),
+    };
+    let source = match h.source {
+        Source::Human => 100.0,
+        Source::AgentRequirements => 75.0,
+        Source::AgentPlanner => 50.0,
+        Source::AgentImplementation => 25.0,
+    };
+    let total = w.base * base + w.depth * depth + w.urgency * urgency + w.blocking * blocking + w.source * source;
+    (total.clamp(0.0, 100.0) * 100.0).round() / 100.0
+}
+
+/// Deadline urgency: 50 with no deadline; with one, 50 plus up to 50 as the slack shrinks, so a distant
+/// deadline never ranks below none; 100 once the slack (time left minus estimated effort) is gone.
+pub fn urgency_score(deadline: Option<Timestamp>, estimate: Option<u64>, now: Timestamp) -> f64 {
+    let Some(deadline) = deadline else { return 50.0 };
+    let estimate = estimate.unwrap_or(0) as f64;
+    let slack = now.seconds_until(deadline) - estimate;
+    if slack <= 0.0 {
+        return 100.0;
+    }
+    let horizon = if estimate > 0.0 { 2.0 * estimate } else { 86_400.0 };
+    50.0 + 50.0 * (-slack / horizon).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(source: Source, base: u8) -> TaskHead {
+        TaskHead {
+            id: Id::generate(),
+            summary: "t".into(),
+            source,
+            agent_type: "a".into(),
+            base_priority: base,
+            prerequisites: vec![],
+            deadline: None,
+            estimated_duration_seconds: None,
+            milestone: None,
+            max_retries: 3,
+            submitted_at: Timestamp::from_millis(0),
+            state: State::Pending,
+            retry_count: 0,
+            not_before: None,
+            lease: None,
+        }
+    }
+
+    fn derived() -> Derived {
+        Derived {
+            status: Status::Ready,
+            state: State::Pending,
+            retry_count: 0,
+            lease_expired: false,
+            blocked_by: vec![],
+            calculated_priority: 0.0,
+            dependency_depth: 0,
+            downstream_depth: 0,
+            blocking_count: 0,
+        }
+    }
+
+    #[test]
+    fn reference_worked_example_is_32_5() {
+        let w = PriorityWeights::default();
+        let p = calculated_priority(&head(Source::Human, 5), &derived(), false, Timestamp::from_millis(0), &w);
+        assert_eq!(p, 32.5);
+    }
+
+    #[test]
+    fn distant_deadline_never_ranks_below_none() {
+        let now = Timestamp::from_millis(0);
+        let far = Some(now.plus_seconds(365.0 * 86_400.0));
+        assert!(urgency_score(far, None, now) >= urgency_score(None, None, now));
+        let near = Some(now.plus_seconds(3_600.0));
+        assert!(urgency_score(near, None, now) > urgency_score(far, None, now));
+        assert_eq!(urgency_score(near, Some(7_200), now), 100.0);
+        assert_eq!(urgency_score(Some(now.plus_seconds(-1.0)), None, now), 100.0);
+    }
+
+    #[test]
+    fn aging_lifts_a_starving_task_to_the_top() {
+        let w = PriorityWeights::default();
+        let low = head(Source::AgentImplementation, 0);
+        let fresh = calculated_priority(&low, &derived(), true, Timestamp::from_millis(0), &w);
+        let later = Timestamp::from_millis(0).plus_seconds(w.aging_hours_per_level * 3600.0 * 10.0);
+        let aged = calculated_priority(&low, &derived(), true, later, &w);
+        let high_new = calculated_priority(&head(Source::AgentImplementation, 10), &derived(), true, Timestamp::from_millis(0), &w);
+        assert!(aged > fresh);
+        assert_eq!(aged, high_new);
+    }
+
+    #[test]
+    fn downstream_work_raises_priority() {
+        let w = PriorityWeights::default();
+        let h = head(Source::Human, 5);
+        let mut d = derived();
+        let alone = calculated_priority(&h, &d, false, Timestamp::from_millis(0), &w);
+        d.downstream_depth = 3;
+        d.blocking_count = 9;
+        let blocking = calculated_priority(&h, &d, false, Timestamp::from_millis(0), &w);
+        assert_eq!(alone, 32.5);
+        assert_eq!(blocking, 45.0); // 32.5 + 0.25 * 30 + 0.15 * 33.33 * log10(10), rounded
+    }
+}

@@ -1,0 +1,47 @@
+//! The service: one value that both front ends (CLI and MCP) hold and call.
+//!
+//! It bundles the located ledger, its validated configuration and the clock. Each use case is a
+//! method taking a request type and returning a reply type (see `queue::api`), so `--json` output and
+//! MCP replies are the same by construction.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::ledger::Ledger;
+use crate::queue::store::TaskStore;
+use crate::time::Clock;
+
+/// An opened ledger, ready to serve requests.
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub(crate) ledger: Ledger,
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    pub(crate) tasks: TaskStore,
+}
+
+impl Service {
+    /// Opens the ledger of the repository containing `cwd`, with the clock from the environment.
+    pub fn open(cwd: &Path) -> Result<Service> {
+        let ledger = Ledger::discover(cwd)?;
+        Service::from_ledger(ledger, Clock::from_env()?)
+    }
+
+    /// Opens an already located ledger with an explicit clock.
+    pub fn from_ledger(ledger: Ledger, clock: Clock) -> Result<Service> {
+        let config = ledger.config()?;
+        let tasks = TaskStore::new(&ledger);
+        Ok(Service { ledger, config, clock, tasks })
+    }
+
+    /// The ledger this service writes.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
