@@ -16,15 +16,16 @@ pub const ID_LEN: usize = 26;
 /// The fewest characters shown for an id, even when fewer would be unique.
 pub const MIN_DISPLAY_LEN: usize = 8;
 
-/// A full, validated, lower-case ULID naming one entity.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(try_from = "String", into = "String")]
-pub struct Id(String);
+/// A full ULID naming one entity. Held as its 128-bit value (cheap to compare, hash and cache);
+/// written as 26 lower-case Crockford base32 characters.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
+#[schemars(with = "String")]
+pub struct Id(u128);
 
 impl Id {
     /// A fresh id: time-ordered, unique without any coordination between processes.
     pub fn generate() -> Id {
-        Id(ulid::Ulid::new().to_string().to_ascii_lowercase())
+        Id(ulid::Ulid::new().0)
     }
 
     /// Parses a full id, refusing anything that is not exactly a ULID.
@@ -36,37 +37,55 @@ impl Id {
                 format!("`{}` is not a full id (expected {ID_LEN} characters)", prefix.0),
             ));
         }
-        Ok(Id(prefix.0))
+        ulid::Ulid::from_string(&prefix.0)
+            .map(|u| Id(u.0))
+            .map_err(|_| Error::invalid("id", format!("`{}` is not a valid id (it overflows 128 bits)", prefix.0)))
     }
 
-    /// The id as stored in files.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The id as written in files and replies.
+    pub fn as_string(&self) -> String {
+        self.to_string()
     }
 }
 
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        let mut buf = [0u8; ID_LEN];
+        let mut value = self.0;
+        for slot in buf.iter_mut().rev() {
+            *slot = CROCKFORD_LOWER[(value & 0x1f) as usize];
+            value >>= 5;
+        }
+        f.write_str(std::str::from_utf8(&buf).expect("base32 digits are ASCII"))
     }
 }
+
+const CROCKFORD_LOWER: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 impl fmt::Debug for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Id({})", self.0)
+        write!(f, "Id({self})")
     }
 }
 
-impl TryFrom<String> for Id {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Id::parse(&value).map_err(|e| e.to_string())
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_u128(self.0)
+        }
     }
 }
 
-impl From<Id> for String {
-    fn from(id: Id) -> String {
-        id.0
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            Id::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            u128::deserialize(deserializer).map(Id)
+        }
     }
 }
 
@@ -77,21 +96,22 @@ pub struct IdPrefix(String);
 impl IdPrefix {
     /// Validates user input as a (possibly partial) id. Case-insensitive.
     pub fn parse(text: &str) -> Result<IdPrefix, Error> {
-        let shown: String = text.chars().take(40).collect::<String>().escape_debug().to_string();
+        let shown = || text.chars().take(40).collect::<String>().escape_debug().to_string();
         if text.is_empty() {
             return Err(Error::invalid("id", "an id cannot be empty"));
         }
         if text.len() > ID_LEN {
             return Err(Error::invalid(
                 "id",
-                format!("`{shown}` is too long for an id (at most {ID_LEN} characters)"),
+                format!("`{}` is too long for an id (at most {ID_LEN} characters)", shown()),
             ));
         }
         if let Some(bad) = text.chars().find(|c| !is_crockford(*c)) {
             return Err(Error::invalid(
                 "id",
                 format!(
-                    "`{shown}` is not an id: `{}` is not one of the characters ids use (0-9 and a-z without i, l, o, u)",
+                    "`{}` is not an id: `{}` is not one of the characters ids use (0-9 and a-z without i, l, o, u)",
+                    shown(),
                     bad.escape_debug()
                 ),
             ));
@@ -106,7 +126,7 @@ impl IdPrefix {
 
     /// Whether `id` starts with this prefix.
     pub fn matches(&self, id: &Id) -> bool {
-        id.0.starts_with(&self.0)
+        id.to_string().starts_with(&self.0)
     }
 }
 
@@ -118,7 +138,12 @@ fn is_crockford(c: char) -> bool {
 ///
 /// Like git, short ids are for people: they grow as the ledger grows and never collide.
 pub fn unique_prefix_lengths(sorted: &[&Id]) -> Vec<usize> {
-    let common = |a: &Id, b: &Id| a.0.bytes().zip(b.0.bytes()).take_while(|(x, y)| x == y).count();
+    // Equal leading base32 digits of two ids = leading zero bits of their XOR, in 5-bit steps
+    // (the first digit holds only 3 bits).
+    let common = |a: &Id, b: &Id| {
+        let zeros = (a.0 ^ b.0).leading_zeros() as usize;
+        if zeros < 3 { 0 } else { (1 + (zeros - 3) / 5).min(ID_LEN) }
+    };
     (0..sorted.len())
         .map(|i| {
             let before = if i > 0 { common(sorted[i - 1], sorted[i]) } else { 0 };
@@ -139,7 +164,10 @@ mod tests {
         let b = Id::generate();
         assert_eq!(Id::parse(a.as_str()).unwrap(), a);
         assert!(a < b);
-        assert_eq!(a.as_str().len(), ID_LEN);
+        assert_eq!(a.to_string().len(), ID_LEN);
+        let text = "01jdq1y7k3m0000000000000aa";
+        assert_eq!(Id::parse(text).unwrap().to_string(), text);
+        assert_eq!(Id::parse("01JDQ1Y7K3M0000000000000AA").unwrap().to_string(), text);
     }
 
     #[test]

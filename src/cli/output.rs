@@ -21,7 +21,8 @@ impl Shortener {
 
     /// The shortest unique prefix of `id` (the full id if unknown).
     pub fn short<'a>(&self, id: &'a str) -> &'a str {
-        match self.sorted.binary_search_by(|probe| probe.as_str().cmp(id)) {
+        let Ok(parsed) = Id::parse(id) else { return id };
+        match self.sorted.binary_search(&parsed) {
             Ok(i) => &id[..self.lengths[i].min(id.len())],
             Err(_) => id,
         }

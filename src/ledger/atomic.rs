@@ -18,13 +18,20 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically; when `durable` is false it skips the fsyncs (derived caches).
 pub fn write_with(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    write_via(path, bytes, durable, None)
+}
+
+/// Writes `bytes` to `path` atomically, staging the temporary file in `staging` (same file system)
+/// so that the target folder changes exactly once, at the rename.
+pub fn write_via(path: &Path, bytes: &[u8], durable: bool, staging: Option<&Path>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    let staging = staging.filter(|s| std::fs::create_dir_all(s).is_ok()).unwrap_or(dir);
     // 0666 minus the umask, like any file git checks out (tempfile's default is 0600).
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+        .tempfile_in(staging)
+        .map_err(|e| Error::io(staging, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     if durable {
         tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
@@ -39,10 +46,10 @@ pub fn write_with(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` only if they differ from what `path` holds; returns whether it wrote.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+/// Writes `bytes` durably only if they differ from what `path` holds; returns whether it wrote.
+pub fn write_if_changed(path: &Path, bytes: &[u8], staging: Option<&Path>) -> Result<bool> {
     match std::fs::read(path) {
         Ok(existing) if existing == bytes => Ok(false),
-        _ => write(path, bytes).map(|()| true),
+        _ => write_via(path, bytes, true, staging).map(|()| true),
     }
 }

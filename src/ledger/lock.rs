@@ -6,7 +6,9 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -17,8 +19,12 @@ pub struct LedgerLock {
 }
 
 impl LedgerLock {
-    /// Waits for the lock, backing off briefly between attempts.
+    /// Waits for the lock. The kernel hands a released lock straight to a waiter, so a queue of
+    /// writers runs back to back; the wait happens on a helper thread so it can time out.
     pub fn acquire(path: &Path) -> Result<LedgerLock> {
+        if let Some(lock) = LedgerLock::try_acquire(path)? {
+            return Ok(lock);
+        }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -30,23 +36,43 @@ impl LedgerLock {
             .and_then(|v| v.parse().ok())
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(30));
-        let start = Instant::now();
-        let mut pause = Duration::from_micros(50);
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(LedgerLock { file }),
-                Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Error(e)) => return Err(Error::io(path, e)),
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let gave_up = Arc::clone(&abandoned);
+        std::thread::spawn(move || {
+            let locked = file.lock();
+            // If the caller gave up, dropping the file here releases the lock at once.
+            if !gave_up.load(Ordering::SeqCst) {
+                let _ = sender.send((file, locked));
             }
-            if start.elapsed() >= timeout {
-                return Err(Error::new(
-                    ErrorKind::Busy,
-                    format!("the ledger is locked by another abathur process ({} waited {:?})", path.display(), timeout),
-                )
-                .hint("retry shortly; if no abathur process is running, the lock is stale only if the file system does not support flock"));
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(2));
+        });
+        let received = receiver.recv_timeout(timeout);
+        abandoned.store(true, Ordering::SeqCst);
+        match received.or_else(|_| receiver.try_recv().map_err(|_| ())) {
+            Ok((file, Ok(()))) => Ok(LedgerLock { file }),
+            Ok((_, Err(e))) => Err(Error::io(path, e)),
+            Err(()) => Err(Error::new(
+                ErrorKind::Busy,
+                format!("the ledger is locked by another abathur process ({} waited {timeout:?})", path.display()),
+            )
+            .hint("retry shortly; a lock is released as soon as its holder exits, even if it crashed")),
+        }
+    }
+}
+
+impl LedgerLock {
+    /// Takes the lock only if it is free right now; `None` when another process holds it.
+    pub fn try_acquire(path: &Path) -> Result<Option<LedgerLock>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(LedgerLock { file })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
         }
     }
 }

@@ -43,7 +43,7 @@ impl Service {
     pub fn resolve_task(&self, text: &str) -> Result<Id> {
         if text.len() == crate::id::ID_LEN {
             let id = Id::parse(text)?;
-            return if self.tasks.path(&id).exists() { Ok(id) } else { Err(Error::not_found("task", id.as_str())) };
+            return if self.tasks.path(&id).exists() { Ok(id) } else { Err(Error::not_found("task", &id.to_string())) };
         }
         crate::id::IdPrefix::parse(text)?;
         let dir = self.ledger.tasks_dir();
@@ -76,7 +76,7 @@ impl Service {
         let parent_task_id = req.parent_task_id.as_deref().map(|p| self.resolve_task(p).map_err(|e| prefix_error("parent_task_id", p, e))).transpose()?;
         let id = Id::generate();
         let mut record = TaskRecord {
-            id: id.clone(),
+            id,
             summary,
             description,
             source: req.source.unwrap_or(Source::Human),
@@ -193,7 +193,8 @@ impl Service {
             .collect();
         let total_matching = matching.len();
         let ranked = view.ranked(matching);
-        let tasks = ranked.into_iter().take(limit as usize).map(|i| summary(&view, i)).collect();
+        // Rows shown are read from their files, so what is displayed is exactly what is stored.
+        let tasks = ranked.into_iter().take(limit as usize).filter_map(|i| self.summary(&view, i)).collect();
         Ok(ListReply { tasks, total_matching, warnings: warnings(&view) })
     }
 
@@ -221,7 +222,7 @@ impl Service {
                 newest = Some(i);
             }
             if h.state == State::Running {
-                match h.lease.as_ref().is_some_and(|l| l.expires_at > now) {
+                match h.lease_expires_at.is_some_and(|t| t > now) {
                     true => active += 1,
                     false => expired += 1,
                 }
@@ -719,11 +720,18 @@ fn status_of(state: State) -> Status {
     }
 }
 
-fn summary(view: &QueueView, i: usize) -> TaskSummary {
+impl Service {
+    fn summary(&self, view: &QueueView, i: usize) -> Option<TaskSummary> {
+        let record = self.tasks.read(&view.heads[i].id).ok()?;
+        Some(summary_row(view, i, &record))
+    }
+}
+
+fn summary_row(view: &QueueView, i: usize, record: &TaskRecord) -> TaskSummary {
     let (h, d) = (&view.heads[i], &view.derived[i]);
     TaskSummary {
         id: h.id.to_string(),
-        summary: h.summary.clone(),
+        summary: record.summary.clone(),
         status: d.status,
         calculated_priority: d.calculated_priority,
         base_priority: h.base_priority,
@@ -734,6 +742,6 @@ fn summary(view: &QueueView, i: usize) -> TaskSummary {
         blocked_by: d.blocked_by.clone(),
         deadline: h.deadline.map(|t| t.to_string()),
         submitted_at: h.submitted_at.to_string(),
-        lease_holder: if d.state == State::Running { h.lease.as_ref().map(|l| l.holder.clone()) } else { None },
+        lease_holder: if d.state == State::Running { record.lease.as_ref().map(|l| l.holder.clone()) } else { None },
     }
 }

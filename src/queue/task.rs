@@ -277,7 +277,7 @@ impl TaskRecord {
         })?;
         record.validate().map_err(|e| Error::malformed(path, e.message))?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if stem != record.id.as_str() {
+        if stem != record.id.to_string() {
             return Err(Error::malformed(
                 path,
                 format!("field `id` is {} but the file is named {stem}.toml; they must match", record.id),

@@ -63,7 +63,7 @@ impl QueueView {
     /// Derives everything from `heads` as of `now`.
     pub fn build(heads: Heads, now: Timestamp, weights: &PriorityWeights, gates: &GateBlocks) -> QueueView {
         let Heads { tasks: heads, problems } = heads;
-        let index: HashMap<Id, usize> = heads.iter().enumerate().map(|(i, h)| (h.id.clone(), i)).collect();
+        let index: HashMap<Id, usize> = heads.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
         let prereqs = heads
             .iter()
             .map(|h| h.prerequisites.iter().filter_map(|p| index.get(p).copied()).collect())
@@ -74,7 +74,7 @@ impl QueueView {
         let mut derived: Vec<Derived> = heads
             .iter()
             .map(|h| {
-                let expired = h.state == State::Running && h.lease.as_ref().is_some_and(|l| l.expires_at <= now);
+                let expired = h.state == State::Running && h.lease_expires_at.is_some_and(|t| t <= now);
                 let (state, retry_count) = match expired {
                     true if h.retry_count < h.max_retries => (State::Pending, h.retry_count + 1),
                     true => (State::Failed, h.retry_count),
@@ -218,7 +218,6 @@ mod tests {
     fn head(source: Source, base: u8) -> TaskHead {
         TaskHead {
             id: Id::generate(),
-            summary: "t".into(),
             source,
             agent_type: "a".into(),
             base_priority: base,
@@ -231,7 +230,7 @@ mod tests {
             state: State::Pending,
             retry_count: 0,
             not_before: None,
-            lease: None,
+            lease_expires_at: None,
         }
     }
 
