@@ -162,7 +162,7 @@ mod tests {
         let a = Id::generate();
         std::thread::sleep(std::time::Duration::from_millis(2));
         let b = Id::generate();
-        assert_eq!(Id::parse(a.as_str()).unwrap(), a);
+        assert_eq!(Id::parse(&a.to_string()).unwrap(), a);
         assert!(a < b);
         assert_eq!(a.to_string().len(), ID_LEN);
         let text = "01jdq1y7k3m0000000000000aa";

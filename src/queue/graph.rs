@@ -212,7 +212,8 @@ mod tests {
         assert_eq!(Graph::reach_counts(&g.dependents, &all), vec![3, 1, 1, 0]);
         let not_d = |i| i != 3;
         assert_eq!(Graph::reach_counts(&g.dependents, &not_d), vec![2, 0, 0, 0]);
-        assert_eq!(g.upstream_path(3, 0), Some(vec![3, 1, 0]));
+        let path = g.upstream_path(3, 0).unwrap();
+        assert!(path == vec![3, 1, 0] || path == vec![3, 2, 0], "{path:?}");
         assert_eq!(g.upstream_path(0, 3), None);
     }
 }
