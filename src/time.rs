@@ -48,7 +48,11 @@ impl Timestamp {
 
     /// The instant `millis` milliseconds after the epoch.
     pub fn from_millis(millis: i64) -> Timestamp {
-        Timestamp(Utc.timestamp_millis_opt(millis).single().unwrap_or_default())
+        Timestamp(
+            Utc.timestamp_millis_opt(millis)
+                .single()
+                .unwrap_or_default(),
+        )
     }
 
     /// This instant moved by `seconds` (negative moves back).
@@ -64,15 +68,20 @@ impl Timestamp {
     /// Parses RFC 3339 (`Z` or an offset); a bare date means midnight UTC.
     pub fn parse(text: &str) -> Result<Timestamp, Error> {
         let text = text.trim();
-        let parsed = DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).or_else(|_| {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
-        });
+        let parsed = DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|_| {
+                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+            });
         match parsed {
             Ok(t) => Ok(Timestamp::from_millis(t.timestamp_millis())),
             Err(_) => Err(Error::invalid(
                 "timestamp",
-                format!("`{}` is not a date-time; use RFC 3339 such as 2026-12-01T17:00:00Z or a date such as 2026-12-01", text.escape_debug()),
+                format!(
+                    "`{}` is not a date-time; use RFC 3339 such as 2026-12-01T17:00:00Z or a date such as 2026-12-01",
+                    text.escape_debug()
+                ),
             )),
         }
     }
@@ -100,7 +109,9 @@ impl Clock {
     /// The system clock, unless `ABATHUR_NOW` pins it.
     pub fn from_env() -> Result<Clock, Error> {
         match std::env::var("ABATHUR_NOW") {
-            Ok(text) if !text.is_empty() => Ok(Clock { fixed: Some(Timestamp::parse(&text)?) }),
+            Ok(text) if !text.is_empty() => Ok(Clock {
+                fixed: Some(Timestamp::parse(&text)?),
+            }),
             _ => Ok(Clock { fixed: None }),
         }
     }
@@ -112,7 +123,8 @@ impl Clock {
 
     /// The current instant.
     pub fn now(&self) -> Timestamp {
-        self.fixed.unwrap_or_else(|| Timestamp::from_millis(Utc::now().timestamp_millis()))
+        self.fixed
+            .unwrap_or_else(|| Timestamp::from_millis(Utc::now().timestamp_millis()))
     }
 }
 
@@ -125,7 +137,10 @@ mod tests {
         let t = Timestamp::parse("2026-11-24T09:30:00+01:00").unwrap();
         assert_eq!(t.to_string(), "2026-11-24T08:30:00.000Z");
         assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
-        assert_eq!(Timestamp::parse("2026-12-01").unwrap().to_string(), "2026-12-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::parse("2026-12-01").unwrap().to_string(),
+            "2026-12-01T00:00:00.000Z"
+        );
         assert!(Timestamp::parse("next tuesday").is_err());
     }
 }

@@ -16,7 +16,10 @@ impl Shortener {
         all.sort();
         let refs: Vec<&Id> = all.iter().collect();
         let lengths = unique_prefix_lengths(&refs);
-        Shortener { sorted: all, lengths }
+        Shortener {
+            sorted: all,
+            lengths,
+        }
     }
 
     /// The shortest unique prefix of `id` (the full id if unknown).
@@ -32,7 +35,9 @@ impl Shortener {
 /// A borderless table with a header row.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled).set_header(header.to_vec());
+    t.load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
     t
 }
 
@@ -50,6 +55,9 @@ pub fn ellipsize(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
     } else {
-        text.chars().take(max - 1).chain(std::iter::once('…')).collect()
+        text.chars()
+            .take(max - 1)
+            .chain(std::iter::once('…'))
+            .collect()
     }
 }

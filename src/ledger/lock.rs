@@ -53,9 +53,14 @@ impl LedgerLock {
             Ok((_, Err(e))) => Err(Error::io(path, e)),
             Err(()) => Err(Error::new(
                 ErrorKind::Busy,
-                format!("the ledger is locked by another abathur process ({} waited {timeout:?})", path.display()),
+                format!(
+                    "the ledger is locked by another abathur process ({} waited {timeout:?})",
+                    path.display()
+                ),
             )
-            .hint("retry shortly; a lock is released as soon as its holder exits, even if it crashed")),
+            .hint(
+                "retry shortly; a lock is released as soon as its holder exits, even if it crashed",
+            )),
         }
     }
 }

@@ -171,6 +171,10 @@ pub struct ListRequest {
     /// 1..=500 (default 50).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Check every task file's fingerprint first (catches files rewritten in place by other tools;
+    /// slower on large ledgers).
+    #[serde(default)]
+    pub verify: bool,
 }
 
 /// One row of a task list.

@@ -8,5 +8,6 @@ pub mod api;
 pub mod graph;
 pub mod ops;
 pub mod store;
+pub mod synthetic;
 pub mod task;
 pub mod view;

@@ -109,7 +109,10 @@ impl Fingerprint {
     }
 
     fn is_racy(&self) -> bool {
-        let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+        let now_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
         now_ns - self.mtime_ns < RACY_WINDOW_NS
     }
 }
@@ -131,7 +134,10 @@ enum Key {
 
 impl Key {
     fn of_name(name: &str) -> Key {
-        match name.strip_suffix(".toml").and_then(|stem| Id::parse(stem).ok()) {
+        match name
+            .strip_suffix(".toml")
+            .and_then(|stem| Id::parse(stem).ok())
+        {
             Some(id) if id.to_string() == name[..name.len() - 5] => Key::Task(id),
             _ => Key::Other(name.to_string()),
         }
@@ -259,10 +265,13 @@ impl TaskStore {
     /// Writes one task file atomically in canonical form (a no-op when nothing changed), and journals
     /// it in the cache. The caller must hold the ledger lock.
     pub fn write(&self, record: &TaskRecord) -> Result<bool> {
-        record.validate().map_err(|e| e.hint("this is a bug in abathur: the record was about to be written"))?;
+        record
+            .validate()
+            .map_err(|e| e.hint("this is a bug in abathur: the record was about to be written"))?;
         let before = self.folder_stamp().ok();
         let path = self.path(&record.id);
-        let changed = atomic::write_if_changed(&path, record.to_toml().as_bytes(), Some(&self.staging_dir))?;
+        let changed =
+            atomic::write_if_changed(&path, record.to_toml().as_bytes(), Some(&self.staging_dir))?;
         if changed {
             self.journal(before, &path, record);
         }
@@ -303,7 +312,12 @@ impl TaskStore {
             return Ok(into_heads(cached.entries));
         }
         if std::env::var_os("ABATHUR_DEBUG_CACHE").is_some() {
-            eprintln!("cache: re-verifying (folder {folder:?}, valid_for {:?}, {} stamps, journal {})", cached.valid_for, cached.stamps.len(), cached.journal_len);
+            eprintln!(
+                "cache: re-verifying (folder {folder:?}, valid_for {:?}, {} stamps, journal {})",
+                cached.valid_for,
+                cached.stamps.len(),
+                cached.journal_len
+            );
         }
         let entries = self.verify(cached.entries)?;
         if self.folder_stamp().ok() == Some(folder) {
@@ -325,25 +339,53 @@ impl TaskStore {
             let raw_name = dirent.file_name();
             let Some(name) = raw_name.to_str() else {
                 let shown = raw_name.to_string_lossy().to_string();
-                let message = format!("{}: file name is not UTF-8", self.dir.join(&shown).display());
-                let fingerprint = Fingerprint { len: 0, ino: 0, mtime_ns: 0, ctime_ns: 0 };
-                entries.push((Key::Other(shown), CacheEntry { fingerprint, racy: true, parsed: Err(message) }));
+                let message = format!(
+                    "{}: file name is not UTF-8",
+                    self.dir.join(&shown).display()
+                );
+                let fingerprint = Fingerprint {
+                    len: 0,
+                    ino: 0,
+                    mtime_ns: 0,
+                    ctime_ns: 0,
+                };
+                entries.push((
+                    Key::Other(shown),
+                    CacheEntry {
+                        fingerprint,
+                        racy: true,
+                        parsed: Err(message),
+                    },
+                ));
                 continue;
             };
             if name.starts_with('.') {
                 continue; // .gitkeep and temporary files of writers in flight
             }
-            let Ok(meta) = dirent.metadata() else { continue }; // removed while listing
+            let Ok(meta) = dirent.metadata() else {
+                continue;
+            }; // removed while listing
             let fingerprint = Fingerprint::of(&meta);
             let key = Key::of_name(name);
-            if let Some(old) = cached.remove(&key) {
-                if old.fingerprint == fingerprint && !old.racy {
-                    entries.push((key, old));
-                    continue;
-                }
+            if let Some(old) = cached.remove(&key)
+                && old.fingerprint == fingerprint
+                && !old.racy
+            {
+                entries.push((key, old));
+                continue;
             }
-            let parsed = self.parse_entry(name, &meta).map(Box::new).map_err(|e| e.message);
-            entries.push((key, CacheEntry { fingerprint, racy: fingerprint.is_racy(), parsed }));
+            let parsed = self
+                .parse_entry(name, &meta)
+                .map(Box::new)
+                .map_err(|e| e.message);
+            entries.push((
+                key,
+                CacheEntry {
+                    fingerprint,
+                    racy: fingerprint.is_racy(),
+                    parsed,
+                },
+            ));
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(entries)
@@ -352,10 +394,16 @@ impl TaskStore {
     fn parse_entry(&self, name: &str, meta: &std::fs::Metadata) -> Result<TaskHead> {
         let path = self.dir.join(name);
         let Some(stem) = name.strip_suffix(".toml") else {
-            return Err(Error::malformed(&path, "unexpected file in the tasks folder: task files are named <id>.toml"));
+            return Err(Error::malformed(
+                &path,
+                "unexpected file in the tasks folder: task files are named <id>.toml",
+            ));
         };
         if Id::parse(stem).is_err() {
-            return Err(Error::malformed(&path, "unexpected file in the tasks folder: the name is not a task id"));
+            return Err(Error::malformed(
+                &path,
+                "unexpected file in the tasks folder: the name is not a task id",
+            ));
         }
         if !meta.is_file() {
             return Err(Error::malformed(&path, "not a regular file"));
@@ -366,15 +414,33 @@ impl TaskStore {
 
     fn folder_stamp(&self) -> Result<FolderStamp> {
         let meta = std::fs::metadata(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        Ok(FolderStamp { ino: meta.ino(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() })
+        Ok(FolderStamp {
+            ino: meta.ino(),
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        })
     }
 
     /// Snapshot plus the journal records of the same generation, up to the first torn one.
     fn read_cache(&self) -> Cached {
-        let folder = FolderStamp { ino: 0, mtime_ns: 0 };
-        let empty = Cached { generation: 0, entries: Vec::new(), snapshot_folder: folder, valid_for: None, journal_len: 0, journal_offset: 0, stamps: Vec::new() };
-        let Ok(bytes) = std::fs::read(&self.snapshot_path) else { return empty };
-        let Ok(snapshot) = postcard::from_bytes::<Snapshot>(&bytes) else { return empty };
+        let folder = FolderStamp {
+            ino: 0,
+            mtime_ns: 0,
+        };
+        let empty = Cached {
+            generation: 0,
+            entries: Vec::new(),
+            snapshot_folder: folder,
+            valid_for: None,
+            journal_len: 0,
+            journal_offset: 0,
+            stamps: Vec::new(),
+        };
+        let Ok(bytes) = std::fs::read(&self.snapshot_path) else {
+            return empty;
+        };
+        let Ok(snapshot) = postcard::from_bytes::<Snapshot>(&bytes) else {
+            return empty;
+        };
         if snapshot.magic != CACHE_MAGIC {
             return empty;
         }
@@ -402,7 +468,10 @@ impl TaskStore {
         }
         use std::io::{Read, Seek, SeekFrom};
         let mut head = [0u8; 64];
-        let n = std::fs::File::open(&self.snapshot_path).ok()?.read(&mut head).ok()?;
+        let n = std::fs::File::open(&self.snapshot_path)
+            .ok()?
+            .read(&mut head)
+            .ok()?;
         let (header, _) = postcard::take_from_bytes::<Header>(&head[..n]).ok()?;
         if header.magic != CACHE_MAGIC {
             return None;
@@ -421,24 +490,39 @@ impl TaskStore {
         journal.read_exact(&mut trailer).ok()?;
         let frame_len = FRAME_OVERHEAD + u32::from_le_bytes(trailer) as u64;
         let mut frame = vec![0u8; usize::try_from(frame_len).ok()?];
-        journal.seek(SeekFrom::Start(size.checked_sub(frame_len)?)).ok()?;
+        journal
+            .seek(SeekFrom::Start(size.checked_sub(frame_len)?))
+            .ok()?;
         journal.read_exact(&mut frame).ok()?;
         let (record, rest) = next_record(&frame)?;
-        (rest.is_empty() && record.generation == header.generation)
-            .then_some((header.generation, record.folder_after, record.sequence as usize))
+        (rest.is_empty() && record.generation == header.generation).then_some((
+            header.generation,
+            record.folder_after,
+            record.sequence as usize,
+        ))
     }
 
     /// Records a write this process just made (under the lock), if the cache was valid before it.
     fn journal(&self, before: Option<FolderStamp>, path: &Path, record: &TaskRecord) {
-        let (Some(before), Some((generation, valid_for, journal_len))) = (before, self.cache_stamp()) else { return };
+        let (Some(before), Some((generation, valid_for, journal_len))) =
+            (before, self.cache_stamp())
+        else {
+            return;
+        };
         if before != valid_for {
             return; // someone else changed the folder: the next reader re-verifies anyway
         }
-        let (Ok(meta), Ok(after)) = (std::fs::metadata(path), self.folder_stamp()) else { return };
+        let (Ok(meta), Ok(after)) = (std::fs::metadata(path), self.folder_stamp()) else {
+            return;
+        };
         let key = Key::Task(record.id);
         let fingerprint = Fingerprint::of(&meta);
         // Not racy: this process wrote exactly these bytes, and any later rename is journaled or moves the folder time.
-        let entry = CacheEntry { fingerprint, racy: false, parsed: Ok(Box::new(TaskHead::from(record))) };
+        let entry = CacheEntry {
+            fingerprint,
+            racy: false,
+            parsed: Ok(Box::new(TaskHead::from(record))),
+        };
         if journal_len >= JOURNAL_LIMIT {
             let cached = self.read_cache();
             if cached.generation == generation && cached.valid_for == Some(before) {
@@ -449,8 +533,16 @@ impl TaskStore {
             }
         }
         let sequence = journal_len as u64 + 1;
-        let record = JournalRecord { generation, sequence, key, entry: Some(entry), folder_after: after };
-        let Ok(body) = postcard::to_stdvec(&record) else { return };
+        let record = JournalRecord {
+            generation,
+            sequence,
+            key,
+            entry: Some(entry),
+            folder_after: after,
+        };
+        let Ok(body) = postcard::to_stdvec(&record) else {
+            return;
+        };
         let mut frame = Vec::with_capacity(body.len() + FRAME_OVERHEAD as usize);
         frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
         frame.extend_from_slice(&fnv1a(&body).to_le_bytes());
@@ -476,9 +568,18 @@ impl TaskStore {
             entries: &'a [(Key, CacheEntry)],
         }
         let generation = ulid::Ulid::new().random() as u64;
-        let snapshot = SnapshotRef { magic: CACHE_MAGIC, generation, folder, entries };
-        let Ok(bytes) = postcard::to_stdvec(&snapshot) else { return };
-        let Some(dir) = self.snapshot_path.parent() else { return };
+        let snapshot = SnapshotRef {
+            magic: CACHE_MAGIC,
+            generation,
+            folder,
+            entries,
+        };
+        let Ok(bytes) = postcard::to_stdvec(&snapshot) else {
+            return;
+        };
+        let Some(dir) = self.snapshot_path.parent() else {
+            return;
+        };
         if std::fs::create_dir_all(dir).is_err() {
             return; // a read-only checkout still works, just without the speed-up
         }
@@ -502,7 +603,10 @@ fn upsert(entries: &mut Vec<(Key, CacheEntry)>, key: Key, entry: Option<CacheEnt
 }
 
 fn into_heads(entries: Vec<(Key, CacheEntry)>) -> Heads {
-    let mut heads = Heads { tasks: Vec::with_capacity(entries.len()), problems: Vec::new() };
+    let mut heads = Heads {
+        tasks: Vec::with_capacity(entries.len()),
+        problems: Vec::new(),
+    };
     for (_, entry) in entries {
         match entry.parsed {
             Ok(head) => heads.tasks.push(*head),
@@ -532,14 +636,22 @@ fn next_record(buf: &[u8]) -> Option<(JournalRecord, &[u8])> {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Reads a ledger file, refusing files too large to be a task.
 pub fn read_limited(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Error::malformed(path, format!("file is {} bytes; a task file is at most {MAX_FILE_BYTES}", bytes.len())));
+        return Err(Error::malformed(
+            path,
+            format!(
+                "file is {} bytes; a task file is at most {MAX_FILE_BYTES}",
+                bytes.len()
+            ),
+        ));
     }
     String::from_utf8(bytes).map_err(|_| Error::malformed(path, "file is not UTF-8 text"))
 }
@@ -549,12 +661,22 @@ pub fn resolve<'a>(text: &str, ids: impl Iterator<Item = &'a Id>) -> Result<Id> 
     let prefix = IdPrefix::parse(text)?;
     let matches: Vec<&Id> = ids.filter(|id| prefix.matches(id)).take(6).collect();
     match matches.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(Error::not_found("task", prefix.as_str()).hint("`abathur task list` shows task ids")),
+        [one] => Ok(**one),
+        [] => {
+            Err(Error::not_found("task", prefix.as_str())
+                .hint("`abathur task list` shows task ids"))
+        }
         many => {
             let shown: Vec<String> = many.iter().take(5).map(|id| id.to_string()).collect();
-            Err(Error::invalid("task_id", format!("`{}` is ambiguous: it matches {}", prefix.as_str(), shown.join(", ")))
-                .hint("type more characters of the id"))
+            Err(Error::invalid(
+                "task_id",
+                format!(
+                    "`{}` is ambiguous: it matches {}",
+                    prefix.as_str(),
+                    shown.join(", ")
+                ),
+            )
+            .hint("type more characters of the id"))
         }
     }
 }

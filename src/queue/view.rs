@@ -61,12 +61,25 @@ pub struct QueueView {
 
 impl QueueView {
     /// Derives everything from `heads` as of `now`.
-    pub fn build(heads: Heads, now: Timestamp, weights: &PriorityWeights, gates: &GateBlocks) -> QueueView {
-        let Heads { tasks: heads, problems } = heads;
+    pub fn build(
+        heads: Heads,
+        now: Timestamp,
+        weights: &PriorityWeights,
+        gates: &GateBlocks,
+    ) -> QueueView {
+        let Heads {
+            tasks: heads,
+            problems,
+        } = heads;
         let index: HashMap<Id, usize> = heads.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
         let prereqs = heads
             .iter()
-            .map(|h| h.prerequisites.iter().filter_map(|p| index.get(p).copied()).collect())
+            .map(|h| {
+                h.prerequisites
+                    .iter()
+                    .filter_map(|p| index.get(p).copied())
+                    .collect()
+            })
             .collect();
         let graph = Graph::new(prereqs);
 
@@ -74,7 +87,8 @@ impl QueueView {
         let mut derived: Vec<Derived> = heads
             .iter()
             .map(|h| {
-                let expired = h.state == State::Running && h.lease_expires_at.is_some_and(|t| t <= now);
+                let expired =
+                    h.state == State::Running && h.lease_expires_at.is_some_and(|t| t <= now);
                 let (state, retry_count) = match expired {
                     true if h.retry_count < h.max_retries => (State::Pending, h.retry_count + 1),
                     true => (State::Failed, h.retry_count),
@@ -109,9 +123,10 @@ impl QueueView {
                             None => reasons.push(format!("prerequisite {p} does not exist")),
                             Some(&j) => match derived[j].state {
                                 State::Completed => {}
-                                State::Failed | State::Cancelled => {
-                                    reasons.push(format!("prerequisite {p} is {}", derived[j].state.as_str()))
-                                }
+                                State::Failed | State::Cancelled => reasons.push(format!(
+                                    "prerequisite {p} is {}",
+                                    derived[j].state.as_str()
+                                )),
                                 s => reasons.push(format!("waiting on {p} ({})", s.as_str())),
                             },
                         }
@@ -122,7 +137,8 @@ impl QueueView {
                     if let Some(why) = &gates.paused {
                         reasons.push(why.clone());
                     }
-                    let backing_off = !derived[i].lease_expired && h.not_before.is_some_and(|t| t > now);
+                    let backing_off =
+                        !derived[i].lease_expired && h.not_before.is_some_and(|t| t > now);
                     derived[i].blocked_by = reasons;
                     if !derived[i].blocked_by.is_empty() {
                         Status::Blocked
@@ -152,7 +168,13 @@ impl QueueView {
             d.calculated_priority = calculated_priority(&heads[i], d, waiting, now, weights);
         }
 
-        QueueView { heads, derived, graph, problems, index }
+        QueueView {
+            heads,
+            derived,
+            graph,
+            problems,
+            index,
+        }
     }
 
     /// Position of task `id`.
@@ -174,7 +196,13 @@ impl QueueView {
 }
 
 /// The weighted score of docs/priority.md, 0..=100, rounded to two decimals.
-pub fn calculated_priority(h: &TaskHead, d: &Derived, waiting: bool, now: Timestamp, w: &PriorityWeights) -> f64 {
+pub fn calculated_priority(
+    h: &TaskHead,
+    d: &Derived,
+    waiting: bool,
+    now: Timestamp,
+    w: &PriorityWeights,
+) -> f64 {
     let aging = if waiting {
         let hours = h.submitted_at.seconds_until(now).max(0.0) / 3600.0;
         10.0 * hours / w.aging_hours_per_level
@@ -194,20 +222,30 @@ pub fn calculated_priority(h: &TaskHead, d: &Derived, waiting: bool, now: Timest
         Source::AgentPlanner => 50.0,
         Source::AgentImplementation => 25.0,
     };
-    let total = w.base * base + w.depth * depth + w.urgency * urgency + w.blocking * blocking + w.source * source;
+    let total = w.base * base
+        + w.depth * depth
+        + w.urgency * urgency
+        + w.blocking * blocking
+        + w.source * source;
     (total.clamp(0.0, 100.0) * 100.0).round() / 100.0
 }
 
 /// Deadline urgency: 50 with no deadline; with one, 50 plus up to 50 as the slack shrinks, so a distant
 /// deadline never ranks below none; 100 once the slack (time left minus estimated effort) is gone.
 pub fn urgency_score(deadline: Option<Timestamp>, estimate: Option<u64>, now: Timestamp) -> f64 {
-    let Some(deadline) = deadline else { return 50.0 };
+    let Some(deadline) = deadline else {
+        return 50.0;
+    };
     let estimate = estimate.unwrap_or(0) as f64;
     let slack = now.seconds_until(deadline) - estimate;
     if slack <= 0.0 {
         return 100.0;
     }
-    let horizon = if estimate > 0.0 { 2.0 * estimate } else { 86_400.0 };
+    let horizon = if estimate > 0.0 {
+        2.0 * estimate
+    } else {
+        86_400.0
+    };
     50.0 + 50.0 * (-slack / horizon).exp()
 }
 
@@ -251,7 +289,13 @@ mod tests {
     #[test]
     fn reference_worked_example_is_32_5() {
         let w = PriorityWeights::default();
-        let p = calculated_priority(&head(Source::Human, 5), &derived(), false, Timestamp::from_millis(0), &w);
+        let p = calculated_priority(
+            &head(Source::Human, 5),
+            &derived(),
+            false,
+            Timestamp::from_millis(0),
+            &w,
+        );
         assert_eq!(p, 32.5);
     }
 
@@ -263,7 +307,10 @@ mod tests {
         let near = Some(now.plus_seconds(3_600.0));
         assert!(urgency_score(near, None, now) > urgency_score(far, None, now));
         assert_eq!(urgency_score(near, Some(7_200), now), 100.0);
-        assert_eq!(urgency_score(Some(now.plus_seconds(-1.0)), None, now), 100.0);
+        assert_eq!(
+            urgency_score(Some(now.plus_seconds(-1.0)), None, now),
+            100.0
+        );
     }
 
     #[test]
@@ -273,7 +320,13 @@ mod tests {
         let fresh = calculated_priority(&low, &derived(), true, Timestamp::from_millis(0), &w);
         let later = Timestamp::from_millis(0).plus_seconds(w.aging_hours_per_level * 3600.0 * 10.0);
         let aged = calculated_priority(&low, &derived(), true, later, &w);
-        let high_new = calculated_priority(&head(Source::AgentImplementation, 10), &derived(), true, Timestamp::from_millis(0), &w);
+        let high_new = calculated_priority(
+            &head(Source::AgentImplementation, 10),
+            &derived(),
+            true,
+            Timestamp::from_millis(0),
+            &w,
+        );
         assert!(aged > fresh);
         assert_eq!(aged, high_new);
     }

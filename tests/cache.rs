@@ -1,0 +1,138 @@
+//! The cache is disposable: deleting, corrupting or outdating it never changes an answer.
+
+use crate::common::Repo;
+
+fn answers(repo: &Repo) -> (serde_json::Value, serde_json::Value) {
+    (
+        repo.json(&["task", "list", "-n", "500"]),
+        repo.json(&["task", "status"]),
+    )
+}
+
+fn busy_ledger() -> (Repo, Vec<String>) {
+    let repo = Repo::new();
+    let mut ids: Vec<String> = Vec::new();
+    for i in 0..20 {
+        let mut args = vec![format!("Task {i}"), "-p".into(), (i % 11).to_string()];
+        if i % 3 == 2 {
+            args.push("--after".into());
+            args.push(ids[i - 1].clone());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ids.push(repo.add(&refs));
+    }
+    for _ in 0..5 {
+        let claim = repo.json(&["task", "claim"]);
+        let id = claim["task"]["id"].as_str().unwrap().to_string();
+        repo.ok(&["task", "complete", &id]);
+    }
+    (repo, ids)
+}
+
+#[test]
+fn deleting_the_cache_changes_no_answer() {
+    let (repo, _) = busy_ledger();
+    let with_cache = answers(&repo);
+    std::fs::remove_dir_all(repo.path().join(".abathur/cache")).unwrap();
+    assert_eq!(answers(&repo), with_cache);
+    assert!(
+        repo.path().join(".abathur/cache/tasks.idx").exists(),
+        "the cache is rebuilt"
+    );
+    assert_eq!(answers(&repo), with_cache);
+}
+
+#[test]
+fn a_corrupt_cache_is_ignored_and_rebuilt() {
+    let (repo, _) = busy_ledger();
+    let expected = answers(&repo);
+    let cache = repo.path().join(".abathur/cache");
+    std::fs::write(cache.join("tasks.idx"), b"garbage").unwrap();
+    std::fs::write(cache.join("tasks.log"), vec![0xAB; 1000]).unwrap();
+    assert_eq!(answers(&repo), expected);
+}
+
+#[test]
+fn git_checkout_of_older_task_files_is_seen_at_once() {
+    let (repo, ids) = busy_ledger();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "ledger"]);
+    let committed = answers(&repo);
+    // Work moves on...
+    let claim = repo.json(&["task", "claim"]);
+    let id = claim["task"]["id"].as_str().unwrap().to_string();
+    repo.ok(&["task", "complete", &id]);
+    let waiting = repo.json(&["task", "list", "--status", "ready"]);
+    repo.ok(&[
+        "task",
+        "cancel",
+        waiting["tasks"][0]["id"].as_str().unwrap(),
+    ]);
+    let _ = ids;
+    assert_ne!(answers(&repo), committed);
+    // ...and git puts the files back: the answers follow the files, not the cache.
+    repo.git(&["checkout", "--", ".abathur/tasks"]);
+    assert_eq!(answers(&repo), committed);
+}
+
+#[test]
+fn a_file_replaced_by_another_tool_is_seen() {
+    let (repo, ids) = busy_ledger();
+    let path = repo.tasks_dir().join(format!("{}.toml", ids[0]));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let before = repo.json(&["task", "get", &ids[0]]);
+    // Write-then-rename, as git, sed -i and most editors do.
+    let tmp = repo.path().join("edit.tmp");
+    let edited = regex_replace_priority(&text, 10);
+    std::fs::write(&tmp, edited).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let listed = repo.json(&["task", "list", "-n", "500"]);
+    let row = listed["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == ids[0].as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["base_priority"], 10);
+    assert_ne!(row["calculated_priority"], before["calculated_priority"]);
+}
+
+#[test]
+fn an_in_place_edit_is_seen_by_get_and_by_verify() {
+    let (repo, ids) = busy_ledger();
+    let path = repo.tasks_dir().join(format!("{}.toml", ids[0]));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, regex_replace_priority(&text, 10)).unwrap(); // truncate + write, same inode
+    assert_eq!(
+        repo.json(&["task", "get", &ids[0]])["base_priority"],
+        10,
+        "get reads the task's own file"
+    );
+    let verified = repo.json(&["task", "list", "-n", "500", "--verify"]);
+    let row = verified["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == ids[0].as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["base_priority"], 10);
+    // And once verified, the cache holds the new truth for plain readers too.
+    let plain = repo.json(&["task", "list", "-n", "500"]);
+    assert_eq!(plain["tasks"], verified["tasks"]);
+}
+
+fn regex_replace_priority(text: &str, to: u8) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("base_priority = ") {
+                format!("base_priority = {to}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}

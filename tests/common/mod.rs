@@ -1,0 +1,181 @@
+//! Test harness: a temporary git repository with a ledger, and helpers that run the real binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_abathur")
+}
+
+/// A throwaway git repository, hermetic: no user or system git configuration leaks in.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// An empty git repository (no ledger yet).
+    pub fn bare_git() -> Repo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// A git repository with `abathur init` done.
+    pub fn new() -> Repo {
+        let repo = Repo::bare_git();
+        repo.ok(&["init"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn tasks_dir(&self) -> PathBuf {
+        self.path().join(".abathur/tasks")
+    }
+
+    /// A command for the binary, run in the repository with a hermetic environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.args(args).current_dir(self.path());
+        hermetic(&mut cmd, self.path());
+        cmd
+    }
+
+    /// Runs the binary and returns its output, whatever the exit code.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run abathur")
+    }
+
+    /// Runs the binary with an environment variable set.
+    pub fn run_env(&self, args: &[&str], key: &str, value: &str) -> Output {
+        self.cmd(args)
+            .env(key, value)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run abathur")
+    }
+
+    /// Runs and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "abathur {args:?} failed: {}",
+            describe(&out)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs with `--json`, requires success, parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).expect("stdout is JSON")
+    }
+
+    /// Runs with `--json` and an environment variable, requires success, parses stdout.
+    pub fn json_env(&self, args: &[&str], key: &str, value: &str) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run_env(&all, key, value);
+        assert!(
+            out.status.success(),
+            "abathur {args:?} failed: {}",
+            describe(&out)
+        );
+        serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+    }
+
+    /// Runs and requires failure with `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "abathur {args:?}: {}",
+            describe(&out)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Enqueues a task and returns its full id.
+    pub fn add(&self, args: &[&str]) -> String {
+        let mut all = vec!["task", "add"];
+        all.extend_from_slice(args);
+        self.json(&all)["task_id"]
+            .as_str()
+            .expect("task_id")
+            .to_string()
+    }
+
+    /// Runs git in the repository.
+    pub fn git(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        cmd.args(args).current_dir(self.path());
+        hermetic(&mut cmd, self.path());
+        let out = cmd.output().expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            describe(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every task file's bytes, by name.
+    pub fn snapshot_files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(self.tasks_dir())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                (
+                    e.file_name().into_string().unwrap(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+/// No user or system git configuration, a fixed identity, and nothing from the developer's shell.
+pub fn hermetic(cmd: &mut Command, home: &Path) {
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", home)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env_remove("ABATHUR_NOW")
+        .env_remove("ABATHUR_LOCK_TIMEOUT_MS");
+}
+
+/// Exit code, stdout and stderr, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The string at `key`.
+pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not a string in {v}"))
+}
