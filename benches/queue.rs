@@ -29,23 +29,12 @@ fn ledger_with(n: usize) -> (tempfile::TempDir, Service, Vec<String>) {
 
 fn queue(c: &mut Criterion) {
     let mut group = c.benchmark_group("task");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(4))
-        .warm_up_time(Duration::from_secs(1));
+    group.sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     for n in [1_000usize, 10_000] {
         let (_dir, service, ids) = ledger_with(n);
         let middle = ids[n / 2].clone();
         group.bench_with_input(BenchmarkId::new("get", n), &n, |b, _| {
-            b.iter(|| {
-                black_box(
-                    service
-                        .task_get(GetRequest {
-                            task_id: middle.clone(),
-                        })
-                        .expect("get"),
-                )
-            })
+            b.iter(|| black_box(service.task_get(GetRequest { task_id: middle.clone() }).expect("get")))
         });
         group.bench_with_input(BenchmarkId::new("list", n), &n, |b, _| {
             b.iter(|| black_box(service.task_list(ListRequest::default()).expect("list")))
@@ -54,18 +43,12 @@ fn queue(c: &mut Criterion) {
             b.iter(|| black_box(service.task_queue_status().expect("status")))
         });
         group.bench_with_input(BenchmarkId::new("plan_milestone", n), &n, |b, _| {
-            let req = PlanRequest {
-                task_ids: vec![],
-                milestone: Some("M4".into()),
-            };
+            let req = PlanRequest { task_ids: vec![], milestone: Some("M4".into()) };
             b.iter(|| black_box(service.task_execution_plan(req.clone()).expect("plan")))
         });
         group.bench_with_input(BenchmarkId::new("add", n), &n, |b, _| {
             b.iter(|| {
-                let req = EnqueueRequest {
-                    description: "Benchmark task".into(),
-                    ..Default::default()
-                };
+                let req = EnqueueRequest { description: "Benchmark task".into(), ..Default::default() };
                 black_box(service.task_enqueue(req).expect("add"))
             })
         });

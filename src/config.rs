@@ -86,11 +86,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            schema_version: SCHEMA_VERSION,
-            queue: QueueConfig::default(),
-            priority: PriorityWeights::default(),
-        }
+        Config { schema_version: SCHEMA_VERSION, queue: QueueConfig::default(), priority: PriorityWeights::default() }
     }
 }
 
@@ -127,11 +123,8 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let config: Config =
-            toml::from_str(&text).map_err(|e| Error::malformed(path, e.message().to_string()))?;
-        config
-            .validate()
-            .map_err(|msg| Error::malformed(path, msg))?;
+        let config: Config = toml::from_str(&text).map_err(|e| Error::malformed(path, e.message().to_string()))?;
+        config.validate().map_err(|msg| Error::malformed(path, msg))?;
         Ok(config)
     }
 
@@ -162,21 +155,14 @@ impl Config {
         if w.aging_hours_per_level.is_nan() || w.aging_hours_per_level <= 0.0 {
             return Err("priority.aging_hours_per_level must be a positive number of hours".into());
         }
-        if self.queue.lease_timeout_seconds == 0 || self.queue.lease_timeout_seconds > 7 * 24 * 3600
-        {
+        if self.queue.lease_timeout_seconds == 0 || self.queue.lease_timeout_seconds > 7 * 24 * 3600 {
             return Err("queue.lease_timeout_seconds must be between 1 and 604800".into());
         }
         if self.queue.retry_backoff_max_seconds < self.queue.retry_backoff_seconds {
-            return Err(
-                "queue.retry_backoff_max_seconds must not be less than queue.retry_backoff_seconds"
-                    .into(),
-            );
+            return Err("queue.retry_backoff_max_seconds must not be less than queue.retry_backoff_seconds".into());
         }
-        crate::queue::task::validate_name(
-            "queue.default_agent_type",
-            &self.queue.default_agent_type,
-        )
-        .map_err(|e| e.message)?;
+        crate::queue::task::validate_name("queue.default_agent_type", &self.queue.default_agent_type)
+            .map_err(|e| e.message)?;
         Ok(())
     }
 }
@@ -190,10 +176,7 @@ mod tests {
         let parsed: Config = toml::from_str(DEFAULT_CONFIG_TOML).unwrap();
         parsed.validate().unwrap();
         assert_eq!(parsed.priority.base, Config::default().priority.base);
-        assert_eq!(
-            parsed.queue.lease_timeout_seconds,
-            Config::default().queue.lease_timeout_seconds
-        );
+        assert_eq!(parsed.queue.lease_timeout_seconds, Config::default().queue.lease_timeout_seconds);
     }
 
     #[test]

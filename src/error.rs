@@ -63,11 +63,7 @@ pub struct Error {
 impl Error {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
-            kind,
-            message: message.into(),
-            hints: Vec::new(),
-        }
+        Error { kind, message: message.into(), hints: Vec::new() }
     }
 
     /// Bad input in `field`.
@@ -93,11 +89,8 @@ impl Error {
 
     /// A dependency cycle, reported as its path `a -> b -> a`.
     pub fn cycle(path: &[String]) -> Error {
-        Error::new(
-            ErrorKind::CircularDependency,
-            format!("dependency cycle: {}", path.join(" -> ")),
-        )
-        .hint("remove one of these prerequisites to break the cycle")
+        Error::new(ErrorKind::CircularDependency, format!("dependency cycle: {}", path.join(" -> ")))
+            .hint("remove one of these prerequisites to break the cycle")
     }
 
     /// An operation that the entity's state does not allow.
@@ -118,8 +111,7 @@ impl Error {
 
     /// The `{error, message}` object MCP replies and `--json` errors carry.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut obj =
-            serde_json::json!({ "error": self.kind.type_name(), "message": self.message });
+        let mut obj = serde_json::json!({ "error": self.kind.type_name(), "message": self.message });
         if !self.hints.is_empty() {
             obj["hints"] = serde_json::json!(self.hints);
         }

@@ -34,20 +34,12 @@ impl Id {
         if prefix.0.len() != ID_LEN {
             return Err(Error::invalid(
                 "id",
-                format!(
-                    "`{}` is not a full id (expected {ID_LEN} characters)",
-                    prefix.0
-                ),
+                format!("`{}` is not a full id (expected {ID_LEN} characters)", prefix.0),
             ));
         }
         ulid::Ulid::from_string(&prefix.0)
             .map(|u| Id(u.0))
-            .map_err(|_| {
-                Error::invalid(
-                    "id",
-                    format!("`{}` is not a valid id (it overflows 128 bits)", prefix.0),
-                )
-            })
+            .map_err(|_| Error::invalid("id", format!("`{}` is not a valid id (it overflows 128 bits)", prefix.0)))
     }
 
     /// The id as written in files and replies.
@@ -78,11 +70,7 @@ impl fmt::Debug for Id {
 
 impl Serialize for Id {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if serializer.is_human_readable() {
-            serializer.collect_str(self)
-        } else {
-            serializer.serialize_u128(self.0)
-        }
+        if serializer.is_human_readable() { serializer.collect_str(self) } else { serializer.serialize_u128(self.0) }
     }
 }
 
@@ -104,23 +92,14 @@ pub struct IdPrefix(String);
 impl IdPrefix {
     /// Validates user input as a (possibly partial) id. Case-insensitive.
     pub fn parse(text: &str) -> Result<IdPrefix, Error> {
-        let shown = || {
-            text.chars()
-                .take(40)
-                .collect::<String>()
-                .escape_debug()
-                .to_string()
-        };
+        let shown = || text.chars().take(40).collect::<String>().escape_debug().to_string();
         if text.is_empty() {
             return Err(Error::invalid("id", "an id cannot be empty"));
         }
         if text.len() > ID_LEN {
             return Err(Error::invalid(
                 "id",
-                format!(
-                    "`{}` is too long for an id (at most {ID_LEN} characters)",
-                    shown()
-                ),
+                format!("`{}` is too long for an id (at most {ID_LEN} characters)", shown()),
             ));
         }
         if let Some(bad) = text.chars().find(|c| !is_crockford(*c)) {
@@ -148,8 +127,7 @@ impl IdPrefix {
 }
 
 fn is_crockford(c: char) -> bool {
-    c.is_ascii_digit()
-        || (c.is_ascii_alphabetic() && !matches!(c.to_ascii_lowercase(), 'i' | 'l' | 'o' | 'u'))
+    c.is_ascii_digit() || (c.is_ascii_alphabetic() && !matches!(c.to_ascii_lowercase(), 'i' | 'l' | 'o' | 'u'))
 }
 
 /// Length of the shortest prefix of each id that is unique among `sorted` (which must be sorted).
@@ -160,24 +138,12 @@ pub fn unique_prefix_lengths(sorted: &[&Id]) -> Vec<usize> {
     // (the first digit holds only 3 bits).
     let common = |a: &Id, b: &Id| {
         let zeros = (a.0 ^ b.0).leading_zeros() as usize;
-        if zeros < 3 {
-            0
-        } else {
-            (1 + (zeros - 3) / 5).min(ID_LEN)
-        }
+        if zeros < 3 { 0 } else { (1 + (zeros - 3) / 5).min(ID_LEN) }
     };
     (0..sorted.len())
         .map(|i| {
-            let before = if i > 0 {
-                common(sorted[i - 1], sorted[i])
-            } else {
-                0
-            };
-            let after = if i + 1 < sorted.len() {
-                common(sorted[i], sorted[i + 1])
-            } else {
-                0
-            };
+            let before = if i > 0 { common(sorted[i - 1], sorted[i]) } else { 0 };
+            let after = if i + 1 < sorted.len() { common(sorted[i], sorted[i + 1]) } else { 0 };
             (before.max(after) + 1).clamp(MIN_DISPLAY_LEN, ID_LEN)
         })
         .collect()
@@ -197,24 +163,12 @@ mod tests {
         assert_eq!(a.to_string().len(), ID_LEN);
         let text = "01jdq1y7k3m0000000000000aa";
         assert_eq!(Id::parse(text).unwrap().to_string(), text);
-        assert_eq!(
-            Id::parse("01JDQ1Y7K3M0000000000000AA").unwrap().to_string(),
-            text
-        );
+        assert_eq!(Id::parse("01JDQ1Y7K3M0000000000000AA").unwrap().to_string(), text);
     }
 
     #[test]
     fn hostile_prefixes_are_refused() {
-        for bad in [
-            "../x",
-            "/etc/passwd",
-            "a\0b",
-            "",
-            "01ARZ3NDEKTSV4RRFFQ69G5FAVX",
-            "abc def",
-            "ümlaut",
-            "li",
-        ] {
+        for bad in ["../x", "/etc/passwd", "a\0b", "", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "abc def", "ümlaut", "li"] {
             assert!(IdPrefix::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert_eq!(IdPrefix::parse("01ARZ").unwrap().as_str(), "01arz");
@@ -222,14 +176,10 @@ mod tests {
 
     #[test]
     fn prefixes_are_unique_and_at_least_min_len() {
-        let ids: Vec<Id> = [
-            "01aaaaaaaaaaaaaaaaaaaaaaaa",
-            "01aaaaaaaaaab0000000000000",
-            "01bbbbbbbbbbbbbbbbbbbbbbbb",
-        ]
-        .iter()
-        .map(|s| Id::parse(s).unwrap())
-        .collect();
+        let ids: Vec<Id> = ["01aaaaaaaaaaaaaaaaaaaaaaaa", "01aaaaaaaaaab0000000000000", "01bbbbbbbbbbbbbbbbbbbbbbbb"]
+            .iter()
+            .map(|s| Id::parse(s).unwrap())
+            .collect();
         let refs: Vec<&Id> = ids.iter().collect();
         assert_eq!(unique_prefix_lengths(&refs), vec![13, 13, 8]);
     }

@@ -32,12 +32,7 @@ impl Service {
     pub fn from_ledger(ledger: Ledger, clock: Clock) -> Result<Service> {
         let config = ledger.config()?;
         let tasks = TaskStore::new(&ledger);
-        Ok(Service {
-            ledger,
-            config,
-            clock,
-            tasks,
-        })
+        Ok(Service { ledger, config, clock, tasks })
     }
 
     /// The ledger this service writes.

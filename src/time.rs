@@ -17,7 +17,7 @@ use crate::error::Error;
 /// several times faster to load.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
 #[schemars(with = "String")]
-pub struct Timestamp(DateTime<Utc>);
+pub struct Timestamp(i64);
 
 impl Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -43,16 +43,15 @@ impl<'de> Deserialize<'de> for Timestamp {
 impl Timestamp {
     /// Milliseconds since the Unix epoch.
     pub fn millis(self) -> i64 {
-        self.0.timestamp_millis()
+        self.0
     }
 
     /// The instant `millis` milliseconds after the epoch.
     pub fn from_millis(millis: i64) -> Timestamp {
-        Timestamp(
-            Utc.timestamp_millis_opt(millis)
-                .single()
-                .unwrap_or_default(),
-        )
+        // Clamp into chrono's range so every value can be displayed.
+        let max = DateTime::<Utc>::MAX_UTC.timestamp_millis();
+        let min = DateTime::<Utc>::MIN_UTC.timestamp_millis();
+        Timestamp(millis.clamp(min, max))
     }
 
     /// This instant moved by `seconds` (negative moves back).
@@ -68,12 +67,10 @@ impl Timestamp {
     /// Parses RFC 3339 (`Z` or an offset); a bare date means midnight UTC.
     pub fn parse(text: &str) -> Result<Timestamp, Error> {
         let text = text.trim();
-        let parsed = DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .or_else(|_| {
-                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
-            });
+        let parsed = DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        });
         match parsed {
             Ok(t) => Ok(Timestamp::from_millis(t.timestamp_millis())),
             Err(_) => Err(Error::invalid(
@@ -89,7 +86,8 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+        let at = Utc.timestamp_millis_opt(self.0).single().unwrap_or_default();
+        f.write_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
     }
 }
 
@@ -109,9 +107,7 @@ impl Clock {
     /// The system clock, unless `ABATHUR_NOW` pins it.
     pub fn from_env() -> Result<Clock, Error> {
         match std::env::var("ABATHUR_NOW") {
-            Ok(text) if !text.is_empty() => Ok(Clock {
-                fixed: Some(Timestamp::parse(&text)?),
-            }),
+            Ok(text) if !text.is_empty() => Ok(Clock { fixed: Some(Timestamp::parse(&text)?) }),
             _ => Ok(Clock { fixed: None }),
         }
     }
@@ -123,8 +119,7 @@ impl Clock {
 
     /// The current instant.
     pub fn now(&self) -> Timestamp {
-        self.fixed
-            .unwrap_or_else(|| Timestamp::from_millis(Utc::now().timestamp_millis()))
+        self.fixed.unwrap_or_else(|| Timestamp::from_millis(Utc::now().timestamp_millis()))
     }
 }
 
@@ -137,10 +132,7 @@ mod tests {
         let t = Timestamp::parse("2026-11-24T09:30:00+01:00").unwrap();
         assert_eq!(t.to_string(), "2026-11-24T08:30:00.000Z");
         assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
-        assert_eq!(
-            Timestamp::parse("2026-12-01").unwrap().to_string(),
-            "2026-12-01T00:00:00.000Z"
-        );
+        assert_eq!(Timestamp::parse("2026-12-01").unwrap().to_string(), "2026-12-01T00:00:00.000Z");
         assert!(Timestamp::parse("next tuesday").is_err());
     }
 }

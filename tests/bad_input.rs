@@ -4,11 +4,7 @@
 use crate::common::Repo;
 
 fn assert_unchanged(repo: &Repo, before: &[(String, Vec<u8>)]) {
-    assert_eq!(
-        repo.snapshot_files(),
-        before,
-        "a refused command must not write anything"
-    );
+    assert_eq!(repo.snapshot_files(), before, "a refused command must not write anything");
 }
 
 #[test]
@@ -18,61 +14,28 @@ fn invalid_fields_are_refused_with_the_field_named() {
     let before = repo.snapshot_files();
     let long = "x".repeat(10_001);
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["task", "add", &long],
-            "description is 10001 characters; at most 10000",
-        ),
+        (vec!["task", "add", &long], "description is 10001 characters; at most 10000"),
         (vec!["task", "add", "   "], "description is required"),
-        (
-            vec!["task", "add", "x", "-p", "11"],
-            "base_priority 11 is out of range; use 0 to 10",
-        ),
-        (
-            vec!["task", "add", "x", "--summary", &long[..141]],
-            "summary is 141 characters; at most 140",
-        ),
-        (
-            vec!["task", "add", "x", "--deadline", "next tuesday"],
-            "deadline",
-        ),
-        (
-            vec!["task", "add", "x", "--input", "{not json"],
-            "--input is not valid JSON",
-        ),
+        (vec!["task", "add", "x", "-p", "11"], "base_priority 11 is out of range; use 0 to 10"),
+        (vec!["task", "add", "x", "--summary", &long[..141]], "summary is 141 characters; at most 140"),
+        (vec!["task", "add", "x", "--deadline", "next tuesday"], "deadline"),
+        (vec!["task", "add", "x", "--input", "{not json"], "--input is not valid JSON"),
         (vec!["task", "add", "x", "-t", "../../etc"], "agent_type"),
-        (
-            vec!["task", "add", "x", "-m", "1bad/milestone"],
-            "milestone",
-        ),
+        (vec!["task", "add", "x", "-m", "1bad/milestone"], "milestone"),
         (vec!["task", "add", "x", "--after", "../x"], "not an id"),
-        (
-            vec!["task", "add", "x", "--after", "/etc/passwd"],
-            "not an id",
-        ),
-        (
-            vec!["task", "add", "x", "--after", "01zzzzzzzzzzzzzzzzzzzzzzzz"],
-            "prerequisites: no task matches",
-        ),
+        (vec!["task", "add", "x", "--after", "/etc/passwd"], "not an id"),
+        (vec!["task", "add", "x", "--after", "01zzzzzzzzzzzzzzzzzzzzzzzz"], "prerequisites: no task matches"),
         (vec!["task", "get", "../../../etc/passwd"], "not an id"),
         (vec!["task", "get", &long[..300]], "too long for an id"),
-        (
-            vec!["task", "cancel", "01zzzzzzzzzzzzzzzzzzzzzzzz"],
-            "no task matches",
-        ),
-        (
-            vec!["task", "fail", &existing, "-e", ""],
-            "error_message cannot be empty",
-        ),
+        (vec!["task", "cancel", "01zzzzzzzzzzzzzzzzzzzzzzzz"], "no task matches"),
+        (vec!["task", "fail", &existing, "-e", ""], "error_message cannot be empty"),
         (vec!["task", "fail", &existing, "-e", "boom"], "not running"),
     ];
     for (args, expected) in cases {
         let out = repo.run(&args);
         assert!(!out.status.success(), "{args:?} should fail");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(expected),
-            "{args:?}: expected {expected:?} in:\n{err}"
-        );
+        assert!(err.contains(expected), "{args:?}: expected {expected:?} in:\n{err}");
         assert_unchanged(&repo, &before);
     }
 }
@@ -84,12 +47,7 @@ fn json_errors_carry_error_type_and_message() {
     assert_eq!(out.status.code(), Some(1));
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["error"], "NotFoundError");
-    assert!(
-        reply["message"]
-            .as_str()
-            .unwrap()
-            .contains("no task matches")
-    );
+    assert!(reply["message"].as_str().unwrap().contains("no task matches"));
     let out = repo.run(&["--json", "task", "add", "x", "-p", "42"]);
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["error"], "ValidationError");
@@ -101,37 +59,21 @@ fn a_malformed_file_is_reported_and_the_rest_still_list() {
     let good = repo.add(&["Good task"]);
     let bad = repo.add(&["Soon broken"]);
     let bad_path = repo.tasks_dir().join(format!("{bad}.toml"));
-    let text = std::fs::read_to_string(&bad_path)
-        .unwrap()
-        .replace("base_priority = 5", "base_priority = \"high\"");
+    let text = std::fs::read_to_string(&bad_path).unwrap().replace("base_priority = 5", "base_priority = \"high\"");
     std::fs::write(&bad_path, text).unwrap();
     // A rename-free edit is invisible to the folder stamp; --verify (and `abathur check`) catch it.
     let out = repo.run(&["--json", "task", "list", "--verify"]);
     assert!(out.status.success());
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ids: Vec<&str> = reply["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = reply["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![good.as_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!("{bad}.toml")),
-        "warning names the file: {stderr}"
-    );
-    assert!(
-        stderr.contains("base_priority"),
-        "warning names the field: {stderr}"
-    );
+    assert!(stderr.contains(&format!("{bad}.toml")), "warning names the file: {stderr}");
+    assert!(stderr.contains("base_priority"), "warning names the field: {stderr}");
     assert!(stderr.contains("line "), "warning names the line: {stderr}");
 
     let err = repo.fails(&["task", "get", &bad], 1);
-    assert!(
-        err.contains(&format!("{bad}.toml")) && err.contains("base_priority"),
-        "{err}"
-    );
+    assert!(err.contains(&format!("{bad}.toml")) && err.contains("base_priority"), "{err}");
     assert!(err.contains("Hint:"), "says what to do: {err}");
 }
 
@@ -141,21 +83,9 @@ fn hostile_files_in_the_tasks_folder_are_reported_not_followed() {
     let good = repo.add(&["Good"]);
     let dir = repo.tasks_dir();
     std::fs::write(dir.join("notes.txt"), "hello").unwrap();
-    std::fs::write(
-        dir.join("01zzzzzzzzzzzzzzzzzzzzzzzz.toml"),
-        "id = \"01aaaaaaaaaaaaaaaaaaaaaaaa\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("01yyyyyyyyyyyyyyyyyyyyyyyy.toml"),
-        vec![b'#'; 2 * 1024 * 1024],
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("01xxxxxxxxxxxxxxxxxxxxxxxx.toml"),
-        [0xff, 0xfe, 0x00],
-    )
-    .unwrap();
+    std::fs::write(dir.join("01zzzzzzzzzzzzzzzzzzzzzzzz.toml"), "id = \"01aaaaaaaaaaaaaaaaaaaaaaaa\"\n").unwrap();
+    std::fs::write(dir.join("01yyyyyyyyyyyyyyyyyyyyyyyy.toml"), vec![b'#'; 2 * 1024 * 1024]).unwrap();
+    std::fs::write(dir.join("01xxxxxxxxxxxxxxxxxxxxxxxx.toml"), [0xff, 0xfe, 0x00]).unwrap();
     let text = std::fs::read_to_string(dir.join(format!("{good}.toml"))).unwrap();
     std::fs::write(
         dir.join("01wwwwwwwwwwwwwwwwwwwwwwww.toml"),
@@ -168,18 +98,8 @@ fn hostile_files_in_the_tasks_folder_are_reported_not_followed() {
     assert_eq!(reply["tasks"].as_array().unwrap().len(), 1);
     let warnings = reply["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 5, "{warnings:?}");
-    let all = warnings
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect::<Vec<_>>()
-        .join("\n");
-    for needle in [
-        "notes.txt",
-        "file is 2097152 bytes",
-        "not UTF-8",
-        "unknown field `surprise`",
-        "missing field",
-    ] {
+    let all = warnings.iter().map(|w| w.as_str().unwrap()).collect::<Vec<_>>().join("\n");
+    for needle in ["notes.txt", "file is 2097152 bytes", "not UTF-8", "unknown field `surprise`", "missing field"] {
         assert!(all.contains(needle), "{needle} missing from {all}");
     }
 }
@@ -188,15 +108,10 @@ fn hostile_files_in_the_tasks_folder_are_reported_not_followed() {
 fn a_bad_config_is_refused_with_its_path() {
     let repo = Repo::new();
     let path = repo.path().join(".abathur/config.toml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("base = 0.30", "base = 0.50");
+    let text = std::fs::read_to_string(&path).unwrap().replace("base = 0.30", "base = 0.50");
     std::fs::write(&path, text).unwrap();
     let err = repo.fails(&["task", "list"], 1);
-    assert!(
-        err.contains("config.toml") && err.contains("sum to"),
-        "{err}"
-    );
+    assert!(err.contains("config.toml") && err.contains("sum to"), "{err}");
     std::fs::write(&path, "[queue]\nlease_timout_seconds = 5\n").unwrap();
     let err = repo.fails(&["task", "list"], 1);
     assert!(err.contains("lease_timout_seconds"), "{err}");

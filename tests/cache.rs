@@ -3,10 +3,7 @@
 use crate::common::Repo;
 
 fn answers(repo: &Repo) -> (serde_json::Value, serde_json::Value) {
-    (
-        repo.json(&["task", "list", "-n", "500"]),
-        repo.json(&["task", "status"]),
-    )
+    (repo.json(&["task", "list", "-n", "500"]), repo.json(&["task", "status"]))
 }
 
 fn busy_ledger() -> (Repo, Vec<String>) {
@@ -35,10 +32,7 @@ fn deleting_the_cache_changes_no_answer() {
     let with_cache = answers(&repo);
     std::fs::remove_dir_all(repo.path().join(".abathur/cache")).unwrap();
     assert_eq!(answers(&repo), with_cache);
-    assert!(
-        repo.path().join(".abathur/cache/tasks.idx").exists(),
-        "the cache is rebuilt"
-    );
+    assert!(repo.path().join(".abathur/cache/tasks.idx").exists(), "the cache is rebuilt");
     assert_eq!(answers(&repo), with_cache);
 }
 
@@ -63,11 +57,7 @@ fn git_checkout_of_older_task_files_is_seen_at_once() {
     let id = claim["task"]["id"].as_str().unwrap().to_string();
     repo.ok(&["task", "complete", &id]);
     let waiting = repo.json(&["task", "list", "--status", "ready"]);
-    repo.ok(&[
-        "task",
-        "cancel",
-        waiting["tasks"][0]["id"].as_str().unwrap(),
-    ]);
+    repo.ok(&["task", "cancel", waiting["tasks"][0]["id"].as_str().unwrap()]);
     let _ = ids;
     assert_ne!(answers(&repo), committed);
     // ...and git puts the files back: the answers follow the files, not the cache.
@@ -87,13 +77,7 @@ fn a_file_replaced_by_another_tool_is_seen() {
     std::fs::write(&tmp, edited).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
     let listed = repo.json(&["task", "list", "-n", "500"]);
-    let row = listed["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == ids[0].as_str())
-        .unwrap()
-        .clone();
+    let row = listed["tasks"].as_array().unwrap().iter().find(|t| t["id"] == ids[0].as_str()).unwrap().clone();
     assert_eq!(row["base_priority"], 10);
     assert_ne!(row["calculated_priority"], before["calculated_priority"]);
 }
@@ -104,19 +88,9 @@ fn an_in_place_edit_is_seen_by_get_and_by_verify() {
     let path = repo.tasks_dir().join(format!("{}.toml", ids[0]));
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, regex_replace_priority(&text, 10)).unwrap(); // truncate + write, same inode
-    assert_eq!(
-        repo.json(&["task", "get", &ids[0]])["base_priority"],
-        10,
-        "get reads the task's own file"
-    );
+    assert_eq!(repo.json(&["task", "get", &ids[0]])["base_priority"], 10, "get reads the task's own file");
     let verified = repo.json(&["task", "list", "-n", "500", "--verify"]);
-    let row = verified["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == ids[0].as_str())
-        .unwrap()
-        .clone();
+    let row = verified["tasks"].as_array().unwrap().iter().find(|t| t["id"] == ids[0].as_str()).unwrap().clone();
     assert_eq!(row["base_priority"], 10);
     // And once verified, the cache holds the new truth for plain readers too.
     let plain = repo.json(&["task", "list", "-n", "500"]);
@@ -125,14 +99,33 @@ fn an_in_place_edit_is_seen_by_get_and_by_verify() {
 
 fn regex_replace_priority(text: &str, to: u8) -> String {
     text.lines()
-        .map(|l| {
-            if l.starts_with("base_priority = ") {
-                format!("base_priority = {to}")
-            } else {
-                l.to_string()
-            }
-        })
+        .map(|l| if l.starts_with("base_priority = ") { format!("base_priority = {to}") } else { l.to_string() })
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
+}
+
+#[test]
+fn a_long_lived_service_sees_other_processes_and_git() {
+    let (repo, _) = busy_ledger();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "ledger"]);
+    let service = abathur::Service::open(repo.path()).unwrap();
+    let list = |s: &abathur::Service| {
+        let req = abathur::queue::api::ListRequest { limit: Some(500), ..Default::default() };
+        serde_json::to_value(s.task_list(req).unwrap()).unwrap()
+    };
+    let committed = list(&service);
+    assert_eq!(committed, repo.json(&["task", "list", "-n", "500"]));
+    // Another process writes: the long-lived service sees it on its next call.
+    let id = repo.add(&["Added by another process", "-p", "10"]);
+    let after_add = list(&service);
+    assert!(after_add["tasks"].as_array().unwrap().iter().any(|t| t["id"] == id.as_str()), "{after_add}");
+    assert_eq!(after_add, repo.json(&["task", "list", "-n", "500"]));
+    // The service writes itself, and git rewrites the folder under it.
+    let claimed = service.task_claim(Default::default()).unwrap().task.unwrap().id;
+    assert_eq!(repo.json(&["task", "get", &claimed])["status"], "running");
+    repo.git(&["clean", "-qfd", ".abathur/tasks"]);
+    repo.git(&["checkout", "--", ".abathur/tasks"]);
+    assert_eq!(list(&service), committed);
 }

@@ -54,10 +54,7 @@ fn sixty_four_processes_add_claim_heartbeat_and_complete() {
     let status = repo.json(&["task", "status"]);
     assert_eq!(status["total_tasks"], WORKERS * ADDS_PER_WORKER, "{status}");
     assert_eq!(status["completed"], WORKERS * ADDS_PER_WORKER, "{status}");
-    assert!(
-        status.get("warnings").is_none(),
-        "every file parses: {status}"
-    );
+    assert!(status.get("warnings").is_none(), "every file parses: {status}");
 
     // Nothing claimed twice: each completion was logged by exactly one worker...
     let mut completed: Vec<String> = Vec::new();
@@ -68,29 +65,15 @@ fn sixty_four_processes_add_claim_heartbeat_and_complete() {
     let total = completed.len();
     completed.sort();
     completed.dedup();
-    assert_eq!(
-        total,
-        completed.len(),
-        "a task was completed by two workers"
-    );
+    assert_eq!(total, completed.len(), "a task was completed by two workers");
     assert_eq!(total, WORKERS * ADDS_PER_WORKER);
     // ...and each task's own history shows exactly one claim and one completion.
     for file in std::fs::read_dir(repo.tasks_dir()).unwrap() {
         let path = file.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).unwrap();
-            assert_eq!(
-                text.matches("event = \"claimed\"").count(),
-                1,
-                "{}",
-                path.display()
-            );
-            assert_eq!(
-                text.matches("event = \"completed\"").count(),
-                1,
-                "{}",
-                path.display()
-            );
+            assert_eq!(text.matches("event = \"claimed\"").count(), 1, "{}", path.display());
+            assert_eq!(text.matches("event = \"completed\"").count(), 1, "{}", path.display());
         }
     }
     // And the cache agrees with the files.

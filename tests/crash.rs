@@ -33,10 +33,7 @@ fn sigkill_at_random_moments_loses_nothing() {
         let children: Vec<_> = (0..8)
             .map(|w| {
                 let mut cmd = std::process::Command::new("bash");
-                cmd.arg("-c")
-                    .arg(script)
-                    .current_dir(repo.path())
-                    .process_group(0);
+                cmd.arg("-c").arg(script).current_dir(repo.path()).process_group(0);
                 crate::common::hermetic(&mut cmd, repo.path());
                 cmd.env("BIN", crate::common::bin())
                     .env("WORKER", format!("{round}-{w}"))
@@ -59,10 +56,7 @@ fn sigkill_at_random_moments_loses_nothing() {
 
     // Every file parses, and the cache (rebuilt or not) agrees with the files.
     let status = repo.json(&["task", "status"]);
-    assert!(
-        status.get("warnings").is_none(),
-        "a file was torn: {status}"
-    );
+    assert!(status.get("warnings").is_none(), "a file was torn: {status}");
     assert!(status["total_tasks"].as_u64().unwrap() > 0);
     let verified = repo.json(&["task", "list", "-n", "500", "--verify"]);
     assert!(verified.get("warnings").is_none(), "{verified}");
@@ -72,35 +66,22 @@ fn sigkill_at_random_moments_loses_nothing() {
     // No acknowledged completion was lost.
     let mut acknowledged = 0;
     for entry in std::fs::read_dir(log_dir.path()).unwrap() {
-        for id in std::fs::read_to_string(entry.unwrap().path())
-            .unwrap()
-            .lines()
-        {
+        for id in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
             acknowledged += 1;
-            assert_eq!(
-                repo.json(&["task", "get", id])["status"],
-                "completed",
-                "completion of {id} was lost"
-            );
+            assert_eq!(repo.json(&["task", "get", id])["status"], "completed", "completion of {id} was lost");
         }
     }
-    assert!(
-        acknowledged > 0,
-        "the writers should have completed some work before being killed"
-    );
+    assert!(acknowledged > 0, "the writers should have completed some work before being killed");
 
     // The queue still works: interrupted claims expire and can be claimed again.
     let later = "2100-01-01T00:00:00Z";
     let reclaimed = repo.json_env(&["task", "claim", "-t", "crash"], "ABATHUR_NOW", later);
-    let ready_or_none = reclaimed["claimed"] == true
-        || repo.json_env(&["task", "status"], "ABATHUR_NOW", later)["ready"] == 0;
+    let ready_or_none =
+        reclaimed["claimed"] == true || repo.json_env(&["task", "status"], "ABATHUR_NOW", later)["ready"] == 0;
     assert!(ready_or_none);
 }
 
 fn kill_group(pid: i32) {
-    let status = std::process::Command::new("kill")
-        .args(["-9", "--", &pid.to_string()])
-        .status()
-        .unwrap();
+    let status = std::process::Command::new("kill").args(["-9", "--", &pid.to_string()]).status().unwrap();
     assert!(status.success());
 }

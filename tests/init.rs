@@ -6,29 +6,13 @@ use crate::common::{Repo, bin, describe, hermetic};
 fn init_creates_the_ledger_layout() {
     let repo = Repo::bare_git();
     let out = repo.json(&["init"]);
-    let created: Vec<&str> = out["created"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    for path in [
-        ".abathur",
-        ".abathur/tasks",
-        ".abathur/config.toml",
-        ".abathur/.gitignore",
-    ] {
-        assert!(
-            created.contains(&path),
-            "{path} not reported as created: {created:?}"
-        );
+    let created: Vec<&str> = out["created"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for path in [".abathur", ".abathur/tasks", ".abathur/config.toml", ".abathur/.gitignore"] {
+        assert!(created.contains(&path), "{path} not reported as created: {created:?}");
         assert!(repo.path().join(path).exists(), "{path} missing");
     }
     let ignore = std::fs::read_to_string(repo.path().join(".abathur/.gitignore")).unwrap();
-    assert!(
-        ignore.lines().any(|l| l == "cache/"),
-        "cache/ must be git-ignored: {ignore}"
-    );
+    assert!(ignore.lines().any(|l| l == "cache/"), "cache/ must be git-ignored: {ignore}");
     // The folders are committable (git does not track empty directories).
     repo.git(&["add", "-A"]);
     let staged = repo.git(&["diff", "--cached", "--name-only"]);
@@ -42,11 +26,7 @@ fn init_twice_changes_nothing() {
     let before: Vec<(String, Vec<u8>, std::time::SystemTime)> = walk(repo.path());
     let out = repo.json(&["init"]);
     assert_eq!(out["created"].as_array().unwrap().len(), 0);
-    assert_eq!(
-        walk(repo.path()),
-        before,
-        "a second init must not touch any file"
-    );
+    assert_eq!(walk(repo.path()), before, "a second init must not touch any file");
 }
 
 #[test]
@@ -72,18 +52,13 @@ fn init_from_a_subdirectory_uses_the_repository_root() {
 fn init_outside_git_is_refused_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = std::process::Command::new(bin());
-    cmd.arg("init")
-        .current_dir(dir.path())
-        .env("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap());
+    cmd.arg("init").current_dir(dir.path()).env("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap());
     hermetic(&mut cmd, dir.path());
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not inside a git repository"), "{err}");
-    assert!(
-        err.contains("git init"),
-        "the error should say what to do: {err}"
-    );
+    assert!(err.contains("git init"), "the error should say what to do: {err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
@@ -104,11 +79,7 @@ fn walk(root: &std::path::Path) -> Vec<(String, Vec<u8>, std::time::SystemTime)>
             if meta.is_dir() {
                 stack.push(e.path());
             } else {
-                out.push((
-                    e.path().display().to_string(),
-                    std::fs::read(e.path()).unwrap(),
-                    meta.modified().unwrap(),
-                ));
+                out.push((e.path().display().to_string(), std::fs::read(e.path()).unwrap(), meta.modified().unwrap()));
             }
         }
     }

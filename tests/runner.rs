@@ -20,10 +20,7 @@ fn every_test_file_is_listed() {
             && module != "runner"
         {
             {
-                assert!(
-                    listed.contains(&format!("mod {module};")),
-                    "tests/{name} is not listed in tests/runner.rs"
-                );
+                assert!(listed.contains(&format!("mod {module};")), "tests/{name} is not listed in tests/runner.rs");
             }
         }
     }

@@ -17,32 +17,17 @@ fn enqueue_replies_with_the_seed_fields_and_derives_ready_or_blocked() {
         "-p",
         "7",
     ]);
-    for field in [
-        "task_id",
-        "status",
-        "calculated_priority",
-        "dependency_depth",
-        "submitted_at",
-    ] {
+    for field in ["task_id", "status", "calculated_priority", "dependency_depth", "submitted_at"] {
         assert!(a.get(field).is_some(), "enqueue reply lacks {field}: {a}");
     }
     assert_eq!(a["status"], "ready");
-    let b = repo.json(&[
-        "task",
-        "add",
-        "Write the tests",
-        "--after",
-        s(&a, "task_id"),
-    ]);
+    let b = repo.json(&["task", "add", "Write the tests", "--after", s(&a, "task_id")]);
     assert_eq!(b["status"], "blocked");
     assert_eq!(b["dependency_depth"], 1);
 
     let got = repo.json(&["task", "get", s(&b, "task_id")]);
     assert_eq!(got["prerequisites"][0], a["task_id"]);
-    assert_eq!(
-        got["blocked_by"][0].as_str().unwrap(),
-        format!("waiting on {} (pending)", s(&a, "task_id"))
-    );
+    assert_eq!(got["blocked_by"][0].as_str().unwrap(), format!("waiting on {} (pending)", s(&a, "task_id")));
     let got_a = repo.json(&["task", "get", s(&a, "task_id")]);
     assert_eq!(got_a["dependents"][0], b["task_id"]);
     assert_eq!(got_a["source"], "agent_planner");
@@ -81,40 +66,16 @@ fn full_lifecycle_claim_heartbeat_complete_unblocks_dependents() {
 
     let hb = repo.json(&["task", "heartbeat", &a, "--lease", &lease]);
     assert!(s(&hb, "lease_expires_at") >= s(&claim, "lease_expires_at"));
-    let wrong = repo.fails(
-        &[
-            "task",
-            "heartbeat",
-            &a,
-            "--lease",
-            "01aaaaaaaaaaaaaaaaaaaaaaaa",
-        ],
-        3,
-    );
+    let wrong = repo.fails(&["task", "heartbeat", &a, "--lease", "01aaaaaaaaaaaaaaaaaaaaaaaa"], 3);
     assert!(wrong.contains("another lease"), "{wrong}");
 
-    let done = repo.json(&[
-        "task",
-        "complete",
-        &a,
-        "--lease",
-        &lease,
-        "--result",
-        r#"{"files":["schema.sql"],"ok":true}"#,
-    ]);
+    let done =
+        repo.json(&["task", "complete", &a, "--lease", &lease, "--result", r#"{"files":["schema.sql"],"ok":true}"#]);
     assert_eq!(done["status"], "completed");
     assert_eq!(done["unblocked_task_ids"], serde_json::json!([b]));
     let got = repo.json(&["task", "get", &a]);
-    assert_eq!(
-        got["result_data"],
-        serde_json::json!({"files": ["schema.sql"], "ok": true})
-    );
-    let events: Vec<&str> = got["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    assert_eq!(got["result_data"], serde_json::json!({"files": ["schema.sql"], "ok": true}));
+    let events: Vec<&str> = got["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(events, ["created", "claimed", "completed"]);
 
     // A finished task cannot change.
@@ -148,52 +109,27 @@ fn failure_retries_with_backoff_then_fails_and_cancels_dependents() {
     let t0 = "2030-01-01T00:00:00Z";
 
     repo.json_env(&["task", "claim"], "ABATHUR_NOW", t0);
-    let first = repo.json_env(
-        &["task", "fail", &a, "-e", "timeout talking to db"],
-        "ABATHUR_NOW",
-        t0,
-    );
+    let first = repo.json_env(&["task", "fail", &a, "-e", "timeout talking to db"], "ABATHUR_NOW", t0);
     assert_eq!(first["status"], "pending");
     assert_eq!(first["retry_count"], 1);
-    assert_eq!(
-        s(&first, "retry_at"),
-        "2030-01-01T00:00:10.000Z",
-        "first backoff is the configured 10 s"
-    );
+    assert_eq!(s(&first, "retry_at"), "2030-01-01T00:00:10.000Z", "first backoff is the configured 10 s");
     // During backoff it is pending and not claimable.
     let during = repo.json_env(&["task", "get", &a], "ABATHUR_NOW", "2030-01-01T00:00:05Z");
     assert_eq!(during["status"], "pending");
-    assert_eq!(
-        repo.json_env(&["task", "claim"], "ABATHUR_NOW", "2030-01-01T00:00:05Z")["claimed"],
-        false
-    );
+    assert_eq!(repo.json_env(&["task", "claim"], "ABATHUR_NOW", "2030-01-01T00:00:05Z")["claimed"], false);
     // After it, claimable again.
     let t1 = "2030-01-01T00:00:11Z";
-    assert_eq!(
-        repo.json_env(&["task", "claim"], "ABATHUR_NOW", t1)["task"]["id"],
-        a.as_str()
-    );
-    let last = repo.json_env(
-        &["task", "fail", &a, "-e", "still broken"],
-        "ABATHUR_NOW",
-        t1,
-    );
+    assert_eq!(repo.json_env(&["task", "claim"], "ABATHUR_NOW", t1)["task"]["id"], a.as_str());
+    let last = repo.json_env(&["task", "fail", &a, "-e", "still broken"], "ABATHUR_NOW", t1);
     assert_eq!(last["status"], "failed");
-    let mut cascaded: Vec<&str> = last["cascaded_task_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let mut cascaded: Vec<&str> =
+        last["cascaded_task_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     cascaded.sort();
     let mut expected = vec![b.as_str(), c.as_str()];
     expected.sort();
     assert_eq!(cascaded, expected);
     assert_eq!(repo.json(&["task", "get", &c])["status"], "cancelled");
-    assert_eq!(
-        repo.json(&["task", "get", &a])["error_message"],
-        "still broken"
-    );
+    assert_eq!(repo.json(&["task", "get", &a])["error_message"], "still broken");
 }
 
 #[test]
@@ -221,10 +157,7 @@ fn an_expired_lease_returns_the_task_and_the_late_holder_is_refused() {
 
     // Expiring again past max_retries fails it for good.
     let much_later = "2030-01-01T00:10:00Z";
-    assert_eq!(
-        repo.json_env(&["task", "get", &a], "ABATHUR_NOW", much_later)["status"],
-        "failed"
-    );
+    assert_eq!(repo.json_env(&["task", "get", &a], "ABATHUR_NOW", much_later)["status"], "failed");
 }
 
 #[test]
@@ -243,10 +176,7 @@ fn cancel_cascades_to_unfinished_dependents_and_reports_them() {
     assert!(!cascaded.contains(&serde_json::json!(done)));
     let got = repo.json(&["task", "get", &a]);
     assert_eq!(got["status"], "cancelled");
-    assert_eq!(
-        got["events"].as_array().unwrap().last().unwrap()["note"],
-        "scope cut"
-    );
+    assert_eq!(got["events"].as_array().unwrap().last().unwrap()["note"], "scope cut");
     // Enqueueing after a cancelled task is refused: it could never run.
     let err = repo.fails(&["task", "add", "D", "--after", &a], 3);
     assert!(err.contains("cancelled"), "{err}");
@@ -263,12 +193,7 @@ fn execution_plan_batches_layers_and_rejects_unknown_ids() {
     assert_eq!(plan["total_batches"], 3);
     assert_eq!(plan["max_parallelism"], 2);
     assert_eq!(plan["batches"][0], serde_json::json!([a]));
-    let middle: Vec<&str> = plan["batches"][1]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let middle: Vec<&str> = plan["batches"][1].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(middle.contains(&b.as_str()) && middle.contains(&c.as_str()));
     assert_eq!(plan["batches"][2], serde_json::json!([d]));
     // A subset leaves no empty batch even though B and C sit between A and D.
@@ -290,11 +215,7 @@ fn cycles_are_rejected_with_their_path() {
     let err = repo.fails(&["task", "update", &a, "--after", &c], 1);
     assert!(err.contains("dependency cycle"), "{err}");
     assert!(err.contains(&format!("{a} -> {c} -> {b} -> {a}")), "{err}");
-    assert_eq!(
-        repo.snapshot_files(),
-        before,
-        "a refused update writes nothing"
-    );
+    assert_eq!(repo.snapshot_files(), before, "a refused update writes nothing");
     let out = repo.run(&["--json", "task", "update", &a, "--after", &a]);
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["error"], "CircularDependencyError");
@@ -305,44 +226,23 @@ fn list_filters_orders_and_limits() {
     let repo = Repo::new();
     let low = repo.add(&["Low", "-p", "1", "-t", "docs"]);
     let high = repo.add(&["High", "-p", "9", "-t", "builder", "-m", "M2"]);
-    let mid = repo.add(&[
-        "Mid",
-        "-p",
-        "5",
-        "-t",
-        "builder",
-        "--source",
-        "agent_implementation",
-    ]);
+    let mid = repo.add(&["Mid", "-p", "5", "-t", "builder", "--source", "agent_implementation"]);
     let blocked = repo.add(&["Blocked", "--after", &low]);
     let all = repo.json(&["task", "list"]);
-    let ids: Vec<&str> = all["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = all["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
     assert_eq!(ids[0], high, "highest calculated priority first");
     assert_eq!(ids.len(), 4);
     assert_eq!(all["total_matching"], 4);
     let only = |args: &[&str]| -> Vec<String> {
         let mut a = vec!["task", "list"];
         a.extend_from_slice(args);
-        repo.json(&a)["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["id"].as_str().unwrap().to_string())
-            .collect()
+        repo.json(&a)["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
     };
     assert_eq!(only(&["--status", "blocked"]), vec![blocked.clone()]);
     assert_eq!(only(&["--exclude-status", "ready"]), vec![blocked.clone()]);
     assert_eq!(only(&["-t", "docs"]), vec![low.clone()]);
     assert_eq!(only(&["-m", "M2"]), vec![high.clone()]);
-    assert_eq!(
-        only(&["--source", "agent_implementation"]),
-        vec![mid.clone()]
-    );
+    assert_eq!(only(&["--source", "agent_implementation"]), vec![mid.clone()]);
     assert_eq!(only(&["-n", "1"]).len(), 1);
     let err = repo.fails(&["task", "list", "-n", "0"], 1);
     assert!(err.contains("limit"), "{err}");
@@ -377,10 +277,7 @@ fn queue_status_counts_and_reports_the_seed_fields() {
         "newest_task",
         "active_leases",
     ] {
-        assert!(
-            status.get(field).is_some(),
-            "status lacks {field}: {status}"
-        );
+        assert!(status.get(field).is_some(), "status lacks {field}: {status}");
     }
     assert_eq!(status["total_tasks"], 3);
     assert_eq!(status["ready"], 1);
@@ -401,17 +298,11 @@ fn unique_prefixes_are_accepted_everywhere_and_ambiguity_is_explained() {
     let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
     let short_a = &a[..common + 1];
     assert_eq!(repo.json(&["task", "get", short_a])["id"], a.as_str());
-    assert_eq!(
-        repo.json(&["task", "get", &short_a.to_uppercase()])["id"],
-        a.as_str()
-    );
+    assert_eq!(repo.json(&["task", "get", &short_a.to_uppercase()])["id"], a.as_str());
     let err = repo.fails(&["task", "get", &a[..common]], 1);
     assert!(err.contains("ambiguous"), "{err}");
     let c = repo.add(&["C", "--after", short_a]);
-    assert_eq!(
-        repo.json(&["task", "get", &c])["prerequisites"][0],
-        a.as_str()
-    );
+    assert_eq!(repo.json(&["task", "get", &c])["prerequisites"][0], a.as_str());
     // The human list shows short ids that are unique.
     let table = repo.ok(&["task", "list"]);
     assert!(!table.contains(&a) && table.contains(&a[..8]), "{table}");
@@ -420,23 +311,14 @@ fn unique_prefixes_are_accepted_everywhere_and_ambiguity_is_explained() {
 #[test]
 fn resaving_an_unchanged_task_changes_no_byte_and_files_are_canonical() {
     let repo = Repo::new();
-    let a = repo.add(&[
-        "A",
-        "--input",
-        r#"{"z":1,"a":[null,2.5,"x"],"nested":{"k":"v"}}"#,
-        "--deadline",
-        "2031-05-01",
-    ]);
+    let a = repo.add(&["A", "--input", r#"{"z":1,"a":[null,2.5,"x"],"nested":{"k":"v"}}"#, "--deadline", "2031-05-01"]);
     let path = repo.tasks_dir().join(format!("{a}.toml"));
     let before = std::fs::read(&path).unwrap();
     let ledger = abathur::ledger::Ledger::discover(repo.path()).unwrap();
     let store = abathur::queue::store::TaskStore::new(&ledger);
     let id = abathur::id::Id::parse(&a).unwrap();
     let record = store.read(&id).unwrap();
-    assert!(
-        !store.write(&record).unwrap(),
-        "an unchanged record is not rewritten"
-    );
+    assert!(!store.write(&record).unwrap(), "an unchanged record is not rewritten");
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(record.to_toml().as_bytes(), before.as_slice());
     // input_data is kept exactly as given, key order and null included.
@@ -455,8 +337,5 @@ fn update_changes_priority_and_records_it() {
     let updated = repo.json(&["task", "update", &a, "-p", "9"]);
     assert_eq!(updated["base_priority"], 9);
     assert_eq!(repo.json(&["task", "list"])["tasks"][0]["id"], a.as_str());
-    assert_eq!(
-        updated["events"].as_array().unwrap().last().unwrap()["event"],
-        "updated"
-    );
+    assert_eq!(updated["events"].as_array().unwrap().last().unwrap()["event"], "updated");
 }

@@ -13,23 +13,13 @@ fn a_linked_worktree_sees_and_claims_from_the_same_queue() {
     let id = repo.add(&["Shared work"]);
 
     let mut cmd = std::process::Command::new(bin());
-    cmd.args(["--json", "task", "claim", "--agent", "wt"])
-        .current_dir(&wt);
+    cmd.args(["--json", "task", "claim", "--agent", "wt"]).current_dir(&wt);
     hermetic(&mut cmd, repo.path());
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        reply["task"]["id"],
-        id.as_str(),
-        "the worktree claimed from the main queue"
-    );
+    assert_eq!(reply["task"]["id"], id.as_str(), "the worktree claimed from the main queue");
     // The main worktree sees the claim.
     assert_eq!(repo.json(&["task", "get", &id])["status"], "running");
-    assert!(
-        !wt.join(".abathur/tasks")
-            .join(format!("{id}.toml"))
-            .exists(),
-        "no split queue in the worktree"
-    );
+    assert!(!wt.join(".abathur/tasks").join(format!("{id}.toml")).exists(), "no split queue in the worktree");
 }

@@ -14,14 +14,9 @@ pub struct InitArgs {}
 pub fn cmd_init(ui: &Ui, cwd: &Path, _args: &InitArgs) -> Result<()> {
     let (_ledger, report) = Ledger::init(cwd)?;
     if report.created.is_empty() {
-        ui.status(format!(
-            "Ledger already set up in {}; nothing changed.",
-            report.ledger
-        ));
+        ui.status(format!("Ledger already set up in {}; nothing changed.", report.ledger));
     } else {
         ui.status(format!("Created the ledger in {}", report.ledger));
     }
-    ui.reply(&report, |r| {
-        r.created.iter().map(|c| format!("created {c}\n")).collect()
-    })
+    ui.reply(&report, |r| r.created.iter().map(|c| format!("created {c}\n")).collect())
 }

@@ -72,22 +72,14 @@ impl Ui {
     }
 
     /// Prints `reply` as JSON when asked, else calls `human` to print it as text.
-    pub fn reply<T: serde::Serialize>(
-        &self,
-        reply: &T,
-        human: impl FnOnce(&T) -> String,
-    ) -> Result<()> {
+    pub fn reply<T: serde::Serialize>(&self, reply: &T, human: impl FnOnce(&T) -> String) -> Result<()> {
         let text = if self.json {
             serde_json::to_string_pretty(reply).expect("replies serialise") + "\n"
         } else {
             human(reply)
         };
         let mut out = std::io::stdout().lock();
-        if out
-            .write_all(text.as_bytes())
-            .and_then(|()| out.flush())
-            .is_err()
-        {
+        if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
             // A closed pipe (`abathur task list | head`) is not an error.
             std::process::exit(0);
         }
@@ -104,10 +96,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let ui = Ui {
-        json: cli.json,
-        quiet: cli.quiet,
-    };
+    let ui = Ui { json: cli.json, quiet: cli.quiet };
     match run(cli, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -126,12 +115,7 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Init(args) => init::cmd_init(ui, &cwd, &args),
         Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "abathur",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut Cli::command(), "abathur", &mut std::io::stdout());
             Ok(())
         }
     }
@@ -139,10 +123,7 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
 
 fn report(ui: &Ui, e: &Error) {
     if ui.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&e.to_json()).expect("errors serialise")
-        );
+        println!("{}", serde_json::to_string_pretty(&e.to_json()).expect("errors serialise"));
     }
     eprintln!("Error: {}", e.message);
     for hint in &e.hints {

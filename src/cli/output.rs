@@ -16,10 +16,7 @@ impl Shortener {
         all.sort();
         let refs: Vec<&Id> = all.iter().collect();
         let lengths = unique_prefix_lengths(&refs);
-        Shortener {
-            sorted: all,
-            lengths,
-        }
+        Shortener { sorted: all, lengths }
     }
 
     /// The shortest unique prefix of `id` (the full id if unknown).
@@ -35,19 +32,14 @@ impl Shortener {
 /// A borderless table with a header row.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.to_vec());
+    t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled).set_header(header.to_vec());
     t
 }
 
 /// `key: value` lines, skipping empty values.
 pub fn block(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    rows.iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k:<width$}  {v}\n"))
-        .collect()
+    rows.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
 }
 
 /// Cuts `text` to `max` characters with an ellipsis.
@@ -55,9 +47,6 @@ pub fn ellipsize(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_string()
     } else {
-        text.chars()
-            .take(max - 1)
-            .chain(std::iter::once('…'))
-            .collect()
+        text.chars().take(max - 1).chain(std::iter::once('…')).collect()
     }
 }

@@ -240,67 +240,34 @@ pub fn run(ui: &Ui, service: &Service, cmd: TaskCommand) -> Result<()> {
         }
         TaskCommand::Status => cmd_task_status(ui, service),
         TaskCommand::Cancel(args) => {
-            let reply = service.task_cancel(CancelRequest {
-                task_id: args.task,
-                reason: args.reason,
-            })?;
+            let reply = service.task_cancel(CancelRequest { task_id: args.task, reason: args.reason })?;
             ui.status(format!("Cancelled {} task(s).", reply.total_cancelled));
             ui.reply(&reply, |r| {
                 let mut out = format!("cancelled {}\n", r.cancelled_task_id);
-                out.extend(
-                    r.cascaded_task_ids
-                        .iter()
-                        .map(|id| format!("cascaded {id}\n")),
-                );
+                out.extend(r.cascaded_task_ids.iter().map(|id| format!("cascaded {id}\n")));
                 out
             })
         }
         TaskCommand::Plan(args) => cmd_task_plan(ui, service, args),
         TaskCommand::Claim(args) => cmd_task_claim(ui, service, args),
         TaskCommand::Heartbeat(args) => {
-            let reply = service.task_heartbeat(HeartbeatRequest {
-                task_id: args.task,
-                lease_id: args.lease,
-            })?;
-            ui.reply(&reply, |r| {
-                format!(
-                    "lease on {} renewed until {}\n",
-                    r.task_id, r.lease_expires_at
-                )
-            })
+            let reply = service.task_heartbeat(HeartbeatRequest { task_id: args.task, lease_id: args.lease })?;
+            ui.reply(&reply, |r| format!("lease on {} renewed until {}\n", r.task_id, r.lease_expires_at))
         }
         TaskCommand::Complete(args) => {
-            let result_data = args
-                .result
-                .as_deref()
-                .map(|r| parse_json("--result", r))
-                .transpose()?;
-            let req = CompleteRequest {
-                task_id: args.task,
-                lease_id: args.lease,
-                result_data,
-                agent: args.agent,
-            };
+            let result_data = args.result.as_deref().map(|r| parse_json("--result", r)).transpose()?;
+            let req = CompleteRequest { task_id: args.task, lease_id: args.lease, result_data, agent: args.agent };
             let reply = service.task_complete(req)?;
             ui.status(format!(
                 "Completed {}; {} dependent(s) now ready.",
                 reply.task_id,
                 reply.unblocked_task_ids.len()
             ));
-            ui.reply(&reply, |r| {
-                r.unblocked_task_ids
-                    .iter()
-                    .map(|id| format!("ready {id}\n"))
-                    .collect()
-            })
+            ui.reply(&reply, |r| r.unblocked_task_ids.iter().map(|id| format!("ready {id}\n")).collect())
         }
         TaskCommand::Fail(args) => {
-            let req = FailRequest {
-                task_id: args.task,
-                error_message: args.error,
-                lease_id: args.lease,
-                agent: args.agent,
-            };
+            let req =
+                FailRequest { task_id: args.task, error_message: args.error, lease_id: args.lease, agent: args.agent };
             let reply = service.task_fail(req)?;
             match reply.status {
                 Status::Failed => ui.status(format!(
@@ -356,8 +323,7 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
         created_by,
     } = args;
     let description = if description == "-" {
-        std::io::read_to_string(std::io::stdin())
-            .map_err(|e| Error::io(std::path::Path::new("<stdin>"), e))?
+        std::io::read_to_string(std::io::stdin()).map_err(|e| Error::io(std::path::Path::new("<stdin>"), e))?
     } else {
         description
     };
@@ -396,24 +362,8 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
 }
 
 fn cmd_task_list(ui: &Ui, service: &Service, args: ListArgs) -> Result<()> {
-    let ListArgs {
-        status,
-        exclude_status,
-        source,
-        agent_type,
-        milestone,
-        limit,
-        verify,
-    } = args;
-    let req = ListRequest {
-        status,
-        exclude_status,
-        source,
-        agent_type,
-        milestone,
-        limit: Some(limit),
-        verify,
-    };
+    let ListArgs { status, exclude_status, source, agent_type, milestone, limit, verify } = args;
+    let req = ListRequest { status, exclude_status, source, agent_type, milestone, limit: Some(limit), verify };
     let reply = service.task_list(req)?;
     for w in &reply.warnings {
         ui.warn(w);
@@ -431,17 +381,9 @@ fn cmd_task_list(ui: &Ui, service: &Service, args: ListArgs) -> Result<()> {
                 ellipsize(&task.summary, 60),
             ]);
         }
-        let mut out = if r.tasks.is_empty() {
-            String::new()
-        } else {
-            format!("{t}\n")
-        };
+        let mut out = if r.tasks.is_empty() { String::new() } else { format!("{t}\n") };
         if r.total_matching > r.tasks.len() {
-            out.push_str(&format!(
-                "({} of {} shown; use --limit)\n",
-                r.tasks.len(),
-                r.total_matching
-            ));
+            out.push_str(&format!("({} of {} shown; use --limit)\n", r.tasks.len(), r.total_matching));
         }
         out
     })
@@ -466,40 +408,28 @@ fn cmd_task_status(ui: &Ui, service: &Service) -> Result<()> {
             ("max depth", s.max_depth.to_string()),
             ("active leases", s.active_leases.to_string()),
             ("expired leases", s.expired_leases.to_string()),
-            (
-                "oldest waiting",
-                join_opt(&s.oldest_pending_task_id, &s.oldest_pending),
-            ),
+            ("oldest waiting", join_opt(&s.oldest_pending_task_id, &s.oldest_pending)),
             ("newest", join_opt(&s.newest_task_id, &s.newest_task)),
         ])
     })
 }
 
 fn cmd_task_plan(ui: &Ui, service: &Service, args: PlanArgs) -> Result<()> {
-    let reply = service.task_execution_plan(PlanRequest {
-        task_ids: args.tasks,
-        milestone: args.milestone,
-    })?;
+    let reply = service.task_execution_plan(PlanRequest { task_ids: args.tasks, milestone: args.milestone })?;
     ui.reply(&reply, |p| {
         let mut out = String::new();
         for (n, batch) in p.batches.iter().enumerate() {
             out.push_str(&format!("batch {} ({} task(s)):\n", n + 1, batch.len()));
             out.extend(batch.iter().map(|id| format!("  {id}\n")));
         }
-        out.push_str(&format!(
-            "{} batch(es), max parallelism {}\n",
-            p.total_batches, p.max_parallelism
-        ));
+        out.push_str(&format!("{} batch(es), max parallelism {}\n", p.total_batches, p.max_parallelism));
         out
     })
 }
 
 fn cmd_task_claim(ui: &Ui, service: &Service, args: ClaimArgs) -> Result<()> {
-    let req = ClaimRequest {
-        agent_type: args.agent_type,
-        agent: args.agent,
-        lease_seconds: args.lease.map(|d| d.as_secs()),
-    };
+    let req =
+        ClaimRequest { agent_type: args.agent_type, agent: args.agent, lease_seconds: args.lease.map(|d| d.as_secs()) };
     let reply = service.task_claim(req)?;
     if let Some(message) = &reply.message {
         ui.status(message);
@@ -522,17 +452,13 @@ fn cmd_task_claim(ui: &Ui, service: &Service, args: ClaimArgs) -> Result<()> {
 }
 
 fn render_detail(t: &TaskDetail) -> String {
-    let json =
-        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
     let mut out = block(&[
         ("id", t.id.clone()),
         ("summary", t.summary.clone()),
         ("status", t.status.as_str().to_string()),
         ("blocked by", t.blocked_by.join("; ")),
-        (
-            "priority",
-            format!("{} (base {})", t.calculated_priority, t.base_priority),
-        ),
+        ("priority", format!("{} (base {})", t.calculated_priority, t.base_priority)),
         ("source", t.source.as_str().to_string()),
         ("agent type", t.agent_type.clone()),
         ("milestone", t.milestone.clone().unwrap_or_default()),
@@ -567,8 +493,7 @@ fn render_detail(t: &TaskDetail) -> String {
 }
 
 fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::invalid(what, format!("{what} is not valid JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| Error::invalid(what, format!("{what} is not valid JSON: {e}")))
 }
 
 fn join_opt(a: &Option<String>, b: &Option<String>) -> String {
@@ -584,10 +509,7 @@ fn shortener(service: &Service) -> Shortener {
         .map(|it| {
             it.filter_map(|e| e.ok())
                 .filter_map(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|n| n.strip_suffix(".toml"))
-                        .and_then(|s| Id::parse(s).ok())
+                    e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).and_then(|s| Id::parse(s).ok())
                 })
                 .collect()
         })

@@ -25,9 +25,7 @@ pub fn write_with(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
 /// so that the target folder changes exactly once, at the rename.
 pub fn write_via(path: &Path, bytes: &[u8], durable: bool, staging: Option<&Path>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let staging = staging
-        .filter(|s| std::fs::create_dir_all(s).is_ok())
-        .unwrap_or(dir);
+    let staging = staging.filter(|s| std::fs::create_dir_all(s).is_ok()).unwrap_or(dir);
     // 0666 minus the umask, like any file git checks out (tempfile's default is 0600).
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -36,9 +34,7 @@ pub fn write_via(path: &Path, bytes: &[u8], durable: bool, staging: Option<&Path
         .map_err(|e| Error::io(staging, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     if durable {
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(tmp.path(), e))?;
+        tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
     }
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     // The rename is only durable once the directory entry is; failure here is not fatal.

@@ -25,12 +25,8 @@ impl LedgerLock {
         if let Some(lock) = LedgerLock::try_acquire(path)? {
             return Ok(lock);
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        let file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))?;
         let timeout = std::env::var("ABATHUR_LOCK_TIMEOUT_MS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -53,14 +49,9 @@ impl LedgerLock {
             Ok((_, Err(e))) => Err(Error::io(path, e)),
             Err(()) => Err(Error::new(
                 ErrorKind::Busy,
-                format!(
-                    "the ledger is locked by another abathur process ({} waited {timeout:?})",
-                    path.display()
-                ),
+                format!("the ledger is locked by another abathur process ({} waited {timeout:?})", path.display()),
             )
-            .hint(
-                "retry shortly; a lock is released as soon as its holder exits, even if it crashed",
-            )),
+            .hint("retry shortly; a lock is released as soon as its holder exits, even if it crashed")),
         }
     }
 }
@@ -68,12 +59,8 @@ impl LedgerLock {
 impl LedgerLock {
     /// Takes the lock only if it is free right now; `None` when another process holds it.
     pub fn try_acquire(path: &Path) -> Result<Option<LedgerLock>> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        let file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(LedgerLock { file })),
             Err(TryLockError::WouldBlock) => Ok(None),

@@ -46,11 +46,8 @@ impl Ledger {
         let workdir = main_workdir(cwd)?;
         let root = workdir.join(LEDGER_DIR);
         if !root.join("tasks").is_dir() {
-            return Err(Error::new(
-                ErrorKind::Validation,
-                format!("no abathur ledger in {}", workdir.display()),
-            )
-            .hint("run `abathur init` to create one"));
+            return Err(Error::new(ErrorKind::Validation, format!("no abathur ledger in {}", workdir.display()))
+                .hint("run `abathur init` to create one"));
         }
         Ok(Ledger { root, workdir })
     }
@@ -76,10 +73,7 @@ impl Ledger {
                 atomic::write(&keep, b"")?;
             }
         }
-        for (name, content) in [
-            ("config.toml", DEFAULT_CONFIG_TOML),
-            (".gitignore", GITIGNORE),
-        ] {
+        for (name, content) in [("config.toml", DEFAULT_CONFIG_TOML), (".gitignore", GITIGNORE)] {
             let path = root.join(name);
             if !path.exists() {
                 atomic::write(&path, content.as_bytes())?;
@@ -87,10 +81,7 @@ impl Ledger {
             }
         }
         let ledger = Ledger { root, workdir };
-        let report = InitReport {
-            ledger: ledger.root.display().to_string(),
-            created,
-        };
+        let report = InitReport { ledger: ledger.root.display().to_string(), created };
         Ok((ledger, report))
     }
 
@@ -128,40 +119,26 @@ impl Ledger {
 /// The top of the main work tree of the repository containing `cwd`.
 fn main_workdir(cwd: &Path) -> Result<PathBuf> {
     let repo = git2::Repository::discover(cwd).map_err(|_| {
-        Error::new(
-            ErrorKind::Validation,
-            format!("{} is not inside a git repository", cwd.display()),
-        )
-        .hint("abathur keeps its ledger in a git repository: run `git init` first, or cd into one")
+        Error::new(ErrorKind::Validation, format!("{} is not inside a git repository", cwd.display()))
+            .hint("abathur keeps its ledger in a git repository: run `git init` first, or cd into one")
     })?;
     if repo.is_bare() {
-        return Err(Error::new(
-            ErrorKind::Validation,
-            "this is a bare repository; abathur needs a work tree",
-        )
-        .hint("run abathur from a clone or a linked worktree"));
+        return Err(Error::new(ErrorKind::Validation, "this is a bare repository; abathur needs a work tree")
+            .hint("run abathur from a clone or a linked worktree"));
     }
     let workdir = if repo.is_worktree() {
         // A linked worktree's common dir is the main repository's `.git`; its parent is the main work tree.
         let common = repo.commondir();
         match common.parent() {
             Some(parent) if common.file_name().is_some_and(|n| n == ".git") => parent.to_path_buf(),
-            _ => repo
-                .workdir()
-                .expect("a non-bare repository has a work tree")
-                .to_path_buf(),
+            _ => repo.workdir().expect("a non-bare repository has a work tree").to_path_buf(),
         }
     } else {
-        repo.workdir()
-            .expect("a non-bare repository has a work tree")
-            .to_path_buf()
+        repo.workdir().expect("a non-bare repository has a work tree").to_path_buf()
     };
     Ok(workdir.canonicalize().unwrap_or(workdir))
 }
 
 fn rel(base: &Path, path: &Path) -> String {
-    path.strip_prefix(base)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
 }

@@ -21,10 +21,7 @@ impl Graph {
                 dependents[p].push(i);
             }
         }
-        Graph {
-            prereqs,
-            dependents,
-        }
+        Graph { prereqs, dependents }
     }
 
     /// Longest chain of edges from each node along `edges`, counting only nodes `live` says are live;
@@ -49,11 +46,7 @@ impl Graph {
                         stack.push((m, 0));
                     }
                 } else {
-                    let best = edges[node]
-                        .iter()
-                        .filter(|&&m| live(m) && state[m] == 2)
-                        .map(|&m| length[m] + 1)
-                        .max();
+                    let best = edges[node].iter().filter(|&&m| live(m) && state[m] == 2).map(|&m| length[m] + 1).max();
                     length[node] = best.unwrap_or(0);
                     state[node] = 2;
                     stack.pop();
@@ -148,24 +141,15 @@ impl Graph {
                             stack.push((p, 0));
                         }
                         1 => {
-                            let pos = stack
-                                .iter()
-                                .position(|&(x, _)| x == p)
-                                .expect("node on stack");
-                            let mut cycle: Vec<usize> =
-                                stack[pos..].iter().map(|&(x, _)| x).collect();
+                            let pos = stack.iter().position(|&(x, _)| x == p).expect("node on stack");
+                            let mut cycle: Vec<usize> = stack[pos..].iter().map(|&(x, _)| x).collect();
                             cycle.push(p);
                             return Err(cycle);
                         }
                         _ => {}
                     }
                 } else {
-                    let above = self.prereqs[node]
-                        .iter()
-                        .map(|&p| best[p])
-                        .max()
-                        .unwrap_or(-1)
-                        .max(-1);
+                    let above = self.prereqs[node].iter().map(|&p| best[p]).max().unwrap_or(-1).max(-1);
                     if is_member[node] {
                         layer[node] = above + 1;
                         best[node] = above + 1;

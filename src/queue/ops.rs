@@ -30,35 +30,22 @@ impl Service {
     /// Loads every task and derives its status and priority as of now.
     pub fn queue_view(&self) -> Result<QueueView> {
         let heads = self.tasks.load()?;
-        Ok(QueueView::build(
-            heads,
-            self.clock.now(),
-            &self.config.priority,
-            &self.gate_blocks(),
-        ))
+        Ok(QueueView::build(heads, self.clock.now(), &self.config.priority, &self.gate_blocks()))
     }
 
     /// Like [`Service::queue_view`], with `fresh` records (just read from their files) taking
     /// precedence over the cache, and optionally every file's fingerprint checked.
     fn queue_view_with(&self, fresh: &[&TaskRecord], verify: bool) -> Result<QueueView> {
-        let mut heads = if verify {
-            self.tasks.load_verified()?
-        } else {
-            self.tasks.load()?
-        };
+        let mut heads = if verify { self.tasks.load_verified()? } else { self.tasks.load()? };
         for record in fresh {
-            let head = TaskHead::from(*record);
-            match heads.tasks.binary_search_by(|h| h.id.cmp(&record.id)) {
-                Ok(i) => heads.tasks[i] = head,
-                Err(i) => heads.tasks.insert(i, head),
+            let head = TaskHead::of(record, std::sync::Arc::make_mut(&mut heads.symbols));
+            let tasks = std::sync::Arc::make_mut(&mut heads.tasks);
+            match tasks.binary_search_by(|h| h.id.cmp(&record.id)) {
+                Ok(i) => tasks[i] = head,
+                Err(i) => tasks.insert(i, head),
             }
         }
-        Ok(QueueView::build(
-            heads,
-            self.clock.now(),
-            &self.config.priority,
-            &self.gate_blocks(),
-        ))
+        Ok(QueueView::build(heads, self.clock.now(), &self.config.priority, &self.gate_blocks()))
     }
 
     /// Milestones whose tasks are held back by a gate. Milestones and gates arrive with the gate
@@ -71,11 +58,7 @@ impl Service {
     pub fn resolve_task(&self, text: &str) -> Result<Id> {
         if text.len() == crate::id::ID_LEN {
             let id = Id::parse(text)?;
-            return if self.tasks.path(&id).exists() {
-                Ok(id)
-            } else {
-                Err(Error::not_found("task", &id.to_string()))
-            };
+            return if self.tasks.path(&id).exists() { Ok(id) } else { Err(Error::not_found("task", &id.to_string())) };
         }
         crate::id::IdPrefix::parse(text)?;
         let dir = self.ledger.tasks_dir();
@@ -83,10 +66,7 @@ impl Service {
         let ids: Vec<Id> = names
             .filter_map(|e| e.ok())
             .filter_map(|e| {
-                e.file_name()
-                    .to_str()
-                    .and_then(|n| n.strip_suffix(".toml"))
-                    .and_then(|s| Id::parse(s).ok())
+                e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).and_then(|s| Id::parse(s).ok())
             })
             .collect();
         store::resolve(text, ids.iter())
@@ -109,9 +89,7 @@ impl Service {
         let input_data = req.input_data.map(|v| v.to_string());
         let mut prerequisites = Vec::new();
         for p in &req.prerequisites {
-            let id = self
-                .resolve_task(p)
-                .map_err(|e| prefix_error("prerequisites", p, e))?;
+            let id = self.resolve_task(p).map_err(|e| prefix_error("prerequisites", p, e))?;
             if !prerequisites.contains(&id) {
                 prerequisites.push(id);
             }
@@ -119,10 +97,7 @@ impl Service {
         let parent_task_id = req
             .parent_task_id
             .as_deref()
-            .map(|p| {
-                self.resolve_task(p)
-                    .map_err(|e| prefix_error("parent_task_id", p, e))
-            })
+            .map(|p| self.resolve_task(p).map_err(|e| prefix_error("parent_task_id", p, e)))
             .transpose()?;
         let id = Id::generate();
         let mut record = TaskRecord {
@@ -130,9 +105,7 @@ impl Service {
             summary,
             description,
             source: req.source.unwrap_or(Source::Human),
-            agent_type: req
-                .agent_type
-                .unwrap_or_else(|| q.default_agent_type.clone()),
+            agent_type: req.agent_type.unwrap_or_else(|| q.default_agent_type.clone()),
             base_priority: req.base_priority.unwrap_or(5),
             prerequisites,
             deadline,
@@ -193,7 +166,7 @@ impl Service {
             }
         }
         // No unfinished prerequisites and no gate: ready, with no dependents yet.
-        let head = TaskHead::from(&record);
+        let head = TaskHead::of(&record, &mut Default::default());
         let derived = view::Derived {
             status: Status::Ready,
             state: State::Pending,
@@ -227,16 +200,10 @@ impl Service {
     pub fn task_list(&self, req: ListRequest) -> Result<ListReply> {
         let limit = req.limit.unwrap_or(DEFAULT_LIST_LIMIT);
         if !(1..=MAX_LIST_LIMIT).contains(&limit) {
-            return Err(Error::invalid(
-                "limit",
-                format!("limit {limit} is out of range; use 1 to {MAX_LIST_LIMIT}"),
-            ));
+            return Err(Error::invalid("limit", format!("limit {limit} is out of range; use 1 to {MAX_LIST_LIMIT}")));
         }
         if req.status.is_some() && req.exclude_status.is_some() {
-            return Err(Error::invalid(
-                "exclude_status",
-                "give either status or exclude_status, not both",
-            ));
+            return Err(Error::invalid("exclude_status", "give either status or exclude_status, not both"));
         }
         let view = self.queue_view_with(&[], req.verify)?;
         let matching: Vec<usize> = (0..view.heads.len())
@@ -245,26 +212,15 @@ impl Service {
                 req.status.is_none_or(|s| d.status == s)
                     && req.exclude_status.is_none_or(|s| d.status != s)
                     && req.source.is_none_or(|s| h.source == s)
-                    && req.agent_type.as_ref().is_none_or(|a| &h.agent_type == a)
-                    && req
-                        .milestone
-                        .as_ref()
-                        .is_none_or(|m| h.milestone.as_ref() == Some(m))
+                    && req.agent_type.as_ref().is_none_or(|a| view.agent_type(i) == a)
+                    && req.milestone.as_ref().is_none_or(|m| view.milestone(i) == Some(m.as_str()))
             })
             .collect();
         let total_matching = matching.len();
         let ranked = view.ranked(matching);
         // Rows shown are read from their files, so what is displayed is exactly what is stored.
-        let tasks = ranked
-            .into_iter()
-            .take(limit as usize)
-            .filter_map(|i| self.summary(&view, i))
-            .collect();
-        Ok(ListReply {
-            tasks,
-            total_matching,
-            warnings: warnings(&view),
-        })
+        let tasks = ranked.into_iter().take(limit as usize).filter_map(|i| self.summary(&view, i)).collect();
+        Ok(ListReply { tasks, total_matching, warnings: warnings(&view) })
     }
 
     /// `task_queue_status`: totals and health of the queue.
@@ -283,15 +239,11 @@ impl Service {
                 max_depth = max_depth.max(d.dependency_depth + 1);
             }
             if matches!(d.status, Status::Pending | Status::Blocked | Status::Ready)
-                && oldest.is_none_or(|o| {
-                    (h.submitted_at, &h.id) < (view.heads[o].submitted_at, &view.heads[o].id)
-                })
+                && oldest.is_none_or(|o| (h.submitted_at, &h.id) < (view.heads[o].submitted_at, &view.heads[o].id))
             {
                 oldest = Some(i);
             }
-            if newest.is_none_or(|n| {
-                (h.submitted_at, &h.id) > (view.heads[n].submitted_at, &view.heads[n].id)
-            }) {
+            if newest.is_none_or(|n| (h.submitted_at, &h.id) > (view.heads[n].submitted_at, &view.heads[n].id)) {
                 newest = Some(i);
             }
             if h.state == State::Running {
@@ -312,11 +264,7 @@ impl Service {
             completed: counts[Status::Completed as usize],
             failed: counts[Status::Failed as usize],
             cancelled: counts[Status::Cancelled as usize],
-            avg_priority: if live == 0 {
-                0.0
-            } else {
-                (sum / live as f64 * 100.0).round() / 100.0
-            },
+            avg_priority: if live == 0 { 0.0 } else { (sum / live as f64 * 100.0).round() / 100.0 },
             max_depth,
             oldest_pending: at(oldest),
             oldest_pending_task_id: id(oldest),
@@ -331,10 +279,7 @@ impl Service {
     /// `task_execution_plan`: parallel batches (topological layers) for the given tasks.
     pub fn task_execution_plan(&self, req: PlanRequest) -> Result<PlanReply> {
         if req.task_ids.is_empty() && req.milestone.is_none() {
-            return Err(Error::invalid(
-                "task_ids",
-                "give at least one task id, or a milestone",
-            ));
+            return Err(Error::invalid("task_ids", "give at least one task id, or a milestone"));
         }
         let view = self.queue_view()?;
         let mut members = Vec::new();
@@ -350,31 +295,18 @@ impl Service {
         if let Some(m) = &req.milestone {
             task::validate_milestone(m)?;
             for i in 0..view.heads.len() {
-                if view.heads[i].milestone.as_ref() == Some(m)
-                    && !view.derived[i].state.is_terminal()
-                    && seen.insert(i)
-                {
+                if view.milestone(i) == Some(m.as_str()) && !view.derived[i].state.is_terminal() && seen.insert(i) {
                     members.push(i);
                 }
             }
         }
         let members = view.ranked(members);
-        let batches = view.graph.plan_layers(&members).map_err(|cycle| {
-            Error::cycle(
-                &cycle
-                    .iter()
-                    .map(|&i| view.heads[i].id.to_string())
-                    .collect::<Vec<_>>(),
-            )
-        })?;
-        let batches: Vec<Vec<String>> = batches
-            .into_iter()
-            .map(|b| {
-                b.into_iter()
-                    .map(|i| view.heads[i].id.to_string())
-                    .collect()
-            })
-            .collect();
+        let batches = view
+            .graph
+            .plan_layers(&members)
+            .map_err(|cycle| Error::cycle(&cycle.iter().map(|&i| view.heads[i].id.to_string()).collect::<Vec<_>>()))?;
+        let batches: Vec<Vec<String>> =
+            batches.into_iter().map(|b| b.into_iter().map(|i| view.heads[i].id.to_string()).collect()).collect();
         Ok(PlanReply {
             total_batches: batches.len(),
             max_parallelism: batches.iter().map(Vec::len).max().unwrap_or(0),
@@ -387,19 +319,12 @@ impl Service {
         if let Some(a) = &req.agent_type {
             task::validate_name("agent_type", a)?;
         }
-        let agent = req
-            .agent
-            .clone()
-            .or_else(|| req.agent_type.clone())
-            .unwrap_or_else(|| "agent".into());
+        let agent = req.agent.clone().or_else(|| req.agent_type.clone()).unwrap_or_else(|| "agent".into());
         task::check_chars("agent", &agent, 200)?;
         if let Some(secs) = req.lease_seconds
             && (secs == 0 || secs > 7 * 24 * 3600)
         {
-            return Err(Error::invalid(
-                "lease_seconds",
-                "lease_seconds must be between 1 and 604800",
-            ));
+            return Err(Error::invalid("lease_seconds", "lease_seconds must be between 1 and 604800"));
         }
         let view = self.queue_view()?;
         let candidates = claim_candidates(&view, req.agent_type.as_deref());
@@ -413,24 +338,14 @@ impl Service {
         if let Some(reply) = self.claim_first(&fresh, &candidates, &agent, req.lease_seconds)? {
             return Ok(reply);
         }
-        let waiting = fresh
-            .derived
-            .iter()
-            .filter(|d| matches!(d.status, Status::Blocked | Status::Pending))
-            .count();
-        let who = req
-            .agent_type
-            .as_deref()
-            .map(|a| format!(" for agent type {a}"))
-            .unwrap_or_default();
+        let waiting = fresh.derived.iter().filter(|d| matches!(d.status, Status::Blocked | Status::Pending)).count();
+        let who = req.agent_type.as_deref().map(|a| format!(" for agent type {a}")).unwrap_or_default();
         Ok(ClaimReply {
             claimed: false,
             task: None,
             lease_id: None,
             lease_expires_at: None,
-            message: Some(format!(
-                "no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff"
-            )),
+            message: Some(format!("no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff")),
         })
     }
 
@@ -442,27 +357,26 @@ impl Service {
         lease_seconds: Option<u64>,
     ) -> Result<Option<ClaimReply>> {
         let now = self.clock.now();
+        // Rivals that claimed since our view was loaded journaled it under this same lock: skip the
+        // candidates they took without reading their files.
+        let taken = view.journal_mark.and_then(|mark| self.tasks.changed_since(mark)).unwrap_or_default();
         for &i in candidates {
             let id = &view.heads[i].id;
+            if taken.get(id).is_some_and(|state| *state != State::Pending) {
+                continue;
+            }
             let Ok(mut record) = self.tasks.read(id) else {
                 continue;
             };
             let expired_holder = settle_expired(&mut record, now);
-            if record.state != State::Pending
-                || record
-                    .not_before
-                    .is_some_and(|t| t > now && expired_holder.is_none())
+            if record.state != State::Pending || record.not_before.is_some_and(|t| t > now && expired_holder.is_none())
             {
                 continue;
             }
             if !self.prerequisites_done(&record, now) {
                 continue;
             }
-            if view.derived[i]
-                .blocked_by
-                .iter()
-                .any(|r| !r.starts_with("waiting on "))
-            {
+            if view.derived[i].blocked_by.iter().any(|r| !r.starts_with("waiting on ")) {
                 continue; // held by a gate or an escalation
             }
             let lease_id = Id::generate().to_string();
@@ -495,11 +409,10 @@ impl Service {
     }
 
     fn prerequisites_done(&self, record: &TaskRecord, now: Timestamp) -> bool {
-        record.prerequisites.iter().all(|p| {
-            self.tasks
-                .read(p)
-                .is_ok_and(|pre| effective_state(&pre, now) == State::Completed)
-        })
+        record
+            .prerequisites
+            .iter()
+            .all(|p| self.tasks.read(p).is_ok_and(|pre| effective_state(&pre, now) == State::Completed))
     }
 
     /// `task_heartbeat`: renews the caller's lease.
@@ -515,10 +428,7 @@ impl Service {
         let expires = lease.expires_at;
         record.last_updated_at = now;
         self.tasks.write(&record)?;
-        Ok(HeartbeatReply {
-            task_id: id.to_string(),
-            lease_expires_at: expires.to_string(),
-        })
+        Ok(HeartbeatReply { task_id: id.to_string(), lease_expires_at: expires.to_string() })
     }
 
     /// `task_complete`: records the result; dependents whose last prerequisite this was become ready.
@@ -533,10 +443,7 @@ impl Service {
             let _lock = self.ledger.lock()?;
             let mut record = self.tasks.read(&id)?;
             check_holder(&record, req.lease_id.as_deref())?;
-            let by = req
-                .agent
-                .clone()
-                .or_else(|| record.lease.as_ref().map(|l| l.holder.clone()));
+            let by = req.agent.clone().or_else(|| record.lease.as_ref().map(|l| l.holder.clone()));
             record.state = State::Completed;
             record.completed_at = Some(now);
             record.lease = None;
@@ -569,19 +476,13 @@ impl Service {
         let now = self.clock.now();
         let message = req.error_message.trim().to_string();
         if message.is_empty() {
-            return Err(Error::invalid(
-                "error_message",
-                "say what went wrong: error_message cannot be empty",
-            ));
+            return Err(Error::invalid("error_message", "say what went wrong: error_message cannot be empty"));
         }
         task::check_chars("error_message", &message, task::MAX_ERROR_MESSAGE)?;
         let _lock = self.ledger.lock()?;
         let mut record = self.tasks.read(&id)?;
         check_holder(&record, req.lease_id.as_deref())?;
-        let by = req
-            .agent
-            .clone()
-            .or_else(|| record.lease.as_ref().map(|l| l.holder.clone()));
+        let by = req.agent.clone().or_else(|| record.lease.as_ref().map(|l| l.holder.clone()));
         record.lease = None;
         record.error_message = Some(message.clone());
         let mut cascaded = Vec::new();
@@ -598,22 +499,14 @@ impl Service {
             record.record_event(now, "failed", by.as_deref(), Some(message));
             self.tasks.write(&record)?;
             let view = self.queue_view()?;
-            cascaded =
-                self.cascade_cancel(&view, &id, now, &format!("prerequisite {id} failed"))?;
+            cascaded = self.cascade_cancel(&view, &id, now, &format!("prerequisite {id} failed"))?;
         }
         Ok(FailReply {
             task_id: id.to_string(),
-            status: if record.state == State::Failed {
-                Status::Failed
-            } else {
-                Status::Pending
-            },
+            status: if record.state == State::Failed { Status::Failed } else { Status::Pending },
             retry_count: record.retry_count,
             max_retries: record.max_retries,
-            retry_at: record
-                .not_before
-                .filter(|_| record.state == State::Pending)
-                .map(|t| t.to_string()),
+            retry_at: record.not_before.filter(|_| record.state == State::Pending).map(|t| t.to_string()),
             cascaded_task_ids: cascaded.iter().map(Id::to_string).collect(),
         })
     }
@@ -641,8 +534,7 @@ impl Service {
         record.record_event(now, "cancelled", None, req.reason.clone());
         self.tasks.write(&record)?;
         let view = self.queue_view()?;
-        let cascaded =
-            self.cascade_cancel(&view, &id, now, &format!("prerequisite {id} was cancelled"))?;
+        let cascaded = self.cascade_cancel(&view, &id, now, &format!("prerequisite {id} was cancelled"))?;
         Ok(CancelReply {
             cancelled_task_id: id.to_string(),
             total_cancelled: 1 + cascaded.len(),
@@ -726,17 +618,9 @@ impl Service {
             changes.push("prerequisites");
         }
         if changes.is_empty() {
-            return Err(Error::invalid(
-                "",
-                "nothing to change: give at least one field to update",
-            ));
+            return Err(Error::invalid("", "nothing to change: give at least one field to update"));
         }
-        record.record_event(
-            now,
-            "updated",
-            req.agent.as_deref(),
-            Some(changes.join(", ")),
-        );
+        record.record_event(now, "updated", req.agent.as_deref(), Some(changes.join(", ")));
         record.validate()?;
         self.tasks.write(&record)?;
         drop(view);
@@ -745,13 +629,7 @@ impl Service {
     }
 
     /// Cancels every unfinished task downstream of `root`, re-reading each under the caller's lock.
-    fn cascade_cancel(
-        &self,
-        view: &QueueView,
-        root: &Id,
-        now: Timestamp,
-        cause: &str,
-    ) -> Result<Vec<Id>> {
+    fn cascade_cancel(&self, view: &QueueView, root: &Id, now: Timestamp, cause: &str) -> Result<Vec<Id>> {
         let Some(start) = view.position(root) else {
             return Ok(Vec::new());
         };
@@ -783,19 +661,14 @@ impl Service {
 
     fn backoff_seconds(&self, retry_count: u32) -> u64 {
         let q = &self.config.queue;
-        q.retry_backoff_seconds
-            .saturating_mul(1u64 << retry_count.min(30))
-            .min(q.retry_backoff_max_seconds)
+        q.retry_backoff_seconds.saturating_mul(1u64 << retry_count.min(30)).min(q.retry_backoff_max_seconds)
     }
 }
 
 /// Ready tasks, best first, optionally of one agent type.
 fn claim_candidates(view: &QueueView, agent_type: Option<&str>) -> Vec<usize> {
     let ready: Vec<usize> = (0..view.heads.len())
-        .filter(|&i| {
-            view.derived[i].status == Status::Ready
-                && agent_type.is_none_or(|a| view.heads[i].agent_type == a)
-        })
+        .filter(|&i| view.derived[i].status == Status::Ready && agent_type.is_none_or(|a| view.agent_type(i) == a))
         .collect();
     view.ranked(ready)
 }
@@ -817,10 +690,7 @@ fn effective_state(record: &TaskRecord, now: Timestamp) -> State {
 /// Makes an expired lease permanent on `record`: back to the queue (one retry used), or failed.
 /// Returns the former holder when it did.
 fn settle_expired(record: &mut TaskRecord, now: Timestamp) -> Option<String> {
-    let lease = record
-        .lease
-        .clone()
-        .filter(|l| record.state == State::Running && l.expires_at <= now)?;
+    let lease = record.lease.clone().filter(|l| record.state == State::Running && l.expires_at <= now)?;
     let note = format!("lease of {} expired at {}", lease.holder, lease.expires_at);
     record.lease = None;
     record.error_message = Some(note.clone());
@@ -860,18 +730,9 @@ fn check_holder(record: &TaskRecord, lease_id: Option<&str>) -> Result<()> {
 
 fn prefix_error(field: &str, text: &str, e: Error) -> Error {
     match e.kind {
-        ErrorKind::NotFound => Error::new(
-            ErrorKind::NotFound,
-            format!("{field}: no task matches `{text}`"),
-        )
-        .hint("`abathur task list` shows task ids"),
-        _ => Error {
-            message: format!(
-                "{field}: {}",
-                e.message.trim_start_matches(&format!("{field}: "))
-            ),
-            ..e
-        },
+        ErrorKind::NotFound => Error::new(ErrorKind::NotFound, format!("{field}: no task matches `{text}`"))
+            .hint("`abathur task list` shows task ids"),
+        _ => Error { message: format!("{field}: {}", e.message.trim_start_matches(&format!("{field}: "))), ..e },
     }
 }
 
@@ -887,30 +748,13 @@ fn json_of(text: &Option<String>) -> Option<serde_json::Value> {
 pub fn detail(view: &QueueView, r: &TaskRecord, now: Timestamp) -> TaskDetail {
     let i = view.position(&r.id);
     let d = i.map(|i| &view.derived[i]);
-    let dependents = i
-        .map(|i| {
-            view.graph.dependents[i]
-                .iter()
-                .map(|&j| view.heads[j].id.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let dependents =
+        i.map(|i| view.graph.dependents[i].iter().map(|&j| view.heads[j].id.to_string()).collect()).unwrap_or_default();
     let (status, state) = match d {
         Some(d) => (d.status, d.state),
-        None => (
-            if r.state == State::Pending {
-                Status::Ready
-            } else {
-                status_of(r.state)
-            },
-            r.state,
-        ),
+        None => (if r.state == State::Pending { Status::Ready } else { status_of(r.state) }, r.state),
     };
-    let lease = if state == State::Running {
-        r.lease.clone()
-    } else {
-        None
-    };
+    let lease = if state == State::Running { r.lease.clone() } else { None };
     TaskDetail {
         id: r.id.to_string(),
         summary: r.summary.clone(),
@@ -933,10 +777,7 @@ pub fn detail(view: &QueueView, r: &TaskRecord, now: Timestamp) -> TaskDetail {
         created_by: r.created_by.clone(),
         retry_count: d.map_or(r.retry_count, |d| d.retry_count),
         max_retries: r.max_retries,
-        retry_at: r
-            .not_before
-            .filter(|t| *t > now && state == State::Pending)
-            .map(|t| t.to_string()),
+        retry_at: r.not_before.filter(|t| *t > now && state == State::Pending).map(|t| t.to_string()),
         lease_timeout_seconds: r.lease_timeout_seconds,
         lease,
         error_message: r.error_message.clone(),
@@ -976,16 +817,12 @@ fn summary_row(view: &QueueView, i: usize, record: &TaskRecord) -> TaskSummary {
         calculated_priority: d.calculated_priority,
         base_priority: h.base_priority,
         source: h.source,
-        agent_type: h.agent_type.clone(),
-        milestone: h.milestone.clone(),
+        agent_type: view.agent_type(i).to_string(),
+        milestone: view.milestone(i).map(str::to_string),
         prerequisite_count: h.prerequisites.len(),
         blocked_by: d.blocked_by.clone(),
         deadline: h.deadline.map(|t| t.to_string()),
         submitted_at: h.submitted_at.to_string(),
-        lease_holder: if d.state == State::Running {
-            record.lease.as_ref().map(|l| l.holder.clone())
-        } else {
-            None
-        },
+        lease_holder: if d.state == State::Running { record.lease.as_ref().map(|l| l.holder.clone()) } else { None },
     }
 }

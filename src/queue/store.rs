@@ -4,16 +4,22 @@
 //! a snapshot (`tasks.idx`: every file's stat fingerprint and parsed head) and a journal
 //! (`tasks.log`) to which every abathur writer, while holding the ledger lock, appends the file it
 //! just replaced. Each snapshot and journal record carries the tasks folder's modification time as it
-//! was right after. A reader trusts the cache only when that time still matches the folder: any file
-//! created, renamed or removed by anything else (`git checkout`, `git merge`, `sed -i`, most editors)
-//! changes it, and the reader then re-verifies every file by its fingerprint and re-parses the changed
-//! ones. A missing, corrupt or foreign cache is simply rebuilt. One case a folder time cannot show is a
-//! tool rewriting a file in place; `abathur task list --verify` (and `abathur check`) stat every file.
+//! was right after. A reader trusts the cache only when the folder's current stamp is one the cache
+//! reached: any file created, renamed or removed by anything else (`git checkout`, `git merge`,
+//! `sed -i`, most editors) changes it, and the reader then re-verifies every file by its fingerprint
+//! and re-parses the changed ones. A missing, corrupt or foreign cache is simply rebuilt. One case a
+//! folder stamp cannot show is a tool rewriting a file in place; `abathur task list --verify` (and
+//! `abathur check`) stat every file. See docs/storage.md.
+//!
+//! The snapshot is laid out for a fast cold start: heads hold no strings of their own (agent types and
+//! milestones are interned in a small symbol table), and heads and fingerprints are parallel vectors,
+//! so a load decodes straight into the vector the queue computes with.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +33,7 @@ use crate::queue::task::{MAX_FILE_BYTES, Source, State, TaskRecord};
 use crate::time::Timestamp;
 
 /// Bumped whenever the cache layout or [`TaskHead`] changes; a mismatched cache is rebuilt.
-const CACHE_MAGIC: u32 = 0xABA7_0003;
+const CACHE_MAGIC: u32 = 0xABA7_0004;
 
 /// A file changed this recently (ns) may change again within the same timestamp tick: re-read it.
 const RACY_WINDOW_NS: i64 = 50_000_000;
@@ -35,15 +41,57 @@ const RACY_WINDOW_NS: i64 = 50_000_000;
 /// Journal records kept before they are folded into a new snapshot.
 const JOURNAL_LIMIT: usize = 512;
 
-/// The fields of a task the queue computes with: everything but the large free-text and data fields.
+/// An interned string (agent type or milestone) of one load; see [`Symbols`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Sym(u32);
+
+/// The strings many tasks share, stored once.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Symbols {
+    names: Vec<String>,
+    #[serde(skip)]
+    index: HashMap<String, Sym>,
+}
+
+impl Symbols {
+    /// The symbol for `name`, adding it if new.
+    pub fn intern(&mut self, name: &str) -> Sym {
+        if self.index.len() != self.names.len() {
+            self.reindex();
+        }
+        if let Some(sym) = self.index.get(name) {
+            return *sym;
+        }
+        let sym = Sym(self.names.len() as u32);
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), sym);
+        sym
+    }
+
+    /// The symbol for `name`, if any task uses it.
+    pub fn find(&self, name: &str) -> Option<Sym> {
+        self.names.iter().position(|n| n == name).map(|i| Sym(i as u32))
+    }
+
+    /// The string behind `sym`.
+    pub fn name(&self, sym: Sym) -> &str {
+        &self.names[sym.0 as usize]
+    }
+
+    fn reindex(&mut self) {
+        self.index = self.names.iter().enumerate().map(|(i, n)| (n.clone(), Sym(i as u32))).collect();
+    }
+}
+
+/// The fields of a task the queue computes with: everything but the free text and data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskHead {
     /// Full id.
     pub id: Id,
     /// Who asked for it.
     pub source: Source,
-    /// Agent definition to run it.
-    pub agent_type: String,
+    /// Agent definition to run it (see [`Symbols`]).
+    pub agent_type: Sym,
     /// 0..=10.
     pub base_priority: u8,
     /// Tasks that must complete first.
@@ -52,8 +100,8 @@ pub struct TaskHead {
     pub deadline: Option<Timestamp>,
     /// Expected effort.
     pub estimated_duration_seconds: Option<u64>,
-    /// Governing milestone.
-    pub milestone: Option<String>,
+    /// Governing milestone (see [`Symbols`]).
+    pub milestone: Option<Sym>,
     /// Retries allowed.
     pub max_retries: u32,
     /// When it was enqueued.
@@ -68,23 +116,24 @@ pub struct TaskHead {
     pub lease_expires_at: Option<Timestamp>,
 }
 
-impl From<&TaskRecord> for TaskHead {
-    fn from(r: &TaskRecord) -> TaskHead {
+impl TaskHead {
+    /// The head of `record`, interning its strings in `symbols`.
+    pub fn of(record: &TaskRecord, symbols: &mut Symbols) -> TaskHead {
         TaskHead {
-            id: r.id,
-            source: r.source,
-            agent_type: r.agent_type.clone(),
-            base_priority: r.base_priority,
-            prerequisites: r.prerequisites.clone(),
-            deadline: r.deadline,
-            estimated_duration_seconds: r.estimated_duration_seconds,
-            milestone: r.milestone.clone(),
-            max_retries: r.max_retries,
-            submitted_at: r.submitted_at,
-            state: r.state,
-            retry_count: r.retry_count,
-            not_before: r.not_before,
-            lease_expires_at: r.lease.as_ref().map(|l| l.expires_at),
+            id: record.id,
+            source: record.source,
+            agent_type: symbols.intern(&record.agent_type),
+            base_priority: record.base_priority,
+            prerequisites: record.prerequisites.clone(),
+            deadline: record.deadline,
+            estimated_duration_seconds: record.estimated_duration_seconds,
+            milestone: record.milestone.as_deref().map(|m| symbols.intern(m)),
+            max_retries: record.max_retries,
+            submitted_at: record.submitted_at,
+            state: record.state,
+            retry_count: record.retry_count,
+            not_before: record.not_before,
+            lease_expires_at: record.lease.as_ref().map(|l| l.expires_at),
         }
     }
 }
@@ -109,10 +158,7 @@ impl Fingerprint {
     }
 
     fn is_racy(&self) -> bool {
-        let now_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
+        let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
         now_ns - self.mtime_ns < RACY_WINDOW_NS
     }
 }
@@ -125,30 +171,46 @@ struct FolderStamp {
     mtime_ns: i64,
 }
 
-/// What a cache entry is about: a task file (by id), or some other file in the tasks folder.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-enum Key {
-    Task(Id),
-    Other(String),
+/// A file in the tasks folder that did not parse as a task, with the reason.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Problem {
+    name: String,
+    fingerprint: Fingerprint,
+    message: String,
 }
 
-impl Key {
-    fn of_name(name: &str) -> Key {
-        match name
-            .strip_suffix(".toml")
-            .and_then(|stem| Id::parse(stem).ok())
-        {
-            Some(id) if id.to_string() == name[..name.len() - 5] => Key::Task(id),
-            _ => Key::Other(name.to_string()),
+/// The parsed state of the tasks folder: heads sorted by id, their fingerprints beside them. Heads
+/// and symbols are shared with the views built from them, and copied only when changed while shared.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Entries {
+    symbols: Arc<Symbols>,
+    heads: Arc<Vec<TaskHead>>,
+    /// `(fingerprint, racy)` of `heads[i]`'s file.
+    stamps: Vec<(Fingerprint, bool)>,
+    problems: Vec<Problem>,
+}
+
+impl Entries {
+    fn position(&self, id: &Id) -> std::result::Result<usize, usize> {
+        self.heads.binary_search_by(|h| h.id.cmp(id))
+    }
+
+    /// Inserts or replaces a task. New tasks have the newest ids, so inserts land at the end.
+    fn upsert(&mut self, head: TaskHead, stamp: (Fingerprint, bool)) {
+        self.problems.retain(|p| p.name.strip_suffix(".toml") != Some(&head.id.to_string()));
+        let position = self.position(&head.id);
+        let heads = Arc::make_mut(&mut self.heads);
+        match position {
+            Ok(i) => {
+                heads[i] = head;
+                self.stamps[i] = stamp;
+            }
+            Err(i) => {
+                heads.insert(i, head);
+                self.stamps.insert(i, stamp);
+            }
         }
     }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct CacheEntry {
-    fingerprint: Fingerprint,
-    racy: bool,
-    parsed: std::result::Result<Box<TaskHead>, String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -156,24 +218,28 @@ struct Snapshot {
     magic: u32,
     generation: u64,
     folder: FolderStamp,
-    entries: Vec<(Key, CacheEntry)>,
+    entries: Entries,
 }
 
+/// A journal record: one task file as an abathur writer just wrote it.
 #[derive(Serialize, Deserialize)]
 struct JournalRecord {
     generation: u64,
     /// 1 for the first record after a snapshot.
     sequence: u64,
-    key: Key,
-    entry: Option<CacheEntry>,
+    fingerprint: Fingerprint,
+    /// The head, with its strings spelled out (journal records carry no symbol table).
+    head: TaskHead,
+    agent_type: String,
+    milestone: Option<String>,
     folder_after: FolderStamp,
 }
 
-/// The cache as read back: entries and the folder stamp they are valid for.
+/// The cache as read back: entries and the folder stamps they are valid for.
+#[derive(Clone, Debug)]
 struct Cached {
     generation: u64,
-    /// Sorted by key.
-    entries: Vec<(Key, CacheEntry)>,
+    entries: Entries,
     snapshot_folder: FolderStamp,
     valid_for: Option<FolderStamp>,
     journal_len: usize,
@@ -183,6 +249,19 @@ struct Cached {
 }
 
 impl Cached {
+    fn empty() -> Cached {
+        let folder = FolderStamp { ino: 0, mtime_ns: 0 };
+        Cached {
+            generation: 0,
+            entries: Entries::default(),
+            snapshot_folder: folder,
+            valid_for: None,
+            journal_len: 0,
+            journal_offset: 0,
+            stamps: Vec::new(),
+        }
+    }
+
     /// Whether the folder, as stamped, is a state this cache went through (and is now at or past).
     fn reached(&self, folder: FolderStamp) -> bool {
         self.valid_for.is_some() && self.stamps.contains(&folder)
@@ -203,7 +282,11 @@ impl Cached {
                 continue;
             }
             self.journal_len += 1;
-            upsert(&mut self.entries, record.key, record.entry);
+            let mut head = record.head;
+            let symbols = Arc::make_mut(&mut self.entries.symbols);
+            head.agent_type = symbols.intern(&record.agent_type);
+            head.milestone = record.milestone.as_deref().map(|m| symbols.intern(m));
+            self.entries.upsert(head, (record.fingerprint, false));
             self.valid_for = Some(record.folder_after);
             self.stamps.push(record.folder_after);
         }
@@ -215,11 +298,22 @@ impl Cached {
     }
 }
 
+/// Where in the journal a load stopped, so a writer can later learn what changed since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalMark {
+    generation: u64,
+    offset: usize,
+}
+
 /// Every task's head, plus the files that could not be read.
 #[derive(Debug, Default)]
 pub struct Heads {
-    /// Parsed tasks, sorted by id.
-    pub tasks: Vec<TaskHead>,
+    /// The journal position these heads reflect, when they came from the cache.
+    pub journal_mark: Option<JournalMark>,
+    /// Parsed tasks, sorted by id (shared with the store's in-process cache).
+    pub tasks: Arc<Vec<TaskHead>>,
+    /// The agent types and milestones the heads refer to.
+    pub symbols: Arc<Symbols>,
     /// One error per malformed or unexpected file; the rest still load.
     pub problems: Vec<Error>,
 }
@@ -232,6 +326,9 @@ pub struct TaskStore {
     journal_path: PathBuf,
     lock_path: PathBuf,
     staging_dir: PathBuf,
+    /// The last cache this process loaded, kept so a long-lived process (the MCP server) only reads
+    /// what was journaled since.
+    memo: Arc<Mutex<Option<Cached>>>,
 }
 
 impl TaskStore {
@@ -244,6 +341,7 @@ impl TaskStore {
             journal_path: cache.join("tasks.log"),
             lock_path: ledger.root().join("ledger.lock"),
             staging_dir: cache.join("tmp"),
+            memo: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -265,13 +363,10 @@ impl TaskStore {
     /// Writes one task file atomically in canonical form (a no-op when nothing changed), and journals
     /// it in the cache. The caller must hold the ledger lock.
     pub fn write(&self, record: &TaskRecord) -> Result<bool> {
-        record
-            .validate()
-            .map_err(|e| e.hint("this is a bug in abathur: the record was about to be written"))?;
+        record.validate().map_err(|e| e.hint("this is a bug in abathur: the record was about to be written"))?;
         let before = self.folder_stamp().ok();
         let path = self.path(&record.id);
-        let changed =
-            atomic::write_if_changed(&path, record.to_toml().as_bytes(), Some(&self.staging_dir))?;
+        let changed = atomic::write_if_changed(&path, record.to_toml().as_bytes(), Some(&self.staging_dir))?;
         if changed {
             self.journal(before, &path, record);
         }
@@ -295,7 +390,14 @@ impl TaskStore {
         // the folder's state or newer. A writer renames its file a few microseconds before it
         // journals it; while the lock is busy, re-read the journal rather than re-verify every file.
         let folder = self.folder_stamp()?;
-        let mut cached = self.read_cache();
+        let remembered = self.memo.lock().ok().and_then(|mut memo| memo.take());
+        let mut cached = match remembered {
+            Some(mut cached) if !verify_all => {
+                cached.apply_journal(&self.journal_path);
+                if cached.reached(folder) { cached } else { self.read_cache() }
+            }
+            _ => self.read_cache(),
+        };
         for _ in 0..8 {
             if verify_all || cached.reached(folder) {
                 break;
@@ -309,13 +411,19 @@ impl TaskStore {
         }
         // Racy entries matter only when fingerprints are compared; a reached stamp proves the cache.
         if !verify_all && cached.reached(folder) {
-            return Ok(into_heads(cached.entries));
+            let mark = JournalMark { generation: cached.generation, offset: cached.journal_offset };
+            let mut heads = into_heads(&cached.entries);
+            heads.journal_mark = Some(mark);
+            if let Ok(mut memo) = self.memo.lock() {
+                *memo = Some(cached);
+            }
+            return Ok(heads);
         }
         if std::env::var_os("ABATHUR_DEBUG_CACHE").is_some() {
             eprintln!(
-                "cache: re-verifying (folder {folder:?}, valid_for {:?}, {} stamps, journal {})",
+                "abathur: cache: re-verifying {} (folder {folder:?}, cache valid for {:?}, {} journal records)",
+                self.dir.display(),
                 cached.valid_for,
-                cached.stamps.len(),
                 cached.journal_len
             );
         }
@@ -326,123 +434,105 @@ impl TaskStore {
                 self.save_snapshot(folder, &entries);
             }
         }
-        Ok(into_heads(entries))
+        Ok(into_heads(&entries))
     }
 
     /// Lists the folder, reusing cached entries whose fingerprint matches and parsing the rest.
-    fn verify(&self, cached: Vec<(Key, CacheEntry)>) -> Result<Vec<(Key, CacheEntry)>> {
-        let mut cached: HashMap<Key, CacheEntry> = cached.into_iter().collect();
+    fn verify(&self, cached: Entries) -> Result<Entries> {
+        let Entries { symbols: old_symbols, heads, stamps, problems } = cached;
+        let heads = Arc::try_unwrap(heads).unwrap_or_else(|shared| (*shared).clone());
+        let mut known: HashMap<Id, (TaskHead, (Fingerprint, bool))> =
+            heads.into_iter().zip(stamps).map(|(h, s)| (h.id, (h, s))).collect();
+        let mut symbols = Symbols::default();
+        let mut known_problems: HashMap<String, Problem> = problems.into_iter().map(|p| (p.name.clone(), p)).collect();
+        let mut fresh = Entries::default();
+        let mut found: Vec<(TaskHead, (Fingerprint, bool))> = Vec::with_capacity(known.len() + 16);
         let listing = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let mut entries = Vec::with_capacity(cached.len() + 16);
         for dirent in listing {
             let dirent = dirent.map_err(|e| Error::io(&self.dir, e))?;
             let raw_name = dirent.file_name();
             let Some(name) = raw_name.to_str() else {
                 let shown = raw_name.to_string_lossy().to_string();
-                let message = format!(
-                    "{}: file name is not UTF-8",
-                    self.dir.join(&shown).display()
-                );
-                let fingerprint = Fingerprint {
-                    len: 0,
-                    ino: 0,
-                    mtime_ns: 0,
-                    ctime_ns: 0,
-                };
-                entries.push((
-                    Key::Other(shown),
-                    CacheEntry {
-                        fingerprint,
-                        racy: true,
-                        parsed: Err(message),
-                    },
-                ));
+                let message = format!("{}: file name is not UTF-8", self.dir.join(&shown).display());
+                let fingerprint = Fingerprint { len: 0, ino: 0, mtime_ns: 0, ctime_ns: 0 };
+                fresh.problems.push(Problem { name: shown, fingerprint, message });
                 continue;
             };
             if name.starts_with('.') {
-                continue; // .gitkeep and temporary files of writers in flight
+                continue; // .gitkeep
             }
-            let Ok(meta) = dirent.metadata() else {
-                continue;
-            }; // removed while listing
+            let Ok(meta) = dirent.metadata() else { continue }; // removed while listing
             let fingerprint = Fingerprint::of(&meta);
-            let key = Key::of_name(name);
-            if let Some(old) = cached.remove(&key)
-                && old.fingerprint == fingerprint
-                && !old.racy
+            let id = name
+                .strip_suffix(".toml")
+                .and_then(|stem| Id::parse(stem).ok())
+                .filter(|id| format!("{id}.toml") == name);
+            if let Some(id) = id
+                && let Some((mut head, (old, racy))) = known.remove(&id)
+                && old == fingerprint
+                && !racy
             {
-                entries.push((key, old));
+                // Re-intern into the fresh table so it holds only strings still in use.
+                head.agent_type = symbols.intern(old_symbols.name(head.agent_type));
+                head.milestone = head.milestone.map(|m| symbols.intern(old_symbols.name(m)));
+                found.push((head, (fingerprint, false)));
                 continue;
             }
-            let parsed = self
-                .parse_entry(name, &meta)
-                .map(Box::new)
-                .map_err(|e| e.message);
-            entries.push((
-                key,
-                CacheEntry {
-                    fingerprint,
-                    racy: fingerprint.is_racy(),
-                    parsed,
-                },
-            ));
+            if let Some(p) = known_problems.remove(name)
+                && p.fingerprint == fingerprint
+                && !fingerprint.is_racy()
+            {
+                fresh.problems.push(p);
+                continue;
+            }
+            match self.parse_entry(name, &meta) {
+                Ok(record) => {
+                    let head = TaskHead::of(&record, &mut symbols);
+                    found.push((head, (fingerprint, fingerprint.is_racy())));
+                }
+                Err(e) => fresh.problems.push(Problem { name: name.to_string(), fingerprint, message: e.message }),
+            }
         }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(entries)
+        found.sort_by_key(|(head, _)| head.id);
+        let (heads, stamps): (Vec<TaskHead>, _) = found.into_iter().unzip();
+        fresh.heads = Arc::new(heads);
+        fresh.stamps = stamps;
+        fresh.symbols = Arc::new(symbols);
+        fresh.problems.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(fresh)
     }
 
-    fn parse_entry(&self, name: &str, meta: &std::fs::Metadata) -> Result<TaskHead> {
+    fn parse_entry(&self, name: &str, meta: &std::fs::Metadata) -> Result<TaskRecord> {
         let path = self.dir.join(name);
         let Some(stem) = name.strip_suffix(".toml") else {
-            return Err(Error::malformed(
-                &path,
-                "unexpected file in the tasks folder: task files are named <id>.toml",
-            ));
+            return Err(Error::malformed(&path, "unexpected file in the tasks folder: task files are named <id>.toml"));
         };
         if Id::parse(stem).is_err() {
-            return Err(Error::malformed(
-                &path,
-                "unexpected file in the tasks folder: the name is not a task id",
-            ));
+            return Err(Error::malformed(&path, "unexpected file in the tasks folder: the name is not a task id"));
         }
         if !meta.is_file() {
             return Err(Error::malformed(&path, "not a regular file"));
         }
         let text = read_limited(&path)?;
-        TaskRecord::from_toml(&text, &path).map(|r| TaskHead::from(&r))
+        TaskRecord::from_toml(&text, &path)
     }
 
     fn folder_stamp(&self) -> Result<FolderStamp> {
         let meta = std::fs::metadata(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        Ok(FolderStamp {
-            ino: meta.ino(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        })
+        Ok(FolderStamp { ino: meta.ino(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() })
     }
 
     /// Snapshot plus the journal records of the same generation, up to the first torn one.
     fn read_cache(&self) -> Cached {
-        let folder = FolderStamp {
-            ino: 0,
-            mtime_ns: 0,
-        };
-        let empty = Cached {
-            generation: 0,
-            entries: Vec::new(),
-            snapshot_folder: folder,
-            valid_for: None,
-            journal_len: 0,
-            journal_offset: 0,
-            stamps: Vec::new(),
-        };
-        let Ok(bytes) = std::fs::read(&self.snapshot_path) else {
-            return empty;
-        };
-        let Ok(snapshot) = postcard::from_bytes::<Snapshot>(&bytes) else {
-            return empty;
-        };
-        if snapshot.magic != CACHE_MAGIC {
-            return empty;
+        let Ok(bytes) = std::fs::read(&self.snapshot_path) else { return Cached::empty() };
+        let Ok(snapshot) = postcard::from_bytes::<Snapshot>(&bytes) else { return Cached::empty() };
+        let consistent = snapshot.entries.heads.len() == snapshot.entries.stamps.len()
+            && snapshot.entries.heads.iter().all(|h| {
+                (h.agent_type.0 as usize) < snapshot.entries.symbols.names.len()
+                    && h.milestone.is_none_or(|m| (m.0 as usize) < snapshot.entries.symbols.names.len())
+            });
+        if snapshot.magic != CACHE_MAGIC || !consistent {
+            return Cached::empty();
         }
         let mut cached = Cached {
             generation: snapshot.generation,
@@ -457,21 +547,38 @@ impl TaskStore {
         cached
     }
 
+    /// The tasks abathur writers changed after `mark`, with their new heads' states. Complete only
+    /// while the caller holds the ledger lock; `None` when the journal was compacted since.
+    pub fn changed_since(&self, mark: JournalMark) -> Option<HashMap<Id, State>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut journal = std::fs::File::open(&self.journal_path).ok()?;
+        journal.seek(SeekFrom::Start(mark.offset as u64)).ok()?;
+        let mut tail = Vec::new();
+        journal.read_to_end(&mut tail).ok()?;
+        let mut changed = HashMap::new();
+        let mut rest = tail.as_slice();
+        while let Some((record, next)) = next_record(rest) {
+            if record.generation != mark.generation {
+                return None;
+            }
+            changed.insert(record.head.id, record.head.state);
+            rest = next;
+        }
+        rest.is_empty().then_some(changed)
+    }
+
     /// The snapshot's generation and the folder stamp the cache is valid for, without decoding
     /// the snapshot's entries; plus the journal length. For writers, which only append.
     fn cache_stamp(&self) -> Option<(u64, FolderStamp, usize)> {
+        use std::io::{Read, Seek, SeekFrom};
         #[derive(Deserialize)]
         struct Header {
             magic: u32,
             generation: u64,
             folder: FolderStamp,
         }
-        use std::io::{Read, Seek, SeekFrom};
         let mut head = [0u8; 64];
-        let n = std::fs::File::open(&self.snapshot_path)
-            .ok()?
-            .read(&mut head)
-            .ok()?;
+        let n = std::fs::File::open(&self.snapshot_path).ok()?.read(&mut head).ok()?;
         let (header, _) = postcard::take_from_bytes::<Header>(&head[..n]).ok()?;
         if header.magic != CACHE_MAGIC {
             return None;
@@ -490,9 +597,7 @@ impl TaskStore {
         journal.read_exact(&mut trailer).ok()?;
         let frame_len = FRAME_OVERHEAD + u32::from_le_bytes(trailer) as u64;
         let mut frame = vec![0u8; usize::try_from(frame_len).ok()?];
-        journal
-            .seek(SeekFrom::Start(size.checked_sub(frame_len)?))
-            .ok()?;
+        journal.seek(SeekFrom::Start(size.checked_sub(frame_len)?)).ok()?;
         journal.read_exact(&mut frame).ok()?;
         let (record, rest) = next_record(&frame)?;
         (rest.is_empty() && record.generation == header.generation).then_some((
@@ -504,45 +609,35 @@ impl TaskStore {
 
     /// Records a write this process just made (under the lock), if the cache was valid before it.
     fn journal(&self, before: Option<FolderStamp>, path: &Path, record: &TaskRecord) {
-        let (Some(before), Some((generation, valid_for, journal_len))) =
-            (before, self.cache_stamp())
-        else {
-            return;
-        };
+        let (Some(before), Some((generation, valid_for, journal_len))) = (before, self.cache_stamp()) else { return };
         if before != valid_for {
             return; // someone else changed the folder: the next reader re-verifies anyway
         }
-        let (Ok(meta), Ok(after)) = (std::fs::metadata(path), self.folder_stamp()) else {
-            return;
-        };
-        let key = Key::Task(record.id);
+        let (Ok(meta), Ok(after)) = (std::fs::metadata(path), self.folder_stamp()) else { return };
+        // Not racy: this process wrote exactly these bytes, and any later rename is journaled or
+        // moves the folder stamp.
         let fingerprint = Fingerprint::of(&meta);
-        // Not racy: this process wrote exactly these bytes, and any later rename is journaled or moves the folder time.
-        let entry = CacheEntry {
-            fingerprint,
-            racy: false,
-            parsed: Ok(Box::new(TaskHead::from(record))),
-        };
         if journal_len >= JOURNAL_LIMIT {
             let cached = self.read_cache();
             if cached.generation == generation && cached.valid_for == Some(before) {
                 let mut entries = cached.entries;
-                upsert(&mut entries, key, Some(entry));
+                let head = TaskHead::of(record, Arc::make_mut(&mut entries.symbols));
+                entries.upsert(head, (fingerprint, false));
                 self.save_snapshot(after, &entries);
                 return;
             }
         }
-        let sequence = journal_len as u64 + 1;
-        let record = JournalRecord {
+        let mut scratch = Symbols::default();
+        let journal_record = JournalRecord {
             generation,
-            sequence,
-            key,
-            entry: Some(entry),
+            sequence: journal_len as u64 + 1,
+            fingerprint,
+            head: TaskHead::of(record, &mut scratch),
+            agent_type: record.agent_type.clone(),
+            milestone: record.milestone.clone(),
             folder_after: after,
         };
-        let Ok(body) = postcard::to_stdvec(&record) else {
-            return;
-        };
+        let Ok(body) = postcard::to_stdvec(&journal_record) else { return };
         let mut frame = Vec::with_capacity(body.len() + FRAME_OVERHEAD as usize);
         frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
         frame.extend_from_slice(&fnv1a(&body).to_le_bytes());
@@ -559,27 +654,18 @@ impl TaskStore {
     }
 
     /// Replaces the snapshot and empties the journal. The caller holds the ledger lock.
-    fn save_snapshot(&self, folder: FolderStamp, entries: &[(Key, CacheEntry)]) {
+    fn save_snapshot(&self, folder: FolderStamp, entries: &Entries) {
         #[derive(Serialize)]
         struct SnapshotRef<'a> {
             magic: u32,
             generation: u64,
             folder: FolderStamp,
-            entries: &'a [(Key, CacheEntry)],
+            entries: &'a Entries,
         }
         let generation = ulid::Ulid::new().random() as u64;
-        let snapshot = SnapshotRef {
-            magic: CACHE_MAGIC,
-            generation,
-            folder,
-            entries,
-        };
-        let Ok(bytes) = postcard::to_stdvec(&snapshot) else {
-            return;
-        };
-        let Some(dir) = self.snapshot_path.parent() else {
-            return;
-        };
+        let snapshot = SnapshotRef { magic: CACHE_MAGIC, generation, folder, entries };
+        let Ok(bytes) = postcard::to_stdvec(&snapshot) else { return };
+        let Some(dir) = self.snapshot_path.parent() else { return };
         if std::fs::create_dir_all(dir).is_err() {
             return; // a read-only checkout still works, just without the speed-up
         }
@@ -589,34 +675,16 @@ impl TaskStore {
     }
 }
 
-/// Inserts, replaces (`Some`) or removes (`None`) the entry for `key` in a sorted vector. New tasks
-/// have the newest ids, so inserts land at the end.
-fn upsert(entries: &mut Vec<(Key, CacheEntry)>, key: Key, entry: Option<CacheEntry>) {
-    match (entries.binary_search_by(|(k, _)| k.cmp(&key)), entry) {
-        (Ok(i), Some(entry)) => entries[i].1 = entry,
-        (Ok(i), None) => {
-            entries.remove(i);
-        }
-        (Err(i), Some(entry)) => entries.insert(i, (key, entry)),
-        (Err(_), None) => {}
-    }
-}
-
-fn into_heads(entries: Vec<(Key, CacheEntry)>) -> Heads {
-    let mut heads = Heads {
-        tasks: Vec::with_capacity(entries.len()),
-        problems: Vec::new(),
-    };
-    for (_, entry) in entries {
-        match entry.parsed {
-            Ok(head) => heads.tasks.push(*head),
-            Err(message) => heads.problems.push(
-                Error::new(crate::error::ErrorKind::Validation, message)
-                    .hint("fix or restore the file (`git diff`, `git checkout -- <file>`), then run `abathur check`"),
-            ),
-        }
-    }
-    heads
+fn into_heads(entries: &Entries) -> Heads {
+    let problems = entries
+        .problems
+        .iter()
+        .map(|p| {
+            Error::new(crate::error::ErrorKind::Validation, p.message.clone())
+                .hint("fix or restore the file (`git diff`, `git checkout -- <file>`), then run `abathur check`")
+        })
+        .collect();
+    Heads { journal_mark: None, tasks: Arc::clone(&entries.heads), symbols: Arc::clone(&entries.symbols), problems }
 }
 
 /// Bytes a journal frame adds around its body: length, checksum, trailing length.
@@ -636,9 +704,7 @@ fn next_record(buf: &[u8]) -> Option<(JournalRecord, &[u8])> {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Reads a ledger file, refusing files too large to be a task.
@@ -647,10 +713,7 @@ pub fn read_limited(path: &Path) -> Result<String> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(Error::malformed(
             path,
-            format!(
-                "file is {} bytes; a task file is at most {MAX_FILE_BYTES}",
-                bytes.len()
-            ),
+            format!("file is {} bytes; a task file is at most {MAX_FILE_BYTES}", bytes.len()),
         ));
     }
     String::from_utf8(bytes).map_err(|_| Error::malformed(path, "file is not UTF-8 text"))
@@ -662,19 +725,12 @@ pub fn resolve<'a>(text: &str, ids: impl Iterator<Item = &'a Id>) -> Result<Id> 
     let matches: Vec<&Id> = ids.filter(|id| prefix.matches(id)).take(6).collect();
     match matches.as_slice() {
         [one] => Ok(**one),
-        [] => {
-            Err(Error::not_found("task", prefix.as_str())
-                .hint("`abathur task list` shows task ids"))
-        }
+        [] => Err(Error::not_found("task", prefix.as_str()).hint("`abathur task list` shows task ids")),
         many => {
             let shown: Vec<String> = many.iter().take(5).map(|id| id.to_string()).collect();
             Err(Error::invalid(
                 "task_id",
-                format!(
-                    "`{}` is ambiguous: it matches {}",
-                    prefix.as_str(),
-                    shown.join(", ")
-                ),
+                format!("`{}` is ambiguous: it matches {}", prefix.as_str(), shown.join(", ")),
             )
             .hint("type more characters of the id"))
         }

@@ -11,23 +11,12 @@ use crate::queue::task::{Event, Source, State, TaskRecord};
 use crate::time::Timestamp;
 
 /// Agent types the synthetic tasks use.
-pub const AGENT_TYPES: [&str; 6] = [
-    "schema-implementer",
-    "test-engineer",
-    "api-developer",
-    "vector-integrator",
-    "docs-writer",
-    "reviewer",
-];
+pub const AGENT_TYPES: [&str; 6] =
+    ["schema-implementer", "test-engineer", "api-developer", "vector-integrator", "docs-writer", "reviewer"];
 
 /// Writes `n` synthetic tasks submitted from `start` on; returns their ids in creation order.
 pub fn seed(store: &TaskStore, n: usize, start: Timestamp) -> Result<Vec<Id>> {
-    let sources = [
-        Source::Human,
-        Source::AgentRequirements,
-        Source::AgentPlanner,
-        Source::AgentImplementation,
-    ];
+    let sources = [Source::Human, Source::AgentRequirements, Source::AgentPlanner, Source::AgentImplementation];
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {
         state ^= state << 13;
@@ -41,21 +30,12 @@ pub fn seed(store: &TaskStore, n: usize, start: Timestamp) -> Result<Vec<Id>> {
         let at = start.plus_seconds(i as f64 * 20.0);
         let roll = next() % 100;
         let (lifecycle, mut prerequisites) = if roll < 70 || ids.is_empty() {
-            (
-                if roll < 70 {
-                    State::Completed
-                } else {
-                    State::Pending
-                },
-                Vec::new(),
-            )
+            (if roll < 70 { State::Completed } else { State::Pending }, Vec::new())
         } else if roll < 90 {
             (State::Pending, Vec::new())
         } else {
             let k = 1 + (next() % 3) as usize;
-            let picks = (0..k)
-                .map(|_| ids[ids.len() - 1 - (next() as usize % ids.len().min(8))])
-                .collect();
+            let picks = (0..k).map(|_| ids[ids.len() - 1 - (next() as usize % ids.len().min(8))]).collect();
             (State::Pending, picks)
         };
         prerequisites.sort();
@@ -88,12 +68,7 @@ pub fn seed(store: &TaskStore, n: usize, start: Timestamp) -> Result<Vec<Id>> {
             input_data: None,
             result_data: None,
             lease: None,
-            events: vec![Event {
-                at,
-                event: "created".into(),
-                by: Some("synthetic".into()),
-                note: None,
-            }],
+            events: vec![Event { at, event: "created".into(), by: Some("synthetic".into()), note: None }],
         };
         store.write(&record)?;
         ids.push(id);

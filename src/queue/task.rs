@@ -24,18 +24,7 @@ pub const MAX_PREREQUISITES: usize = 100;
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Who asked for the task; part of its priority.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-    clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum Source {
@@ -176,15 +165,9 @@ impl State {
         }
         let why = match self {
             Completed | Failed | Cancelled => {
-                format!(
-                    "task {id} is already {}; a finished task cannot change",
-                    self.as_str()
-                )
+                format!("task {id} is already {}; a finished task cannot change", self.as_str())
             }
-            Pending => format!(
-                "task {id} is waiting, not running; claim it before marking it {}",
-                to.as_str()
-            ),
+            Pending => format!("task {id} is waiting, not running; claim it before marking it {}", to.as_str()),
             Running => format!("task {id} is running; it cannot become {}", to.as_str()),
         };
         Err(Error::conflict(why))
@@ -305,30 +288,20 @@ impl TaskRecord {
                 let line = text[..start].matches('\n').count() + 1;
                 let line_text = text[..start].rsplit('\n').next().unwrap_or("").to_string()
                     + text[start..].split('\n').next().unwrap_or("");
-                match line_text
-                    .split_once('=')
-                    .map(|(k, _)| k.trim())
-                    .filter(|k| !k.is_empty() && !k.starts_with('#'))
+                match line_text.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with('#'))
                 {
-                    Some(key) if !msg.contains(key) => {
-                        msg = format!("line {line}, field `{key}`: {msg}")
-                    }
+                    Some(key) if !msg.contains(key) => msg = format!("line {line}, field `{key}`: {msg}"),
                     _ => msg = format!("line {line}: {msg}"),
                 }
             }
             Error::malformed(path, msg)
         })?;
-        record
-            .validate()
-            .map_err(|e| Error::malformed(path, e.message))?;
+        record.validate().map_err(|e| Error::malformed(path, e.message))?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         if stem != record.id.to_string() {
             return Err(Error::malformed(
                 path,
-                format!(
-                    "field `id` is {} but the file is named {stem}.toml; they must match",
-                    record.id
-                ),
+                format!("field `id` is {} but the file is named {stem}.toml; they must match", record.id),
             ));
         }
         Ok(record)
@@ -346,29 +319,20 @@ impl TaskRecord {
             return Err(Error::invalid("summary", "summary must be a single line"));
         }
         if self.description.trim().is_empty() {
-            return Err(Error::invalid(
-                "description",
-                "description is required and cannot be blank",
-            ));
+            return Err(Error::invalid("description", "description is required and cannot be blank"));
         }
         check_chars("description", &self.description, MAX_DESCRIPTION)?;
         validate_name("agent_type", &self.agent_type)?;
         if self.base_priority > 10 {
             return Err(Error::invalid(
                 "base_priority",
-                format!(
-                    "base_priority {} is out of range; use 0 to 10",
-                    self.base_priority
-                ),
+                format!("base_priority {} is out of range; use 0 to 10", self.base_priority),
             ));
         }
         if self.prerequisites.len() > MAX_PREREQUISITES {
             return Err(Error::invalid(
                 "prerequisites",
-                format!(
-                    "{} prerequisites; at most {MAX_PREREQUISITES} are allowed",
-                    self.prerequisites.len()
-                ),
+                format!("{} prerequisites; at most {MAX_PREREQUISITES} are allowed", self.prerequisites.len()),
             ));
         }
         if self.prerequisites.contains(&self.id) {
@@ -383,34 +347,22 @@ impl TaskRecord {
         if let Some(msg) = &self.error_message {
             check_chars("error_message", msg, MAX_ERROR_MESSAGE)?;
         }
-        for (field, data) in [
-            ("input_data", &self.input_data),
-            ("result_data", &self.result_data),
-        ] {
+        for (field, data) in [("input_data", &self.input_data), ("result_data", &self.result_data)] {
             if let Some(data) = data {
                 check_json(field, data)?;
             }
         }
         if self.lease_timeout_seconds == 0 {
-            return Err(Error::invalid(
-                "lease_timeout_seconds",
-                "lease_timeout_seconds must be at least 1",
-            ));
+            return Err(Error::invalid("lease_timeout_seconds", "lease_timeout_seconds must be at least 1"));
         }
         match (&self.state, &self.lease) {
             (State::Running, None) => {
-                return Err(Error::invalid(
-                    "lease",
-                    "a running task must have a [lease] table",
-                ));
+                return Err(Error::invalid("lease", "a running task must have a [lease] table"));
             }
             (s, Some(_)) if *s != State::Running => {
                 return Err(Error::invalid(
                     "lease",
-                    format!(
-                        "a {} task cannot hold a lease; remove the [lease] table",
-                        s.as_str()
-                    ),
+                    format!("a {} task cannot hold a lease; remove the [lease] table", s.as_str()),
                 ));
             }
             _ => {}
@@ -419,20 +371,9 @@ impl TaskRecord {
     }
 
     /// Appends a lifecycle event and stamps the update time.
-    pub fn record_event(
-        &mut self,
-        at: Timestamp,
-        event: &str,
-        by: Option<&str>,
-        note: Option<String>,
-    ) {
+    pub fn record_event(&mut self, at: Timestamp, event: &str, by: Option<&str>, note: Option<String>) {
         self.last_updated_at = at;
-        self.events.push(Event {
-            at,
-            event: event.to_string(),
-            by: by.map(str::to_string),
-            note,
-        });
+        self.events.push(Event { at, event: event.to_string(), by: by.map(str::to_string), note });
     }
 }
 
@@ -440,16 +381,10 @@ impl TaskRecord {
 pub fn check_chars(field: &str, value: &str, max: usize) -> Result<()> {
     let n = value.chars().count();
     if n > max {
-        return Err(Error::invalid(
-            field,
-            format!("{field} is {n} characters; at most {max} are allowed"),
-        ));
+        return Err(Error::invalid(field, format!("{field} is {n} characters; at most {max} are allowed")));
     }
     if value.contains('\0') {
-        return Err(Error::invalid(
-            field,
-            format!("{field} contains a NUL character"),
-        ));
+        return Err(Error::invalid(field, format!("{field} contains a NUL character")));
     }
     Ok(())
 }
@@ -459,10 +394,7 @@ pub fn check_json(field: &str, text: &str) -> Result<()> {
     if text.len() > MAX_DATA_BYTES {
         return Err(Error::invalid(
             field,
-            format!(
-                "{field} is {} bytes; at most {MAX_DATA_BYTES} are allowed",
-                text.len()
-            ),
+            format!("{field} is {} bytes; at most {MAX_DATA_BYTES} are allowed", text.len()),
         ));
     }
     serde_json::from_str::<serde_json::Value>(text)
@@ -474,19 +406,14 @@ pub fn check_json(field: &str, text: &str) -> Result<()> {
 pub fn validate_name(field: &str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
         && value.len() <= 64
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
         let shown: String = value.chars().take(70).collect();
         Err(Error::invalid(
             field,
-            format!(
-                "{field} `{}` must be 1 to 64 letters, digits, `-`, `_` or `.`",
-                shown.escape_debug()
-            ),
+            format!("{field} `{}` must be 1 to 64 letters, digits, `-`, `_` or `.`", shown.escape_debug()),
         ))
     }
 }
@@ -494,13 +421,8 @@ pub fn validate_name(field: &str, value: &str) -> Result<()> {
 /// Milestone ids (`M1`, `M2-alpha`): a letter, then letters, digits, `-`, `_`, `.`; at most 32.
 pub fn validate_milestone(value: &str) -> Result<()> {
     let ok = value.len() <= 32
-        && value
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && value.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
@@ -517,11 +439,7 @@ pub fn validate_milestone(value: &str) -> Result<()> {
 
 /// The summary shown when none is given: the description's first line, cut to 140 characters.
 pub fn summary_from_description(description: &str) -> String {
-    let first = description
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("Task");
+    let first = description.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("Task");
     if first.chars().count() <= MAX_SUMMARY {
         first.to_string()
     } else {
@@ -569,12 +487,7 @@ mod tests {
                 renewed_at: now,
                 expires_at: now,
             }),
-            events: vec![Event {
-                at: now,
-                event: "created".into(),
-                by: None,
-                note: None,
-            }],
+            events: vec![Event { at: now, event: "created".into(), by: None, note: None }],
         }
     }
 
@@ -592,33 +505,15 @@ mod tests {
     fn transitions_are_enforced() {
         let id = Id::generate();
         assert!(State::Pending.check_transition(State::Running, &id).is_ok());
-        assert!(
-            State::Completed
-                .check_transition(State::Cancelled, &id)
-                .is_err()
-        );
-        assert!(
-            State::Pending
-                .check_transition(State::Completed, &id)
-                .is_err()
-        );
-        assert!(
-            State::Cancelled
-                .check_transition(State::Running, &id)
-                .is_err()
-        );
+        assert!(State::Completed.check_transition(State::Cancelled, &id).is_err());
+        assert!(State::Pending.check_transition(State::Completed, &id).is_err());
+        assert!(State::Cancelled.check_transition(State::Running, &id).is_err());
     }
 
     #[test]
     fn malformed_files_name_the_field() {
-        let text = sample()
-            .to_toml()
-            .replace("base_priority = 7", "base_priority = 70");
-        let err = TaskRecord::from_toml(
-            &text,
-            std::path::Path::new("01jdq1y7k3m0000000000000aa.toml"),
-        )
-        .unwrap_err();
+        let text = sample().to_toml().replace("base_priority = 7", "base_priority = 70");
+        let err = TaskRecord::from_toml(&text, std::path::Path::new("01jdq1y7k3m0000000000000aa.toml")).unwrap_err();
         assert!(err.message.contains("base_priority"), "{}", err.message);
         let err = TaskRecord::from_toml("id = 3", std::path::Path::new("x.toml")).unwrap_err();
         assert!(err.message.contains("x.toml"), "{}", err.message);
@@ -627,9 +522,6 @@ mod tests {
     #[test]
     fn summary_is_derived_from_the_first_line() {
         assert_eq!(summary_from_description("\n  Fix it  \nmore"), "Fix it");
-        assert_eq!(
-            summary_from_description(&"x".repeat(300)).chars().count(),
-            MAX_SUMMARY
-        );
+        assert_eq!(summary_from_description(&"x".repeat(300)).chars().count(), MAX_SUMMARY);
     }
 }

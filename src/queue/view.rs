@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use crate::config::PriorityWeights;
 use crate::id::Id;
 use crate::queue::graph::Graph;
-use crate::queue::store::{Heads, TaskHead};
+use crate::queue::store::{Heads, JournalMark, Symbols, TaskHead};
 use crate::queue::task::{Source, State, Status};
 use crate::time::Timestamp;
 
@@ -49,46 +49,32 @@ pub struct Derived {
 #[derive(Debug)]
 pub struct QueueView {
     /// Task heads sorted by id.
-    pub heads: Vec<TaskHead>,
+    pub heads: std::sync::Arc<Vec<TaskHead>>,
     /// `derived[i]` belongs to `heads[i]`.
     pub derived: Vec<Derived>,
     /// Prerequisite edges between known tasks.
     pub graph: Graph,
+    /// The agent types and milestones the heads refer to.
+    pub symbols: std::sync::Arc<Symbols>,
+    /// The journal position the heads reflect (see [`crate::queue::store::TaskStore::changed_since`]).
+    pub journal_mark: Option<JournalMark>,
     /// Files that could not be read.
     pub problems: Vec<crate::error::Error>,
-    index: HashMap<Id, usize>,
 }
 
 impl QueueView {
     /// Derives everything from `heads` as of `now`.
-    pub fn build(
-        heads: Heads,
-        now: Timestamp,
-        weights: &PriorityWeights,
-        gates: &GateBlocks,
-    ) -> QueueView {
-        let Heads {
-            tasks: heads,
-            problems,
-        } = heads;
-        let index: HashMap<Id, usize> = heads.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
-        let prereqs = heads
-            .iter()
-            .map(|h| {
-                h.prerequisites
-                    .iter()
-                    .filter_map(|p| index.get(p).copied())
-                    .collect()
-            })
-            .collect();
+    pub fn build(heads: Heads, now: Timestamp, weights: &PriorityWeights, gates: &GateBlocks) -> QueueView {
+        let Heads { tasks: heads, symbols, problems, journal_mark } = heads;
+        let find = |id: &Id| heads.binary_search_by(|h| h.id.cmp(id)).ok();
+        let prereqs = heads.iter().map(|h| h.prerequisites.iter().filter_map(find).collect()).collect();
         let graph = Graph::new(prereqs);
 
         // 1. Effective state: a lapsed lease returns the task to the queue, or fails it past max_retries.
         let mut derived: Vec<Derived> = heads
             .iter()
             .map(|h| {
-                let expired =
-                    h.state == State::Running && h.lease_expires_at.is_some_and(|t| t <= now);
+                let expired = h.state == State::Running && h.lease_expires_at.is_some_and(|t| t <= now);
                 let (state, retry_count) = match expired {
                     true if h.retry_count < h.max_retries => (State::Pending, h.retry_count + 1),
                     true => (State::Failed, h.retry_count),
@@ -119,26 +105,24 @@ impl QueueView {
                 State::Pending => {
                     let mut reasons = Vec::new();
                     for p in &h.prerequisites {
-                        match index.get(p) {
+                        match find(p) {
                             None => reasons.push(format!("prerequisite {p} does not exist")),
-                            Some(&j) => match derived[j].state {
+                            Some(j) => match derived[j].state {
                                 State::Completed => {}
-                                State::Failed | State::Cancelled => reasons.push(format!(
-                                    "prerequisite {p} is {}",
-                                    derived[j].state.as_str()
-                                )),
+                                State::Failed | State::Cancelled => {
+                                    reasons.push(format!("prerequisite {p} is {}", derived[j].state.as_str()))
+                                }
                                 s => reasons.push(format!("waiting on {p} ({})", s.as_str())),
                             },
                         }
                     }
-                    if let Some(why) = h.milestone.as_ref().and_then(|m| gates.closed.get(m)) {
+                    if let Some(why) = h.milestone.and_then(|m| gates.closed.get(symbols.name(m))) {
                         reasons.push(why.clone());
                     }
                     if let Some(why) = &gates.paused {
                         reasons.push(why.clone());
                     }
-                    let backing_off =
-                        !derived[i].lease_expired && h.not_before.is_some_and(|t| t > now);
+                    let backing_off = !derived[i].lease_expired && h.not_before.is_some_and(|t| t > now);
                     derived[i].blocked_by = reasons;
                     if !derived[i].blocked_by.is_empty() {
                         Status::Blocked
@@ -168,18 +152,22 @@ impl QueueView {
             d.calculated_priority = calculated_priority(&heads[i], d, waiting, now, weights);
         }
 
-        QueueView {
-            heads,
-            derived,
-            graph,
-            problems,
-            index,
-        }
+        QueueView { heads, derived, graph, symbols, journal_mark, problems }
     }
 
     /// Position of task `id`.
     pub fn position(&self, id: &Id) -> Option<usize> {
-        self.index.get(id).copied()
+        self.heads.binary_search_by(|h| h.id.cmp(id)).ok()
+    }
+
+    /// Agent type of the task at `i`.
+    pub fn agent_type(&self, i: usize) -> &str {
+        self.symbols.name(self.heads[i].agent_type)
+    }
+
+    /// Milestone of the task at `i`.
+    pub fn milestone(&self, i: usize) -> Option<&str> {
+        self.heads[i].milestone.map(|m| self.symbols.name(m))
     }
 
     /// Indices ordered for claiming and listing: calculated priority (high first), then age, then id.
@@ -196,13 +184,7 @@ impl QueueView {
 }
 
 /// The weighted score of docs/priority.md, 0..=100, rounded to two decimals.
-pub fn calculated_priority(
-    h: &TaskHead,
-    d: &Derived,
-    waiting: bool,
-    now: Timestamp,
-    w: &PriorityWeights,
-) -> f64 {
+pub fn calculated_priority(h: &TaskHead, d: &Derived, waiting: bool, now: Timestamp, w: &PriorityWeights) -> f64 {
     let aging = if waiting {
         let hours = h.submitted_at.seconds_until(now).max(0.0) / 3600.0;
         10.0 * hours / w.aging_hours_per_level
@@ -222,11 +204,7 @@ pub fn calculated_priority(
         Source::AgentPlanner => 50.0,
         Source::AgentImplementation => 25.0,
     };
-    let total = w.base * base
-        + w.depth * depth
-        + w.urgency * urgency
-        + w.blocking * blocking
-        + w.source * source;
+    let total = w.base * base + w.depth * depth + w.urgency * urgency + w.blocking * blocking + w.source * source;
     (total.clamp(0.0, 100.0) * 100.0).round() / 100.0
 }
 
@@ -241,11 +219,7 @@ pub fn urgency_score(deadline: Option<Timestamp>, estimate: Option<u64>, now: Ti
     if slack <= 0.0 {
         return 100.0;
     }
-    let horizon = if estimate > 0.0 {
-        2.0 * estimate
-    } else {
-        86_400.0
-    };
+    let horizon = if estimate > 0.0 { 2.0 * estimate } else { 86_400.0 };
     50.0 + 50.0 * (-slack / horizon).exp()
 }
 
@@ -254,10 +228,11 @@ mod tests {
     use super::*;
 
     fn head(source: Source, base: u8) -> TaskHead {
+        let mut symbols = Symbols::default();
         TaskHead {
             id: Id::generate(),
             source,
-            agent_type: "a".into(),
+            agent_type: symbols.intern("a"),
             base_priority: base,
             prerequisites: vec![],
             deadline: None,
@@ -289,13 +264,7 @@ mod tests {
     #[test]
     fn reference_worked_example_is_32_5() {
         let w = PriorityWeights::default();
-        let p = calculated_priority(
-            &head(Source::Human, 5),
-            &derived(),
-            false,
-            Timestamp::from_millis(0),
-            &w,
-        );
+        let p = calculated_priority(&head(Source::Human, 5), &derived(), false, Timestamp::from_millis(0), &w);
         assert_eq!(p, 32.5);
     }
 
@@ -307,10 +276,7 @@ mod tests {
         let near = Some(now.plus_seconds(3_600.0));
         assert!(urgency_score(near, None, now) > urgency_score(far, None, now));
         assert_eq!(urgency_score(near, Some(7_200), now), 100.0);
-        assert_eq!(
-            urgency_score(Some(now.plus_seconds(-1.0)), None, now),
-            100.0
-        );
+        assert_eq!(urgency_score(Some(now.plus_seconds(-1.0)), None, now), 100.0);
     }
 
     #[test]

@@ -51,29 +51,18 @@ impl Repo {
 
     /// Runs the binary and returns its output, whatever the exit code.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run abathur")
+        self.cmd(args).stdin(Stdio::null()).output().expect("run abathur")
     }
 
     /// Runs the binary with an environment variable set.
     pub fn run_env(&self, args: &[&str], key: &str, value: &str) -> Output {
-        self.cmd(args)
-            .env(key, value)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run abathur")
+        self.cmd(args).env(key, value).stdin(Stdio::null()).output().expect("run abathur")
     }
 
     /// Runs and requires success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "abathur {args:?} failed: {}",
-            describe(&out)
-        );
+        assert!(out.status.success(), "abathur {args:?} failed: {}", describe(&out));
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
@@ -89,23 +78,14 @@ impl Repo {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.run_env(&all, key, value);
-        assert!(
-            out.status.success(),
-            "abathur {args:?} failed: {}",
-            describe(&out)
-        );
+        assert!(out.status.success(), "abathur {args:?} failed: {}", describe(&out));
         serde_json::from_slice(&out.stdout).expect("stdout is JSON")
     }
 
     /// Runs and requires failure with `code`; returns stderr.
     pub fn fails(&self, args: &[&str], code: i32) -> String {
         let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "abathur {args:?}: {}",
-            describe(&out)
-        );
+        assert_eq!(out.status.code(), Some(code), "abathur {args:?}: {}", describe(&out));
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
@@ -113,10 +93,7 @@ impl Repo {
     pub fn add(&self, args: &[&str]) -> String {
         let mut all = vec!["task", "add"];
         all.extend_from_slice(args);
-        self.json(&all)["task_id"]
-            .as_str()
-            .expect("task_id")
-            .to_string()
+        self.json(&all)["task_id"].as_str().expect("task_id").to_string()
     }
 
     /// Runs git in the repository.
@@ -125,11 +102,7 @@ impl Repo {
         cmd.args(args).current_dir(self.path());
         hermetic(&mut cmd, self.path());
         let out = cmd.output().expect("run git");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            describe(&out)
-        );
+        assert!(out.status.success(), "git {args:?} failed: {}", describe(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -138,12 +111,7 @@ impl Repo {
         let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(self.tasks_dir())
             .unwrap()
             .map(|e| e.unwrap())
-            .map(|e| {
-                (
-                    e.file_name().into_string().unwrap(),
-                    std::fs::read(e.path()).unwrap(),
-                )
-            })
+            .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
             .collect();
         files.sort();
         files
@@ -175,7 +143,5 @@ pub fn describe(out: &Output) -> String {
 
 /// The string at `key`.
 pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} is not a string in {v}"))
+    v[key].as_str().unwrap_or_else(|| panic!("{key} is not a string in {v}"))
 }

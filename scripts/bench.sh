@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks of the task commands at 1,000 and 10,000 tasks (docs/benchmarks.md).
+# Needs hyperfine (installed from Debian when missing and running as root). Usage: scripts/bench.sh [OUT.md]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/abathur-target}"
+OUT="${1:-$ROOT/target-bench.md}"
+if ! command -v hyperfine >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq hyperfine; else
+        echo "hyperfine is required (apt-get install hyperfine)" >&2; exit 1; fi
+fi
+cargo build --release --locked --quiet
+cargo build --release --locked --quiet --example seed_ledger
+BIN="$CARGO_TARGET_DIR/release/abathur"
+SEED="$CARGO_TARGET_DIR/release/examples/seed_ledger"
+WORK="$(mktemp -d)"
+trap 'cd /; rm -rf "$WORK"' EXIT
+
+{
+    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(date -u +%Y-%m-%d)"
+    echo
+} > "$OUT"
+
+fresh() { # fresh N: a seeded ledger copied from the template for N
+    rm -rf "$WORK/run"; cp -r "$WORK/t$1" "$WORK/run"; cd "$WORK/run"; "$BIN" task status > /dev/null
+}
+
+for N in 1000 10000; do
+    mkdir -p "$WORK/t$N"; (cd "$WORK/t$N" && git init -q && "$SEED" "$WORK/t$N" "$N" > /dev/null)
+    fresh "$N"
+    ID=$(ls .abathur/tasks | sed -n "$((N / 2))p" | cut -c1-26)
+    echo "### $N tasks (warm file cache)" >> "$OUT"
+    hyperfine -N --warmup 5 --runs 50 --export-markdown "$WORK/read.md" \
+        -n "task get" "$BIN task get $ID" \
+        -n "task list" "$BIN task list" \
+        -n "task status" "$BIN task status" \
+        -n "task plan -m M4" "$BIN task plan -m M4" > /dev/null
+    cat "$WORK/read.md" >> "$OUT"
+    fresh "$N"
+    hyperfine -N --warmup 3 --runs 100 --export-markdown "$WORK/write.md" \
+        -n "task add" "$BIN -q task add bench-task" \
+        -n "task claim" "$BIN -q task claim" > /dev/null
+    tail -n +3 "$WORK/write.md" >> "$OUT"
+    # 64 concurrent processes, each one claim: total claims per second.
+    fresh "$N"
+    CLAIMS=$(( N < 5000 ? 200 : 640 ))
+    START=$(date +%s.%N)
+    seq "$CLAIMS" | xargs -P 64 -I{} "$BIN" -q task claim --agent "p{}" > /dev/null
+    END=$(date +%s.%N)
+    RUNNING=$("$BIN" --json task status | sed -n 's/^  "running": \([0-9]*\),$/\1/p')
+    RATE=$(python3 -c "print(round($RUNNING / ($END - $START)))")
+    echo >> "$OUT"
+    echo "64 concurrent processes: $RUNNING claims (of $CLAIMS attempted) in $(python3 -c "print(round($END - $START, 2))") s = **$RATE claims/s**" >> "$OUT"
+    echo >> "$OUT"
+    cd "$ROOT"
+done
+cat "$OUT"
