@@ -11,9 +11,10 @@ if ! command -v hyperfine >/dev/null; then
         echo "hyperfine is required (apt-get install hyperfine)" >&2; exit 1; fi
 fi
 cargo build --release --locked --quiet
-cargo build --release --locked --quiet --example seed_ledger
+cargo build --release --locked --quiet --example seed_ledger --example claim_loop
 BIN="$CARGO_TARGET_DIR/release/abathur"
 SEED="$CARGO_TARGET_DIR/release/examples/seed_ledger"
+LOOP="$CARGO_TARGET_DIR/release/examples/claim_loop"
 WORK="$(mktemp -d)"
 trap 'cd /; rm -rf "$WORK"' EXIT
 
@@ -51,8 +52,20 @@ for N in 1000 10000; do
     RUNNING=$("$BIN" --json task status | sed -n 's/^  "running": \([0-9]*\),$/\1/p')
     RATE=$(python3 -c "print(round($RUNNING / ($END - $START)))")
     echo >> "$OUT"
-    echo "64 concurrent processes: $RUNNING claims (of $CLAIMS attempted) in $(python3 -c "print(round($END - $START, 2))") s = **$RATE claims/s**" >> "$OUT"
+    echo "64 concurrent \`abathur task claim\` processes (one claim each): $RUNNING claims in $(python3 -c "print(round($END - $START, 2))") s = **$RATE claims/s**" >> "$OUT"
     echo >> "$OUT"
+    # 64 concurrent long-lived processes (as one MCP server per agent), each claiming in a loop.
+    fresh "$N"
+    PER=$(( N < 5000 ? 3 : 20 ))
+    START=$(date +%s.%N)
+    for p in $(seq 64); do "$LOOP" . "$PER" "l$p" > "$WORK/loop$p" & done
+    wait
+    END=$(date +%s.%N)
+    TOTAL=$(cat "$WORK"/loop* | paste -sd+ | bc)
+    RATE=$(python3 -c "print(round($TOTAL / ($END - $START)))")
+    echo "64 concurrent long-lived processes (start-up included): $TOTAL claims in $(python3 -c "print(round($END - $START, 2))") s = **$RATE claims/s**" >> "$OUT"
+    echo >> "$OUT"
+    rm -f "$WORK"/loop*
     cd "$ROOT"
 done
 cat "$OUT"

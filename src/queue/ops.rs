@@ -38,9 +38,18 @@ impl Service {
     fn queue_view_with(&self, fresh: &[&TaskRecord], verify: bool) -> Result<QueueView> {
         let mut heads = if verify { self.tasks.load_verified()? } else { self.tasks.load()? };
         for record in fresh {
+            // Usually the cache already holds exactly this head: then nothing is copied.
+            let position = heads.tasks.binary_search_by(|h| h.id.cmp(&record.id));
+            let known = |h: &TaskHead| {
+                let mut probe = heads.symbols.as_ref().clone();
+                TaskHead::of(record, &mut probe) == *h && probe.len() == heads.symbols.len()
+            };
+            if position.is_ok_and(|i| known(&heads.tasks[i])) {
+                continue;
+            }
             let head = TaskHead::of(record, std::sync::Arc::make_mut(&mut heads.symbols));
             let tasks = std::sync::Arc::make_mut(&mut heads.tasks);
-            match tasks.binary_search_by(|h| h.id.cmp(&record.id)) {
+            match position {
                 Ok(i) => tasks[i] = head,
                 Err(i) => tasks.insert(i, head),
             }

@@ -73,6 +73,16 @@ impl Symbols {
         self.names.iter().position(|n| n == name).map(|i| Sym(i as u32))
     }
 
+    /// How many distinct strings are interned.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no string is interned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
     /// The string behind `sym`.
     pub fn name(&self, sym: Sym) -> &str {
         &self.names[sym.0 as usize]

@@ -35,7 +35,7 @@ pub struct Derived {
     pub lease_expired: bool,
     /// Why a waiting task is not ready (empty when ready).
     pub blocked_by: Vec<String>,
-    /// 0..=100, see docs/priority.md.
+    /// 0..=100, see docs/priority.md; 0 once the task is finished.
     pub calculated_priority: f64,
     /// Longest chain of unfinished prerequisites above the task.
     pub dependency_depth: u32,
@@ -148,8 +148,11 @@ impl QueueView {
             d.dependency_depth = upstream[i];
             d.downstream_depth = downstream[i];
             d.blocking_count = blocking[i];
-            let waiting = d.state == State::Pending;
-            d.calculated_priority = calculated_priority(&heads[i], d, waiting, now, weights);
+            // A finished task has nothing left to prioritise: 0, so finished tasks list by age.
+            if !d.state.is_terminal() {
+                let waiting = d.state == State::Pending;
+                d.calculated_priority = calculated_priority(&heads[i], d, waiting, now, weights);
+            }
         }
 
         QueueView { heads, derived, graph, symbols, journal_mark, problems }
