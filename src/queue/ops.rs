@@ -385,7 +385,7 @@ impl Service {
             if !self.prerequisites_done(&record, now) {
                 continue;
             }
-            if view.derived[i].blocked_by.iter().any(|r| !r.starts_with("waiting on ")) {
+            if view.derived[i].blocked_by.iter().any(|b| !b.is_prerequisite()) {
                 continue; // held by a gate or an escalation
             }
             let lease_id = Id::generate().to_string();
@@ -769,7 +769,7 @@ pub fn detail(view: &QueueView, r: &TaskRecord, now: Timestamp) -> TaskDetail {
         summary: r.summary.clone(),
         description: r.description.clone(),
         status,
-        blocked_by: d.map(|d| d.blocked_by.clone()).unwrap_or_default(),
+        blocked_by: i.map(|i| view.blocked_by(i)).unwrap_or_default(),
         calculated_priority: d.map_or(0.0, |d| d.calculated_priority),
         base_priority: r.base_priority,
         source: r.source,
@@ -829,7 +829,7 @@ fn summary_row(view: &QueueView, i: usize, record: &TaskRecord) -> TaskSummary {
         agent_type: view.agent_type(i).to_string(),
         milestone: view.milestone(i).map(str::to_string),
         prerequisite_count: h.prerequisites.len(),
-        blocked_by: d.blocked_by.clone(),
+        blocked_by: view.blocked_by(i),
         deadline: h.deadline.map(|t| t.to_string()),
         submitted_at: h.submitted_at.to_string(),
         lease_holder: if d.state == State::Running { record.lease.as_ref().map(|l| l.holder.clone()) } else { None },

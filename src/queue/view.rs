@@ -22,6 +22,26 @@ pub struct GateBlocks {
     pub paused: Option<String>,
 }
 
+/// One reason a waiting task is not ready; formatted only when shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blocker {
+    /// A prerequisite is not completed (it may be running, waiting, failed or cancelled).
+    Prerequisite(Id, State),
+    /// A prerequisite names no task in the ledger.
+    Missing(Id),
+    /// The task's milestone is behind a closed gate.
+    Gate(crate::queue::store::Sym),
+    /// An escalation pauses every claim.
+    Paused,
+}
+
+impl Blocker {
+    /// Whether only prerequisites (not a gate or a pause) hold the task back.
+    pub fn is_prerequisite(self) -> bool {
+        matches!(self, Blocker::Prerequisite(..) | Blocker::Missing(_))
+    }
+}
+
 /// Derived facts about one task.
 #[derive(Clone, Debug)]
 pub struct Derived {
@@ -34,7 +54,7 @@ pub struct Derived {
     /// Whether the stored lease has lapsed.
     pub lease_expired: bool,
     /// Why a waiting task is not ready (empty when ready).
-    pub blocked_by: Vec<String>,
+    pub blocked_by: Vec<Blocker>,
     /// 0..=100, see docs/priority.md; 0 once the task is finished.
     pub calculated_priority: f64,
     /// Longest chain of unfinished prerequisites above the task.
@@ -60,6 +80,8 @@ pub struct QueueView {
     pub journal_mark: Option<JournalMark>,
     /// Files that could not be read.
     pub problems: Vec<crate::error::Error>,
+    /// The gates the view was derived with.
+    pub gates: GateBlocks,
 }
 
 impl QueueView {
@@ -106,21 +128,18 @@ impl QueueView {
                     let mut reasons = Vec::new();
                     for p in &h.prerequisites {
                         match find(p) {
-                            None => reasons.push(format!("prerequisite {p} does not exist")),
+                            None => reasons.push(Blocker::Missing(*p)),
                             Some(j) => match derived[j].state {
                                 State::Completed => {}
-                                State::Failed | State::Cancelled => {
-                                    reasons.push(format!("prerequisite {p} is {}", derived[j].state.as_str()))
-                                }
-                                s => reasons.push(format!("waiting on {p} ({})", s.as_str())),
+                                s => reasons.push(Blocker::Prerequisite(*p, s)),
                             },
                         }
                     }
-                    if let Some(why) = h.milestone.and_then(|m| gates.closed.get(symbols.name(m))) {
-                        reasons.push(why.clone());
+                    if let Some(m) = h.milestone.filter(|m| gates.closed.contains_key(symbols.name(*m))) {
+                        reasons.push(Blocker::Gate(m));
                     }
-                    if let Some(why) = &gates.paused {
-                        reasons.push(why.clone());
+                    if gates.paused.is_some() {
+                        reasons.push(Blocker::Paused);
                     }
                     let backing_off = !derived[i].lease_expired && h.not_before.is_some_and(|t| t > now);
                     derived[i].blocked_by = reasons;
@@ -155,12 +174,30 @@ impl QueueView {
             }
         }
 
-        QueueView { heads, derived, graph, symbols, journal_mark, problems }
+        QueueView { heads, derived, graph, symbols, journal_mark, problems, gates: gates.clone() }
     }
 
     /// Position of task `id`.
     pub fn position(&self, id: &Id) -> Option<usize> {
         self.heads.binary_search_by(|h| h.id.cmp(id)).ok()
+    }
+
+    /// The sentences explaining why the task at `i` waits.
+    pub fn blocked_by(&self, i: usize) -> Vec<String> {
+        let gates = &self.gates;
+        self.derived[i]
+            .blocked_by
+            .iter()
+            .map(|b| match *b {
+                Blocker::Missing(p) => format!("prerequisite {p} does not exist"),
+                Blocker::Prerequisite(p, s @ (State::Failed | State::Cancelled)) => {
+                    format!("prerequisite {p} is {}", s.as_str())
+                }
+                Blocker::Prerequisite(p, s) => format!("waiting on {p} ({})", s.as_str()),
+                Blocker::Gate(m) => gates.closed.get(self.symbols.name(m)).cloned().unwrap_or_default(),
+                Blocker::Paused => gates.paused.clone().unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// Agent type of the task at `i`.
