@@ -25,8 +25,7 @@ impl LedgerLock {
         if let Some(lock) = LedgerLock::try_acquire(path)? {
             return Ok(lock);
         }
-        let file =
-            OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))?;
+        let file = open_lock_file(path)?;
         let timeout = std::env::var("ABATHUR_LOCK_TIMEOUT_MS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -59,8 +58,7 @@ impl LedgerLock {
 impl LedgerLock {
     /// Takes the lock only if it is free right now; `None` when another process holds it.
     pub fn try_acquire(path: &Path) -> Result<Option<LedgerLock>> {
-        let file =
-            OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))?;
+        let file = open_lock_file(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(LedgerLock { file })),
             Err(TryLockError::WouldBlock) => Ok(None),
@@ -73,4 +71,8 @@ impl Drop for LedgerLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
     }
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))
 }

@@ -176,18 +176,8 @@ impl Service {
         }
         // No unfinished prerequisites and no gate: ready, with no dependents yet.
         let head = TaskHead::of(&record, &mut Default::default());
-        let derived = view::Derived {
-            status: Status::Ready,
-            state: State::Pending,
-            retry_count: 0,
-            lease_expired: false,
-            blocked_by: vec![],
-            calculated_priority: 0.0,
-            dependency_depth: 0,
-            downstream_depth: 0,
-            blocking_count: 0,
-        };
-        let priority = view::calculated_priority(&head, &derived, true, now, &self.config.priority);
+        let priority =
+            view::calculated_priority(&head, &view::Derived::ready_alone(), true, now, &self.config.priority);
         Ok(EnqueueReply {
             task_id: id.to_string(),
             status: Status::Ready,

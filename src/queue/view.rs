@@ -65,6 +65,24 @@ pub struct Derived {
     pub blocking_count: u32,
 }
 
+impl Derived {
+    /// A waiting task with nothing unfinished above or below it: ready, and its own only influence
+    /// on priority. What a new task with no open prerequisites is.
+    pub fn ready_alone() -> Derived {
+        Derived {
+            status: Status::Ready,
+            state: State::Pending,
+            retry_count: 0,
+            lease_expired: false,
+            blocked_by: vec![],
+            calculated_priority: 0.0,
+            dependency_depth: 0,
+            downstream_depth: 0,
+            blocking_count: 0,
+        }
+    }
+}
+
 /// Every task with its derived facts, indexed for lookups.
 #[derive(Debug)]
 pub struct QueueView {
@@ -288,17 +306,7 @@ mod tests {
     }
 
     fn derived() -> Derived {
-        Derived {
-            status: Status::Ready,
-            state: State::Pending,
-            retry_count: 0,
-            lease_expired: false,
-            blocked_by: vec![],
-            calculated_priority: 0.0,
-            dependency_depth: 0,
-            downstream_depth: 0,
-            blocking_count: 0,
-        }
+        Derived::ready_alone()
     }
 
     #[test]
