@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod id;
 pub mod ledger;
+pub mod mcp;
 pub mod queue;
 pub mod service;
 pub mod time;

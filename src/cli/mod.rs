@@ -43,6 +43,8 @@ pub enum Command {
     /// Manage the task queue
     #[command(subcommand)]
     Task(Box<task::TaskCommand>),
+    /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
+    Mcp,
     /// Print shell completions
     Completions {
         /// Shell to generate completions for
@@ -114,6 +116,7 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
     match cli.command {
         Command::Init(args) => init::cmd_init(ui, &cwd, &args),
         Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
+        Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "abathur", &mut std::io::stdout());
             Ok(())

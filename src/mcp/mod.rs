@@ -1,0 +1,77 @@
+//! `abathur mcp`: the MCP server agents use, over stdio, on the same service layer as the CLI.
+//!
+//! No logic lives here. Each tool takes the request type the CLI builds from its flags, calls the same
+//! `Service` method on a blocking thread (it may wait for the ledger lock), and returns the same reply
+//! type, so a tool's reply is exactly what `abathur <command> --json` prints. A service error becomes a
+//! tool result with `isError: true` carrying `{error, message, hints}`; JSON-RPC errors are left to
+//! protocol faults. stdout carries the protocol only; diagnostics go to stderr.
+//!
+//! Start-up is cheap: the ledger is located and its config read, nothing else; `initialize` and
+//! `tools/list` never touch the task files.
+
+mod task;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, ServiceExt, tool_handler};
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::service::Service;
+
+/// The MCP server: the service plus the table of tools.
+#[derive(Clone)]
+pub struct AbathurServer {
+    service: Service,
+    tool_router: ToolRouter<AbathurServer>,
+}
+
+impl AbathurServer {
+    /// A server answering for `service`'s ledger.
+    pub fn new(service: Service) -> AbathurServer {
+        AbathurServer { service, tool_router: AbathurServer::task_router() }
+    }
+
+    /// Runs one service call off the async executor and shapes its outcome as a tool result.
+    async fn call<T, F>(&self, op: F) -> std::result::Result<rmcp::Json<T>, CallToolResult>
+    where
+        T: Serialize + Send + 'static,
+        F: FnOnce(&Service) -> Result<T> + Send + 'static,
+    {
+        let service = self.service.clone();
+        let outcome = tokio::task::spawn_blocking(move || op(&service))
+            .await
+            .unwrap_or_else(|e| Err(Error::new(ErrorKind::Internal, format!("the tool call panicked: {e}"))));
+        outcome.map(rmcp::Json).map_err(|e| CallToolResult::structured_error(e.to_json()))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for AbathurServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "abathur: the project's task queue, kept as files in its git repository. Enqueue tasks \
+                 with prerequisites, claim the best ready task for your agent type, heartbeat while you \
+                 work, then complete it with a result or fail it with an error.",
+            )
+    }
+}
+
+/// Serves MCP over stdin/stdout until the client closes the connection.
+pub fn serve(service: Service) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let server = AbathurServer::new(service)
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("MCP initialisation failed: {e}")))?;
+        server.waiting().await.map_err(|e| Error::new(ErrorKind::Internal, format!("MCP server stopped: {e}")))?;
+        Ok(())
+    })
+}

@@ -1,0 +1,151 @@
+//! The task tools: the seed's six (names, parameters and reply fields unchanged) and the four an
+//! agent needs to work a task: claim, heartbeat, complete, fail.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{Json, tool, tool_router};
+
+use crate::mcp::AbathurServer;
+use crate::queue::api::*;
+
+/// `task_queue_status` takes no parameters.
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+#[tool_router(router = task_router, vis = "pub(crate)")]
+impl AbathurServer {
+    #[tool(
+        description = "Submit a task. Required: description. Optional: source (human, agent_requirements, agent_planner, agent_implementation), agent_type, base_priority 0-10 (default 5), prerequisites (task ids that must complete first), deadline (RFC 3339), summary, milestone, estimated_duration_seconds, parent_task_id, input_data. Returns task_id, status (ready or blocked), calculated_priority.",
+        annotations(
+            title = "Enqueue task",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn task_enqueue(
+        &self,
+        Parameters(req): Parameters<EnqueueRequest>,
+    ) -> Result<Json<EnqueueReply>, CallToolResult> {
+        self.call(move |s| s.task_enqueue(req)).await
+    }
+
+    #[tool(
+        description = "List tasks, highest calculated priority first, then oldest. Filters: status or exclude_status, source, agent_type, milestone; limit 1-500 (default 50).",
+        annotations(title = "List tasks", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn task_list(&self, Parameters(req): Parameters<ListRequest>) -> Result<Json<ListReply>, CallToolResult> {
+        self.call(move |s| s.task_list(req)).await
+    }
+
+    #[tool(
+        description = "Get one task by id (or unique id prefix): everything stored and derived, including status, blocked_by, calculated_priority, prerequisites, dependents, lease and history.",
+        annotations(title = "Get task", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn task_get(&self, Parameters(req): Parameters<GetRequest>) -> Result<Json<TaskDetail>, CallToolResult> {
+        self.call(move |s| s.task_get(req)).await
+    }
+
+    #[tool(
+        description = "Queue statistics: total_tasks, counts per status, avg_priority, max_depth, oldest_pending, newest_task, active_leases.",
+        annotations(title = "Queue status", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn task_queue_status(
+        &self,
+        Parameters(_): Parameters<NoParams>,
+    ) -> Result<Json<QueueStatus>, CallToolResult> {
+        self.call(move |s| s.task_queue_status()).await
+    }
+
+    #[tool(
+        description = "Cancel a task and, by cascade, every unfinished task that depends on it. Refuses a task that is already completed, failed or cancelled. Returns cancelled_task_id, cascaded_task_ids, total_cancelled.",
+        annotations(
+            title = "Cancel task",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn task_cancel(
+        &self,
+        Parameters(req): Parameters<CancelRequest>,
+    ) -> Result<Json<CancelReply>, CallToolResult> {
+        self.call(move |s| s.task_cancel(req)).await
+    }
+
+    #[tool(
+        description = "Execution plan for task_ids (or every unfinished task of a milestone): batches of tasks that can run in parallel, in order; total_batches, max_parallelism. Unknown ids and cycles are errors.",
+        annotations(title = "Execution plan", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn task_execution_plan(
+        &self,
+        Parameters(req): Parameters<PlanRequest>,
+    ) -> Result<Json<PlanReply>, CallToolResult> {
+        self.call(move |s| s.task_execution_plan(req)).await
+    }
+
+    #[tool(
+        description = "Claim the best ready task (optionally only of agent_type) under a lease. Returns claimed, the task, lease_id and lease_expires_at. Renew with task_heartbeat before it expires; finish with task_complete or task_fail, passing lease_id.",
+        annotations(
+            title = "Claim task",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn task_claim(&self, Parameters(req): Parameters<ClaimRequest>) -> Result<Json<ClaimReply>, CallToolResult> {
+        self.call(move |s| s.task_claim(req)).await
+    }
+
+    #[tool(
+        description = "Renew the lease on a task you claimed (task_id, lease_id). Returns the new lease_expires_at.",
+        annotations(
+            title = "Heartbeat",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn task_heartbeat(
+        &self,
+        Parameters(req): Parameters<HeartbeatRequest>,
+    ) -> Result<Json<HeartbeatReply>, CallToolResult> {
+        self.call(move |s| s.task_heartbeat(req)).await
+    }
+
+    #[tool(
+        description = "Complete a running task with an optional result_data object. Returns the dependents that became ready (unblocked_task_ids).",
+        annotations(
+            title = "Complete task",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn task_complete(
+        &self,
+        Parameters(req): Parameters<CompleteRequest>,
+    ) -> Result<Json<CompleteReply>, CallToolResult> {
+        self.call(move |s| s.task_complete(req)).await
+    }
+
+    #[tool(
+        description = "Report a failed attempt with error_message. The task is retried with backoff while retries remain (status pending, retry_at); past max_retries it fails and its dependents are cancelled (cascaded_task_ids).",
+        annotations(
+            title = "Fail task",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn task_fail(&self, Parameters(req): Parameters<FailRequest>) -> Result<Json<FailReply>, CallToolResult> {
+        self.call(move |s| s.task_fail(req)).await
+    }
+}

@@ -1,0 +1,111 @@
+"""The seed's workflow through the official MCP Python SDK (stdio client), against `abathur mcp`.
+
+Usage: seed_workflow.py BIN REPO. Exits non-zero with a message on the first failed expectation.
+Also checks that each tool's reply equals what `abathur --json <command>` prints (same serde type).
+"""
+import asyncio
+import json
+import subprocess
+import sys
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+BIN, REPO = sys.argv[1], sys.argv[2]
+SEED_TOOLS = {"task_enqueue", "task_list", "task_get", "task_queue_status", "task_cancel", "task_execution_plan"}
+
+
+def cli(*args):
+    out = subprocess.run([BIN, "--json", *args], cwd=REPO, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def expect(condition, message):
+    if not condition:
+        raise SystemExit(f"FAILED: {message}")
+
+
+async def call(session, tool, args):
+    result = await session.call_tool(tool, args)
+    expect(not result.is_error, f"{tool}({args}) failed: {result.structured_content}")
+    return result.structured_content
+
+
+async def main():
+    params = StdioServerParameters(command=BIN, args=["mcp"], cwd=REPO)
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as s:
+            await s.initialize()
+            tools = {t.name: t for t in (await s.list_tools()).tools}
+            expect(SEED_TOOLS <= set(tools), f"seed tools missing: {SEED_TOOLS - set(tools)}")
+            expect(len(tools) <= 20, "the tool set stays small")
+            for name, tool in tools.items():
+                expect(tool.description and tool.annotations is not None, f"{name} lacks description or annotations")
+                expect(tool.output_schema is not None, f"{name} lacks an output schema")
+            expect(tools["task_list"].annotations.read_only_hint is True, "task_list is read-only")
+            expect(tools["task_cancel"].annotations.destructive_hint is True, "task_cancel is destructive")
+
+            # The seed's calls, with exactly its parameters.
+            schema = await call(s, "task_enqueue", {"description": "Create the core schema", "source": "agent_planner",
+                                                    "agent_type": "database-schema-implementer", "base_priority": 8})
+            for field in ("task_id", "status", "calculated_priority"):
+                expect(field in schema, f"task_enqueue reply lacks {field}")
+            tests = await call(s, "task_enqueue", {"description": "Unit tests for the schema", "source": "agent_planner",
+                                                   "agent_type": "test-automation-engineer", "base_priority": 7,
+                                                   "prerequisites": [schema["task_id"]], "deadline": "2030-01-01T00:00:00Z"})
+            expect(tests["status"] == "blocked", f"a task with an open prerequisite is blocked: {tests}")
+            report = await call(s, "task_enqueue", {"description": "Baseline report", "source": "agent_planner",
+                                                    "agent_type": "test-automation-engineer",
+                                                    "prerequisites": [tests["task_id"]]})
+
+            plan = await call(s, "task_execution_plan", {"task_ids": [report["task_id"], tests["task_id"], schema["task_id"]]})
+            expect(plan["batches"] == [[schema["task_id"]], [tests["task_id"]], [report["task_id"]]], f"plan: {plan}")
+            expect(plan["total_batches"] == 3 and plan["max_parallelism"] == 1, f"plan: {plan}")
+
+            listed = await call(s, "task_list", {"status": "blocked", "limit": 10})
+            expect({t["id"] for t in listed["tasks"]} == {tests["task_id"], report["task_id"]}, f"list: {listed}")
+
+            claim = await call(s, "task_claim", {"agent_type": "database-schema-implementer", "agent": "impl-1"})
+            expect(claim["claimed"] and claim["task"]["id"] == schema["task_id"], f"claim: {claim}")
+            await call(s, "task_heartbeat", {"task_id": schema["task_id"], "lease_id": claim["lease_id"]})
+            done = await call(s, "task_complete", {"task_id": schema["task_id"], "lease_id": claim["lease_id"],
+                                                   "result_data": {"files": ["schema.sql"]}})
+            expect(done["unblocked_task_ids"] == [tests["task_id"]], f"complete: {done}")
+            got = await call(s, "task_get", {"task_id": tests["task_id"]})
+            expect(got["status"] == "ready", f"the dependent became ready: {got['status']}")
+
+            status = await call(s, "task_queue_status", {})
+            for field in ("total_tasks", "pending", "blocked", "ready", "running", "completed", "failed", "cancelled",
+                          "avg_priority", "oldest_pending"):
+                expect(field in status, f"task_queue_status lacks {field}")
+            expect(status["completed"] == 1 and status["ready"] == 1 and status["blocked"] == 1, f"status: {status}")
+
+            # Replies are the same serde types as the CLI's --json.
+            expect(got == cli("task", "get", tests["task_id"]), "task_get differs from `task get --json`")
+            expect(status == cli("task", "status"), "task_queue_status differs from `task status --json`")
+            expect(await call(s, "task_list", {}) == cli("task", "list"), "task_list differs from `task list --json`")
+
+            cancel = await call(s, "task_cancel", {"task_id": tests["task_id"]})
+            expect(cancel == {"cancelled_task_id": tests["task_id"], "cascaded_task_ids": [report["task_id"]],
+                              "total_cancelled": 2}, f"cancel: {cancel}")
+
+            # Errors are tool errors carrying {error, message}.
+            for tool, args, kind in [
+                ("task_get", {"task_id": "01zzzzzzzzzzzzzzzzzzzzzzzz"}, "NotFoundError"),
+                ("task_get", {"task_id": "../../etc/passwd"}, "ValidationError"),
+                ("task_enqueue", {"description": "x", "base_priority": 11}, "ValidationError"),
+                ("task_enqueue", {"description": "x" * 10001}, "ValidationError"),
+                ("task_cancel", {"task_id": tests["task_id"]}, "ConflictError"),
+                ("task_execution_plan", {"task_ids": ["01zzzzzzzzzzzzzzzzzzzzzzzz"]}, "NotFoundError"),
+                ("task_list", {"limit": 501}, "ValidationError"),
+            ]:
+                result = await s.call_tool(tool, args)
+                expect(result.is_error, f"{tool}({str(args)[:60]}) should fail")
+                body = result.structured_content
+                expect(body.get("error") == kind and body.get("message"), f"{tool}: expected {kind}, got {body}")
+            bad = await s.call_tool("task_list", {"limit": "many"})
+            expect(bad.is_error, "a wrongly typed argument is a tool error, not a crash")
+    print("seed workflow ok")
+
+
+asyncio.run(main())
