@@ -68,4 +68,11 @@ for N in 1000 10000; do
     rm -f "$WORK"/loop*
     cd "$ROOT"
 done
+# MCP latency through stdio on the 10,000-task ledger, measured by the official Python SDK client.
+if python3 -c 'import mcp' 2>/dev/null; then
+    fresh 10000
+    echo "### MCP tool calls through stdio, 10000 tasks (official Python SDK client)" >> "$OUT"
+    python3 "$ROOT/scripts/bench_mcp.py" "$BIN" "$WORK/run" 200 >> "$OUT"
+    cd "$ROOT"
+fi
 cat "$OUT"

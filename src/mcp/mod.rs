@@ -32,8 +32,11 @@ impl AbathurServer {
         AbathurServer { service, tool_router: AbathurServer::task_router() }
     }
 
-    /// Runs one service call off the async executor and shapes its outcome as a tool result.
-    async fn call<T, F>(&self, op: F) -> std::result::Result<rmcp::Json<T>, CallToolResult>
+    /// Runs one service call off the async executor and shapes its outcome as a tool result: the reply
+    /// as structured content, or `{error, message, hints}` with `isError`. Tools declare no output
+    /// schema on purpose: schemas of every reply would triple what `tools/list` costs an agent's
+    /// context; the replies are documented in docs/mcp.md and equal the CLI's `--json`.
+    async fn call<T, F>(&self, op: F) -> CallToolResult
     where
         T: Serialize + Send + 'static,
         F: FnOnce(&Service) -> Result<T> + Send + 'static,
@@ -42,7 +45,13 @@ impl AbathurServer {
         let outcome = tokio::task::spawn_blocking(move || op(&service))
             .await
             .unwrap_or_else(|e| Err(Error::new(ErrorKind::Internal, format!("the tool call panicked: {e}"))));
-        outcome.map(rmcp::Json).map_err(|e| CallToolResult::structured_error(e.to_json()))
+        match outcome.map(|reply| serde_json::to_value(reply)) {
+            Ok(Ok(value)) => CallToolResult::structured(value),
+            Ok(Err(e)) => CallToolResult::structured_error(
+                Error::new(ErrorKind::Internal, format!("the reply did not serialise: {e}")).to_json(),
+            ),
+            Err(e) => CallToolResult::structured_error(e.to_json()),
+        }
     }
 }
 

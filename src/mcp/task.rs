@@ -3,7 +3,7 @@
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
-use rmcp::{Json, tool, tool_router};
+use rmcp::{tool, tool_router};
 
 use crate::mcp::AbathurServer;
 use crate::queue::api::*;
@@ -25,10 +25,7 @@ impl AbathurServer {
             open_world_hint = false
         )
     )]
-    async fn task_enqueue(
-        &self,
-        Parameters(req): Parameters<EnqueueRequest>,
-    ) -> Result<Json<EnqueueReply>, CallToolResult> {
+    async fn task_enqueue(&self, Parameters(req): Parameters<EnqueueRequest>) -> CallToolResult {
         self.call(move |s| s.task_enqueue(req)).await
     }
 
@@ -36,7 +33,7 @@ impl AbathurServer {
         description = "List tasks, highest calculated priority first, then oldest. Filters: status or exclude_status, source, agent_type, milestone; limit 1-500 (default 50).",
         annotations(title = "List tasks", read_only_hint = true, open_world_hint = false)
     )]
-    async fn task_list(&self, Parameters(req): Parameters<ListRequest>) -> Result<Json<ListReply>, CallToolResult> {
+    async fn task_list(&self, Parameters(req): Parameters<ListRequest>) -> CallToolResult {
         self.call(move |s| s.task_list(req)).await
     }
 
@@ -44,7 +41,7 @@ impl AbathurServer {
         description = "Get one task by id (or unique id prefix): everything stored and derived, including status, blocked_by, calculated_priority, prerequisites, dependents, lease and history.",
         annotations(title = "Get task", read_only_hint = true, open_world_hint = false)
     )]
-    async fn task_get(&self, Parameters(req): Parameters<GetRequest>) -> Result<Json<TaskDetail>, CallToolResult> {
+    async fn task_get(&self, Parameters(req): Parameters<GetRequest>) -> CallToolResult {
         self.call(move |s| s.task_get(req)).await
     }
 
@@ -52,10 +49,7 @@ impl AbathurServer {
         description = "Queue statistics: total_tasks, counts per status, avg_priority, max_depth, oldest_pending, newest_task, active_leases.",
         annotations(title = "Queue status", read_only_hint = true, open_world_hint = false)
     )]
-    async fn task_queue_status(
-        &self,
-        Parameters(_): Parameters<NoParams>,
-    ) -> Result<Json<QueueStatus>, CallToolResult> {
+    async fn task_queue_status(&self, Parameters(_): Parameters<NoParams>) -> CallToolResult {
         self.call(move |s| s.task_queue_status()).await
     }
 
@@ -69,10 +63,7 @@ impl AbathurServer {
             open_world_hint = false
         )
     )]
-    async fn task_cancel(
-        &self,
-        Parameters(req): Parameters<CancelRequest>,
-    ) -> Result<Json<CancelReply>, CallToolResult> {
+    async fn task_cancel(&self, Parameters(req): Parameters<CancelRequest>) -> CallToolResult {
         self.call(move |s| s.task_cancel(req)).await
     }
 
@@ -80,10 +71,7 @@ impl AbathurServer {
         description = "Execution plan for task_ids (or every unfinished task of a milestone): batches of tasks that can run in parallel, in order; total_batches, max_parallelism. Unknown ids and cycles are errors.",
         annotations(title = "Execution plan", read_only_hint = true, open_world_hint = false)
     )]
-    async fn task_execution_plan(
-        &self,
-        Parameters(req): Parameters<PlanRequest>,
-    ) -> Result<Json<PlanReply>, CallToolResult> {
+    async fn task_execution_plan(&self, Parameters(req): Parameters<PlanRequest>) -> CallToolResult {
         self.call(move |s| s.task_execution_plan(req)).await
     }
 
@@ -97,7 +85,7 @@ impl AbathurServer {
             open_world_hint = false
         )
     )]
-    async fn task_claim(&self, Parameters(req): Parameters<ClaimRequest>) -> Result<Json<ClaimReply>, CallToolResult> {
+    async fn task_claim(&self, Parameters(req): Parameters<ClaimRequest>) -> CallToolResult {
         self.call(move |s| s.task_claim(req)).await
     }
 
@@ -111,10 +99,7 @@ impl AbathurServer {
             open_world_hint = false
         )
     )]
-    async fn task_heartbeat(
-        &self,
-        Parameters(req): Parameters<HeartbeatRequest>,
-    ) -> Result<Json<HeartbeatReply>, CallToolResult> {
+    async fn task_heartbeat(&self, Parameters(req): Parameters<HeartbeatRequest>) -> CallToolResult {
         self.call(move |s| s.task_heartbeat(req)).await
     }
 
@@ -128,10 +113,7 @@ impl AbathurServer {
             open_world_hint = false
         )
     )]
-    async fn task_complete(
-        &self,
-        Parameters(req): Parameters<CompleteRequest>,
-    ) -> Result<Json<CompleteReply>, CallToolResult> {
+    async fn task_complete(&self, Parameters(req): Parameters<CompleteRequest>) -> CallToolResult {
         self.call(move |s| s.task_complete(req)).await
     }
 
@@ -145,7 +127,7 @@ impl AbathurServer {
             open_world_hint = false
         )
     )]
-    async fn task_fail(&self, Parameters(req): Parameters<FailRequest>) -> Result<Json<FailReply>, CallToolResult> {
+    async fn task_fail(&self, Parameters(req): Parameters<FailRequest>) -> CallToolResult {
         self.call(move |s| s.task_fail(req)).await
     }
 }

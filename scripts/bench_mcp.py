@@ -1,0 +1,62 @@
+"""MCP latency through the stdio transport, measured by the official Python SDK client.
+
+Usage: bench_mcp.py BIN REPO [CALLS]. Prints a Markdown table: start-up (spawn, initialize, tools/list)
+and per-tool p50/p95 over CALLS calls. Run by scripts/bench.sh on the seeded 10,000-task ledger.
+"""
+import asyncio
+import statistics
+import sys
+import time
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+BIN, REPO = sys.argv[1], sys.argv[2]
+CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+
+
+def pct(samples, q):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def main():
+    rows = []
+    starts = []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        async with stdio_client(StdioServerParameters(command=BIN, args=["mcp"], cwd=REPO)) as (r, w):
+            async with ClientSession(r, w) as s:
+                await s.initialize()
+                await s.list_tools()
+                starts.append((time.perf_counter() - t0) * 1000)
+    rows.append(("spawn + initialize + tools/list", statistics.median(starts), pct(starts, 0.95)))
+
+    async with stdio_client(StdioServerParameters(command=BIN, args=["mcp"], cwd=REPO)) as (r, w):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            listed = await s.call_tool("task_list", {"limit": 1})
+            some_id = listed.structured_content["tasks"][0]["id"]
+            cases = [
+                ("task_get", lambda i: {"task_id": some_id}),
+                ("task_list", lambda i: {}),
+                ("task_queue_status", lambda i: {}),
+                ("task_enqueue", lambda i: {"description": f"bench task {i}", "source": "agent_planner"}),
+                ("task_claim", lambda i: {"agent": "bench"}),
+            ]
+            for tool, args in cases:
+                await s.call_tool(tool, args(-1))  # warm
+                samples = []
+                for i in range(CALLS):
+                    t0 = time.perf_counter()
+                    result = await s.call_tool(tool, args(i))
+                    samples.append((time.perf_counter() - t0) * 1000)
+                    assert not result.is_error, result.structured_content
+                rows.append((tool, statistics.median(samples), pct(samples, 0.95)))
+    print("| MCP call | p50 [ms] | p95 [ms] |")
+    print("|:---|---:|---:|")
+    for name, p50, p95 in rows:
+        print(f"| `{name}` | {p50:.1f} | {p95:.1f} |")
+
+
+asyncio.run(main())
