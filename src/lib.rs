@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod id;
+pub mod integrate;
 pub mod ledger;
 pub mod mcp;
 pub mod queue;

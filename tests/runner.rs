@@ -8,6 +8,7 @@ mod cache;
 mod concurrency;
 mod crash;
 mod init;
+mod integrate;
 mod mcp_server;
 mod task_lifecycle;
 mod worktree;

@@ -2,21 +2,60 @@
 
 use std::path::Path;
 
+use serde::Serialize;
+
 use crate::cli::Ui;
 use crate::error::Result;
-use crate::ledger::Ledger;
+use crate::integrate::ClaudeReport;
+use crate::ledger::{InitReport, Ledger, current_worktree};
 
 /// Create the ledger (.abathur/) in this git repository; running it again changes nothing
 #[derive(Debug, clap::Args)]
-pub struct InitArgs {}
+pub struct InitArgs {
+    /// Also register the MCP server in .mcp.json and install agent definitions in .claude/agents/
+    #[arg(long)]
+    pub claude: bool,
+    /// With --claude: replace agent definitions and the .mcp.json entry even if they were changed
+    #[arg(long, requires = "claude")]
+    pub force: bool,
+}
 
-/// Creates whatever part of the ledger is missing.
-pub fn cmd_init(ui: &Ui, cwd: &Path, _args: &InitArgs) -> Result<()> {
-    let (_ledger, report) = Ledger::init(cwd)?;
+#[derive(Serialize)]
+struct InitReply {
+    #[serde(flatten)]
+    ledger: InitReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claude: Option<ClaudeReport>,
+}
+
+/// Creates whatever part of the ledger is missing, and with `--claude` the client integration.
+pub fn cmd_init(ui: &Ui, cwd: &Path, args: &InitArgs) -> Result<()> {
+    let (ledger, report) = Ledger::init(cwd)?;
     if report.created.is_empty() {
         ui.status(format!("Ledger already set up in {}; nothing changed.", report.ledger));
     } else {
         ui.status(format!("Created the ledger in {}", report.ledger));
     }
-    ui.reply(&report, |r| r.created.iter().map(|c| format!("created {c}\n")).collect())
+    let claude = if args.claude {
+        let worktree = current_worktree(cwd)?;
+        let tools = crate::mcp::tool_catalog();
+        let done = crate::integrate::install_claude(&worktree, ledger.root(), &tools, args.force)?;
+        ui.status(format!(
+            "Claude Code: {} file(s) written, {} already up to date; MCP server `{}` registered in .mcp.json.",
+            done.written.len(),
+            done.unchanged.len(),
+            crate::integrate::SERVER_NAME
+        ));
+        Some(done)
+    } else {
+        None
+    };
+    let reply = InitReply { ledger: report, claude };
+    ui.reply(&reply, |r| {
+        let mut out: String = r.ledger.created.iter().map(|c| format!("created {c}\n")).collect();
+        if let Some(c) = &r.claude {
+            out.extend(c.written.iter().map(|w| format!("wrote {w}\n")));
+        }
+        out
+    })
 }

@@ -116,6 +116,15 @@ impl Ledger {
     }
 }
 
+/// The top of the work tree containing `cwd` (a linked worktree's own, not the main one).
+pub fn current_worktree(cwd: &Path) -> Result<PathBuf> {
+    let repo = git2::Repository::discover(cwd)
+        .map_err(|_| Error::new(ErrorKind::Validation, format!("{} is not inside a git repository", cwd.display())))?;
+    let workdir =
+        repo.workdir().ok_or_else(|| Error::new(ErrorKind::Validation, "a bare repository has no work tree"))?;
+    Ok(workdir.canonicalize().unwrap_or_else(|_| workdir.to_path_buf()))
+}
+
 /// The top of the main work tree of the repository containing `cwd`.
 fn main_workdir(cwd: &Path) -> Result<PathBuf> {
     let repo = git2::Repository::discover(cwd).map_err(|_| {

@@ -68,6 +68,20 @@ impl ServerHandler for AbathurServer {
     }
 }
 
+/// Every tool the server offers, with its description: what agent definitions should name.
+pub fn tool_catalog() -> Vec<crate::integrate::ToolInfo> {
+    let mut tools: Vec<_> = AbathurServer::task_router()
+        .list_all()
+        .into_iter()
+        .map(|t| crate::integrate::ToolInfo {
+            name: t.name.to_string(),
+            description: t.description.map(|d| d.to_string()).unwrap_or_default(),
+        })
+        .collect();
+    tools.sort_by(|a, b| a.name.cmp(&b.name));
+    tools
+}
+
 /// Serves MCP over stdin/stdout until the client closes the connection.
 pub fn serve(service: Service) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,134 @@
+//! Wiring abathur into agent clients: `abathur init --claude` registers the MCP server in the
+//! project's `.mcp.json` and installs agent definitions into `.claude/agents/`.
+//!
+//! The agent definitions are rendered from minijinja templates built into the binary
+//! (`templates/agents/`), which a project can override in `.abathur/templates/agents/`. They list the
+//! MCP tools by asking the server's own tool router, so they always name the real tools.
+//!
+//! Nothing a user wrote is replaced without `--force`: every file is planned first, and if any
+//! existing file would change, nothing at all is written and the error names the files.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ledger::atomic;
+
+/// Name under which the server is registered, and the `mcp__<server>__` prefix of its tools.
+pub const SERVER_NAME: &str = "abathur";
+
+const AGENT_TEMPLATES: [(&str, &str); 2] = [
+    ("implementation-orchestrator", include_str!("../templates/agents/implementation-orchestrator.md.j2")),
+    ("implementer", include_str!("../templates/agents/implementer.md.j2")),
+];
+
+/// What `init --claude` did, by path relative to the work tree.
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
+pub struct ClaudeReport {
+    /// Files created or updated.
+    pub written: Vec<String>,
+    /// Files already as they should be.
+    pub unchanged: Vec<String>,
+}
+
+/// One tool as the templates see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ToolInfo {
+    /// MCP tool name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+}
+
+/// Registers the MCP server and installs the agent definitions in `worktree`; overrides come from
+/// `ledger_root/templates/agents/`.
+pub fn install_claude(worktree: &Path, ledger_root: &Path, tools: &[ToolInfo], force: bool) -> Result<ClaudeReport> {
+    let mut plan: Vec<(PathBuf, Vec<u8>)> =
+        vec![(worktree.join(".mcp.json"), mcp_json(&worktree.join(".mcp.json"), force)?)];
+    for (name, builtin) in AGENT_TEMPLATES {
+        let override_path = ledger_root.join("templates/agents").join(format!("{name}.md.j2"));
+        let source = match std::fs::read_to_string(&override_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin.to_string(),
+            Err(e) => return Err(Error::io(&override_path, e)),
+        };
+        let rendered = render(name, &source, tools).map_err(|e| {
+            Error::new(ErrorKind::Validation, format!("template {name}.md.j2: {e}"))
+                .hint(format!("fix {} or delete it to use the built-in template", override_path.display()))
+        })?;
+        plan.push((worktree.join(".claude/agents").join(format!("{name}.md")), rendered.into_bytes()));
+    }
+
+    let rel = |p: &Path| p.strip_prefix(worktree).unwrap_or(p).display().to_string();
+    let mut report = ClaudeReport::default();
+    let mut conflicts = Vec::new();
+    for (path, bytes) in &plan {
+        match std::fs::read(path) {
+            Ok(existing) if existing == *bytes => report.unchanged.push(rel(path)),
+            Ok(_) if !force && !path.ends_with(".mcp.json") => conflicts.push(rel(path)),
+            _ => report.written.push(rel(path)),
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            format!("these files exist with other content and were left alone: {}", conflicts.join(", ")),
+        )
+        .hint("review them, then rerun with --force to replace them (nothing was written)"));
+    }
+    for (path, bytes) in &plan {
+        if report.written.contains(&rel(path)) {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            atomic::write(path, bytes)?;
+        }
+    }
+    Ok(report)
+}
+
+/// `.mcp.json` with the abathur server registered, keeping every other server the file lists.
+fn mcp_json(path: &Path, force: bool) -> Result<Vec<u8>> {
+    let entry = serde_json::json!({ "command": "abathur", "args": ["mcp"] });
+    let mut doc = match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+            Error::new(ErrorKind::Validation, format!("{}: not valid JSON ({e})", path.display()))
+                .hint("fix the file (abathur adds its server to it and keeps the others)")
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let servers = doc
+        .as_object_mut()
+        .ok_or_else(|| Error::new(ErrorKind::Validation, format!("{}: expected a JSON object", path.display())))?
+        .entry("mcpServers")
+        .or_insert_with(|| serde_json::json!({}));
+    let servers = servers.as_object_mut().ok_or_else(|| {
+        Error::new(ErrorKind::Validation, format!("{}: `mcpServers` must be an object", path.display()))
+    })?;
+    match servers.get(SERVER_NAME) {
+        Some(existing) if *existing != entry && !force => {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{}: the `{SERVER_NAME}` server is already registered differently: {existing}", path.display()),
+            )
+            .hint("rerun with --force to replace that entry (nothing was written)"));
+        }
+        _ => {
+            servers.insert(SERVER_NAME.to_string(), entry);
+        }
+    }
+    Ok((serde_json::to_string_pretty(&doc).expect("JSON values serialise") + "\n").into_bytes())
+}
+
+fn render(name: &str, source: &str, tools: &[ToolInfo]) -> std::result::Result<String, minijinja::Error> {
+    let mut env = minijinja::Environment::new();
+    env.add_template(name, source)?;
+    let mut text = env.get_template(name)?.render(minijinja::context! {
+        server => SERVER_NAME,
+        tools => minijinja::value::Serde(tools),
+    })?;
+    text.push('\n'); // minijinja drops the template's final newline
+    Ok(text)
+}
