@@ -4,6 +4,7 @@
 //! committed like code. This crate is the whole tool as a library: `service::Service` is the one API,
 //! and `cli` (and later `mcp`) are thin front ends over it. See README.md and docs/.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;

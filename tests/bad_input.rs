@@ -124,3 +124,41 @@ fn usage_errors_exit_2() {
     repo.fails(&["task", "list", "--status", "sleeping"], 2);
     repo.fails(&["task", "add", "x", "-p", "300"], 2);
 }
+
+#[test]
+fn check_reports_every_problem_with_file_and_field() {
+    let repo = Repo::new();
+    let a = repo.add(&["A"]);
+    let b = repo.add(&["B", "--after", &a]);
+    let c = repo.add(&["C", "--after", &b]);
+    let out = repo.run(&["check"]);
+    assert!(out.status.success(), "a fresh ledger is valid: {}", crate::common::describe(&out));
+
+    // A hand edit (in place, as an editor would) closes a cycle; another names a missing task.
+    let path_a = repo.tasks_dir().join(format!("{a}.toml"));
+    let text = std::fs::read_to_string(&path_a).unwrap();
+    std::fs::write(&path_a, text.replacen("max_retries", &format!("prerequisites = [\"{c}\"]\nmax_retries"), 1))
+        .unwrap();
+    let path_d = repo.tasks_dir().join(format!("{}.toml", repo.add(&["D"])));
+    let text = std::fs::read_to_string(&path_d).unwrap();
+    std::fs::write(
+        &path_d,
+        text.replacen("max_retries", "prerequisites = [\"01zzzzzzzzzzzzzzzzzzzzzzzz\"]\nmax_retries", 1),
+    )
+    .unwrap();
+    std::fs::write(repo.tasks_dir().join("notes.md"), "stray").unwrap();
+    std::fs::create_dir_all(repo.path().join(".abathur/cache/tmp")).unwrap();
+    std::fs::write(repo.path().join(".abathur/cache/tmp/.abathur-tmp-x1"), "partial").unwrap();
+
+    let out = repo.run(&["--json", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document on stdout");
+    let all = serde_json::to_string(&report["problems"]).unwrap();
+    assert!(all.contains("dependency cycle"), "{all}");
+    assert!(all.contains("01zzzzzzzzzzzzzzzzzzzzzzzz names no task"), "{all}");
+    assert!(all.contains("notes.md"), "{all}");
+    assert!(all.contains("interrupted writer"), "{all}");
+    assert_eq!(report["problems"].as_array().unwrap().len(), 4, "{all}");
+    let text = repo.fails(&["check"], 1);
+    assert!(text.contains("4 problem(s)"), "{text}");
+}

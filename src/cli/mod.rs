@@ -43,6 +43,8 @@ pub enum Command {
     /// Manage the task queue
     #[command(subcommand)]
     Task(Box<task::TaskCommand>),
+    /// Validate the whole ledger; exit 1 when anything is wrong (for CI and hooks)
+    Check,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
     Mcp,
     /// Print shell completions
@@ -116,11 +118,30 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
     match cli.command {
         Command::Init(args) => init::cmd_init(ui, &cwd, &args),
         Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
+        Command::Check => cmd_check(ui, &Service::open(&cwd)?),
         Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "abathur", &mut std::io::stdout());
             Ok(())
         }
+    }
+}
+
+fn cmd_check(ui: &Ui, service: &Service) -> Result<()> {
+    let report = service.check()?;
+    ui.reply(&report, |r| r.problems.iter().map(|p| format!("{}: {}\n", p.file, p.message)).collect())?;
+    if report.problems.is_empty() {
+        ui.status(format!("The ledger is valid ({} tasks checked).", report.tasks_checked));
+        Ok(())
+    } else if ui.json {
+        // The report on stdout is the whole answer; an error object after it would make two documents.
+        std::process::exit(i32::from(crate::error::ErrorKind::Validation.exit_code()));
+    } else {
+        Err(Error::new(
+            crate::error::ErrorKind::Validation,
+            format!("{} problem(s) in the ledger", report.problems.len()),
+        )
+        .hint("fix each file named above, then run `abathur check` again"))
     }
 }
 

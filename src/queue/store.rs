@@ -8,8 +8,8 @@
 //! reached: any file created, renamed or removed by anything else (`git checkout`, `git merge`,
 //! `sed -i`, most editors) changes it, and the reader then re-verifies every file by its fingerprint
 //! and re-parses the changed ones. A missing, corrupt or foreign cache is simply rebuilt. One case a
-//! folder stamp cannot show is a tool rewriting a file in place; `abathur task list --verify` (and
-//! `abathur check`) stat every file. See docs/storage.md.
+//! folder stamp cannot show is a tool rewriting a file in place; `abathur task list --verify` and
+//! `abathur check` stat every file. See docs/storage.md.
 //!
 //! The snapshot is laid out for a fast cold start: heads hold no strings of their own (agent types and
 //! milestones are interned in a small symbol table), and heads and fingerprints are parallel vectors,
