@@ -339,3 +339,17 @@ fn update_changes_priority_and_records_it() {
     assert_eq!(repo.json(&["task", "list"])["tasks"][0]["id"], a.as_str());
     assert_eq!(updated["events"].as_array().unwrap().last().unwrap()["event"], "updated");
 }
+
+#[test]
+fn a_named_task_can_be_claimed_and_refusals_say_why() {
+    let repo = Repo::new();
+    let a = repo.add(&["A", "-p", "1"]);
+    let b = repo.add(&["B", "-p", "9"]);
+    let c = repo.add(&["C", "--after", &b]);
+    let claim = repo.json(&["task", "claim", "--task", &a[..12], "--agent", "me"]);
+    assert_eq!(claim["task"]["id"], a.as_str(), "the named task, not the best one");
+    let err = repo.fails(&["task", "claim", "--task", &a], 3);
+    assert!(err.contains("another agent holds its lease"), "{err}");
+    let err = repo.fails(&["task", "claim", "--task", &c], 3);
+    assert!(err.contains("blocked") && err.contains(&b), "{err}");
+}

@@ -148,6 +148,9 @@ pub struct PlanArgs {
 /// Claim a task
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
+    /// Claim this task (id or unique prefix) instead of the best ready one
+    #[arg(long = "task", value_name = "TASK")]
+    pub task_id: Option<String>,
     /// Only tasks for this agent type
     #[arg(long, short = 't')]
     pub agent_type: Option<String>,
@@ -428,8 +431,12 @@ fn cmd_task_plan(ui: &Ui, service: &Service, args: PlanArgs) -> Result<()> {
 }
 
 fn cmd_task_claim(ui: &Ui, service: &Service, args: ClaimArgs) -> Result<()> {
-    let req =
-        ClaimRequest { agent_type: args.agent_type, agent: args.agent, lease_seconds: args.lease.map(|d| d.as_secs()) };
+    let req = ClaimRequest {
+        task_id: args.task_id,
+        agent_type: args.agent_type,
+        agent: args.agent,
+        lease_seconds: args.lease.map(|d| d.as_secs()),
+    };
     let reply = service.task_claim(req)?;
     if let Some(message) = &reply.message {
         ui.status(message);

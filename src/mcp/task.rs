@@ -76,7 +76,7 @@ impl AbathurServer {
     }
 
     #[tool(
-        description = "Claim the best ready task (optionally only of agent_type) under a lease. Returns claimed, the task, lease_id and lease_expires_at. Renew with task_heartbeat before it expires; finish with task_complete or task_fail, passing lease_id.",
+        description = "Claim the best ready task (optionally only of agent_type), or the task named by task_id, under a lease. Returns claimed, the task, lease_id and lease_expires_at. Renew with task_heartbeat before it expires; finish with task_complete or task_fail, passing lease_id.",
         annotations(
             title = "Claim task",
             read_only_hint = false,

@@ -310,6 +310,9 @@ pub struct PlanReply {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
+    /// Claim this task (id or unique prefix) rather than the best ready one; refused unless it is ready.
+    #[serde(default)]
+    pub task_id: Option<String>,
     /// Only tasks for this agent type.
     #[serde(default)]
     pub agent_type: Option<String>,

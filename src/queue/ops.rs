@@ -325,6 +325,9 @@ impl Service {
         {
             return Err(Error::invalid("lease_seconds", "lease_seconds must be between 1 and 604800"));
         }
+        if let Some(text) = &req.task_id {
+            return self.claim_one(text, &agent, req.lease_seconds);
+        }
         let view = self.queue_view()?;
         let candidates = claim_candidates(&view, req.agent_type.as_deref());
         let _lock = self.ledger.lock()?;
@@ -346,6 +349,24 @@ impl Service {
             lease_expires_at: None,
             message: Some(format!("no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff")),
         })
+    }
+
+    /// Claims one named task, or says why it cannot be claimed now.
+    fn claim_one(&self, text: &str, agent: &str, lease_seconds: Option<u64>) -> Result<ClaimReply> {
+        let id = self.resolve_task(text)?;
+        let _lock = self.ledger.lock()?;
+        let view = self.queue_view()?;
+        let i = view.position(&id).ok_or_else(|| Error::not_found("task", &id.to_string()))?;
+        if let Some(reply) = self.claim_first(&view, &[i], agent, lease_seconds)? {
+            return Ok(reply);
+        }
+        let why = match view.derived[i].status {
+            Status::Blocked => format!("it is blocked: {}", view.blocked_by(i).join("; ")),
+            Status::Pending => "it is waiting out its retry backoff".to_string(),
+            Status::Running => "another agent holds its lease".to_string(),
+            s => format!("it is {}", s.as_str()),
+        };
+        Err(Error::conflict(format!("task {id} cannot be claimed: {why}")))
     }
 
     fn claim_first(
