@@ -12,6 +12,7 @@ pub mod id;
 pub mod integrate;
 pub mod ledger;
 pub mod mcp;
+pub mod milestone;
 pub mod queue;
 pub mod service;
 pub mod time;

@@ -10,6 +10,7 @@ mod crash;
 mod init;
 mod integrate;
 mod mcp_server;
+mod milestone;
 mod task_lifecycle;
 mod worktree;
 

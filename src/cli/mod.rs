@@ -5,6 +5,7 @@
 //! 3 conflict or busy (retrying may help), 4 internal failure.
 
 mod init;
+mod milestone;
 mod output;
 mod task;
 
@@ -43,6 +44,9 @@ pub enum Command {
     /// Manage the task queue
     #[command(subcommand)]
     Task(Box<task::TaskCommand>),
+    /// Manage milestones
+    #[command(subcommand)]
+    Milestone(milestone::MilestoneCommand),
     /// Validate the whole ledger; exit 1 when anything is wrong (for CI and hooks)
     Check,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
@@ -118,6 +122,7 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
     match cli.command {
         Command::Init(args) => init::cmd_init(ui, &cwd, &args),
         Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
+        Command::Milestone(cmd) => milestone::run(ui, &Service::open(&cwd)?, cmd),
         Command::Check => cmd_check(ui, &Service::open(&cwd)?),
         Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
         Command::Completions { shell } => {

@@ -1,0 +1,86 @@
+//! Milestones: definition, the seed's plan in one command, order validation, derived progress.
+
+use crate::common::Repo;
+
+#[test]
+fn the_seed_plan_is_one_command_and_idempotent() {
+    let repo = Repo::new();
+    let reply = repo.json(&["milestone", "add", "--example", "seed-plan"]);
+    assert_eq!(reply["created"], serde_json::json!(["M1", "M2", "M3", "M4"]));
+    let list = repo.json(&["milestone", "list"]);
+    let budgets: Vec<f64> = list["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["progress"]["budget_hours"].as_f64().unwrap())
+        .collect();
+    assert_eq!(budgets, vec![86.0, 96.0, 84.0, 98.0], "the seed's 86/96/84/98 hours");
+    let m1 = repo.json(&["milestone", "show", "M1"]);
+    assert_eq!(m1["title"], "Core Schema Foundation");
+    assert!(
+        m1["quality_targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "read_latency_ms" && t["comparison"] == "<")
+    );
+    assert_eq!(m1["gate"], "undecided");
+    let again = repo.json(&["milestone", "add", "--example", "seed-plan"]);
+    assert_eq!(again["created"].as_array().unwrap().len(), 0);
+    assert_eq!(again["unchanged"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn progress_counts_tasks_and_effort_against_the_budget() {
+    let repo = Repo::new();
+    repo.ok(&["milestone", "add", "M1", "--title", "Schema", "--budget-hours", "10", "--target", "coverage>=95%"]);
+    let t0 = "2030-01-01T09:00:00Z";
+    let a = repo.json_env(&["task", "add", "A", "-m", "M1", "--estimate", "3h"], "ABATHUR_NOW", t0)["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    repo.json_env(&["task", "add", "B", "-m", "M1", "--estimate", "2h", "--after", &a], "ABATHUR_NOW", t0);
+    let c = repo.json_env(&["task", "add", "C", "-m", "M1", "--estimate", "4h"], "ABATHUR_NOW", t0)["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    repo.json_env(&["task", "add", "Elsewhere", "-m", "M2"], "ABATHUR_NOW", t0);
+    repo.json_env(&["task", "claim", "--task", &a], "ABATHUR_NOW", t0);
+    repo.json_env(&["task", "complete", &a], "ABATHUR_NOW", "2030-01-01T11:30:00Z");
+    repo.json_env(&["task", "cancel", &c], "ABATHUR_NOW", "2030-01-01T11:30:00Z");
+    let m = repo.json_env(&["milestone", "show", "M1"], "ABATHUR_NOW", "2030-01-01T12:00:00Z");
+    let p = &m["progress"];
+    assert_eq!(p["total_tasks"], 3);
+    assert_eq!(p["by_status"], serde_json::json!({"cancelled": 1, "completed": 1, "ready": 1}));
+    assert_eq!(p["completion_percent"], 50.0, "cancelled tasks do not count");
+    assert_eq!(p["estimated_hours"], 5.0, "the cancelled task's estimate is dropped");
+    assert_eq!(p["spent_hours"], 2.5);
+    assert_eq!(p["estimate_vs_budget_percent"], 50.0);
+    assert_eq!(p["spent_vs_budget_percent"], 25.0);
+}
+
+#[test]
+fn bad_milestones_are_refused_and_change_nothing() {
+    let repo = Repo::new();
+    repo.ok(&["milestone", "add", "M1", "--title", "First"]);
+    let dir = repo.path().join(".abathur/milestones");
+    let before = std::fs::read_dir(&dir).unwrap().count();
+    for (args, expected, code) in [
+        (vec!["milestone", "add", "M2", "--title", "Clash", "--order", "1"], "order 1 is already M1's", 3),
+        (vec!["milestone", "add", "M1", "--title", "Other"], "already exists", 3),
+        (vec!["milestone", "add", "../M3", "--title", "x"], "milestone", 1),
+        (vec!["milestone", "add", "M3", "--title", "x", "--target", "coverage is high"], "not a target", 1),
+        (vec!["milestone", "add", "--example", "nope"], "shipped plans: seed-plan", 1),
+        (vec!["milestone", "show", "M9"], "no milestone M9", 1),
+    ] {
+        let err = repo.fails(&args, code);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), before);
+    std::fs::write(dir.join("M7.toml"), "id = \"M7\"\ntitle = 3\n").unwrap();
+    let out = repo.run(&["--json", "milestone", "list"]);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["milestones"].as_array().unwrap().len(), 1);
+    assert!(list["warnings"][0].as_str().unwrap().contains("M7.toml"), "{list}");
+}
