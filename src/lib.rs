@@ -8,6 +8,8 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod gate;
+pub mod git;
 pub mod id;
 pub mod integrate;
 pub mod ledger;

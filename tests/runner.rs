@@ -7,6 +7,7 @@ mod bad_input;
 mod cache;
 mod concurrency;
 mod crash;
+mod gate;
 mod init;
 mod integrate;
 mod mcp_server;

@@ -4,6 +4,7 @@
 //! errors go to stderr. Exit codes: 0 success, 1 bad input or unknown entity, 2 bad command line,
 //! 3 conflict or busy (retrying may help), 4 internal failure.
 
+mod gate;
 mod init;
 mod milestone;
 mod output;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Manage milestones
     #[command(subcommand)]
     Milestone(milestone::MilestoneCommand),
+    /// Decide validation gates: signed go/no-go decisions at milestone boundaries
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
     /// Validate the whole ledger; exit 1 when anything is wrong (for CI and hooks)
     Check,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
@@ -123,6 +127,7 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Init(args) => init::cmd_init(ui, &cwd, &args),
         Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
         Command::Milestone(cmd) => milestone::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Gate(cmd) => gate::run(ui, &Service::open(&cwd)?, cmd),
         Command::Check => cmd_check(ui, &Service::open(&cwd)?),
         Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
         Command::Completions { shell } => {

@@ -167,6 +167,7 @@ impl Service {
             progress.estimate_vs_budget_percent = Some(round(100.0 * progress.estimated_hours / budget));
             progress.spent_vs_budget_percent = Some(round(100.0 * progress.spent_hours / budget));
         }
+        let gate = crate::gate::state::describe(&crate::gate::state::latest(&self.gate_records()), &r.id);
         Ok(MilestoneDetail {
             id: r.id,
             title: r.title,
@@ -176,7 +177,7 @@ impl Service {
             acceptance_criteria: r.acceptance_criteria,
             quality_targets: r.quality_targets,
             progress,
-            gate: "undecided".into(),
+            gate,
         })
     }
 }

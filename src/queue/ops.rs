@@ -57,10 +57,13 @@ impl Service {
         Ok(QueueView::build(heads, self.clock.now(), &self.config.priority, &self.gate_blocks()))
     }
 
-    /// Milestones whose tasks are held back by a gate. Milestones and gates arrive with the gate
-    /// module; until then no milestone is gated.
+    /// Milestones whose tasks are held back by a gate, and whether an escalation pauses claims.
     pub fn gate_blocks(&self) -> GateBlocks {
-        GateBlocks::default()
+        let milestones = self.milestones().map(|(m, _)| m).unwrap_or_default();
+        if milestones.is_empty() {
+            return GateBlocks::default();
+        }
+        crate::gate::state::blocks(&milestones, &self.gate_records())
     }
 
     /// Resolves an id or unique prefix to a task id. A full id is checked by its file alone.

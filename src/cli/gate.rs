@@ -1,0 +1,136 @@
+//! `abathur gate ...`: validation gates and their signed decisions.
+
+use clap::{Args, Subcommand};
+
+use crate::cli::Ui;
+use crate::cli::output::{block, table};
+use crate::error::Result;
+use crate::gate::ops::{DecideReply, DecideRequest};
+use crate::gate::record::Decision;
+use crate::service::Service;
+
+/// Subcommands of `abathur gate`.
+#[derive(Debug, Subcommand)]
+pub enum GateCommand {
+    /// Show every milestone's gate: undecided or its latest decision, signer, tag
+    Status,
+    /// Approve: all criteria met; the next milestone opens
+    Approve(DecideArgs),
+    /// Approve with issues: the next milestone opens; each --issue becomes a follow-up task
+    Conditional(DecideArgs),
+    /// Send back: each --issue becomes a revision task; the next milestone stays shut
+    Revise(DecideArgs),
+    /// Escalate to a human: every claim pauses until `abathur gate resolve`
+    Escalate(DecideArgs),
+    /// Resolve an escalation (humans): claims resume; the gate awaits a new decision
+    Resolve(ResolveArgs),
+}
+
+/// Record a gate decision
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The milestone, e.g. M1
+    pub milestone: String,
+    /// Why (required)
+    #[arg(long, short = 'r')]
+    pub rationale: String,
+    /// An issue as "severity: description", severity low, medium, high or critical (can be repeated)
+    #[arg(long = "issue", value_name = "ISSUE")]
+    pub issues: Vec<String>,
+    /// A recommendation (can be repeated)
+    #[arg(long = "recommendation", value_name = "TEXT")]
+    pub recommendations: Vec<String>,
+    /// Context for the next milestone's agents
+    #[arg(long)]
+    pub next_context: Option<String>,
+    /// Record without signing, marked unsigned (pending a signature)
+    #[arg(long)]
+    pub unsigned: bool,
+}
+
+/// Resolve an escalation
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// The escalated milestone
+    pub milestone: String,
+    /// How it was resolved (required)
+    #[arg(long, short = 'r')]
+    pub rationale: String,
+    /// Record without signing, marked unsigned
+    #[arg(long)]
+    pub unsigned: bool,
+}
+
+/// Dispatches one `gate` subcommand.
+pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
+    let decide = |decision: Decision, args: DecideArgs| -> Result<()> {
+        let DecideArgs { milestone, rationale, issues, recommendations, next_context, unsigned } = args;
+        let req = DecideRequest {
+            milestone,
+            decision: Some(decision),
+            rationale,
+            issues,
+            recommendations,
+            next_milestone_context: next_context,
+            unsigned,
+        };
+        let reply = service.gate_decide(req)?;
+        narrate(ui, &reply);
+        ui.reply(&reply, render_decision)
+    };
+    match cmd {
+        GateCommand::Status => {
+            let reply = service.gate_status()?;
+            if let Some(paused) = &reply.paused {
+                ui.warn(paused);
+            }
+            ui.reply(&reply, |r| {
+                let mut t = table(&["MILESTONE", "ORDER", "GATE", "DECIDED", "BY", "SIGNED"]);
+                for g in &r.gates {
+                    t.add_row(vec![
+                        g.milestone.clone(),
+                        g.order.to_string(),
+                        g.state.clone(),
+                        g.decided_at.clone().unwrap_or_default(),
+                        g.decided_by.clone().unwrap_or_default(),
+                        g.signed.map(|s| if s { "yes" } else { "NO" }.to_string()).unwrap_or_default(),
+                    ]);
+                }
+                if r.gates.is_empty() { String::new() } else { format!("{t}\n") }
+            })
+        }
+        GateCommand::Approve(args) => decide(Decision::Approve, args),
+        GateCommand::Conditional(args) => decide(Decision::Conditional, args),
+        GateCommand::Revise(args) => decide(Decision::Revise, args),
+        GateCommand::Escalate(args) => decide(Decision::Escalate, args),
+        GateCommand::Resolve(args) => {
+            let reply = service.gate_resolve(&args.milestone, &args.rationale, args.unsigned)?;
+            narrate(ui, &reply);
+            ui.reply(&reply, render_decision)
+        }
+    }
+}
+
+fn narrate(ui: &Ui, r: &DecideReply) {
+    let signed = if r.signed { "signed" } else { "UNSIGNED (pending a signature)" };
+    ui.status(format!(
+        "Gate {}: {} recorded in commit {} and tag {} ({signed}).",
+        r.milestone,
+        r.decision.as_str(),
+        &r.commit[..12],
+        r.tag
+    ));
+}
+
+fn render_decision(r: &DecideReply) -> String {
+    block(&[
+        ("decision", r.decision.as_str().to_string()),
+        ("milestone", r.milestone.clone()),
+        ("commit", r.commit.clone()),
+        ("tag", r.tag.clone()),
+        ("signed", r.signed.to_string()),
+        ("report", r.report.clone()),
+        ("tasks created", r.follow_up_task_ids.join(", ")),
+        ("next opens", r.next_milestone_opens.to_string()),
+    ])
+}

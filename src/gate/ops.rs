@@ -1,0 +1,364 @@
+//! Gate operations, as methods of [`Service`]: decide, resolve, status.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::gate::record::{Decision, GateRecord, Issue};
+use crate::gate::state;
+use crate::id::Id;
+use crate::queue::task::{Source, State, TaskRecord, check_chars, summary_from_description};
+use crate::service::Service;
+
+const REPORT_TEMPLATE: &str = include_str!("../../templates/gate-report.md.j2");
+
+/// `gate <decision> M`: record a go/no-go decision.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    /// The milestone whose gate is decided.
+    pub milestone: String,
+    /// approve, conditional, revise or escalate.
+    pub decision: Option<Decision>,
+    /// Why (required).
+    pub rationale: String,
+    /// Issues, as `severity: description` (low, medium, high, critical).
+    #[serde(default)]
+    pub issues: Vec<String>,
+    /// Recommendations.
+    #[serde(default)]
+    pub recommendations: Vec<String>,
+    /// Context for the next milestone's agents.
+    #[serde(default)]
+    pub next_milestone_context: Option<String>,
+    /// Record without signing, marked unsigned (pending a signature).
+    #[serde(default)]
+    pub unsigned: bool,
+}
+
+/// Reply of a gate decision.
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+pub struct DecideReply {
+    /// The decision record's id.
+    pub decision_id: String,
+    /// The milestone.
+    pub milestone: String,
+    /// What was decided.
+    pub decision: Decision,
+    /// The commit holding the report and record.
+    pub commit: String,
+    /// The annotated tag sealing it.
+    pub tag: String,
+    /// Whether commit and tag are signed.
+    pub signed: bool,
+    /// The report, relative to the work tree.
+    pub report: String,
+    /// Tasks the decision created (follow-ups or revisions).
+    pub follow_up_task_ids: Vec<String>,
+    /// Whether the next milestone's tasks may now be claimed.
+    pub next_milestone_opens: bool,
+}
+
+/// One milestone's gate.
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+pub struct GateStatus {
+    /// The milestone.
+    pub milestone: String,
+    /// Its order.
+    pub order: u32,
+    /// `undecided` or the latest decision.
+    pub state: String,
+    /// When it was decided.
+    pub decided_at: Option<String>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// Whether the latest decision is signed.
+    pub signed: Option<bool>,
+    /// Its tag.
+    pub tag: Option<String>,
+}
+
+/// Reply of `gate status`.
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+pub struct GateStatusReply {
+    /// Every milestone's gate, in order.
+    pub gates: Vec<GateStatus>,
+    /// Set while an escalation pauses every claim.
+    pub paused: Option<String>,
+}
+
+impl Service {
+    fn gates_dir(&self) -> PathBuf {
+        self.ledger.root().join("gates")
+    }
+
+    /// Every gate decision record (unreadable files are skipped here; `abathur check` reports them).
+    pub fn gate_records(&self) -> Vec<GateRecord> {
+        let Ok(entries) = std::fs::read_dir(self.gates_dir()) else { return Vec::new() };
+        let mut records: Vec<GateRecord> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .filter_map(|p| crate::queue::store::read_limited(&p).and_then(|t| GateRecord::from_toml(&t, &p)).ok())
+            .collect();
+        records.sort_by_key(|r| r.id);
+        records
+    }
+
+    /// `gate status`: every milestone's gate.
+    pub fn gate_status(&self) -> Result<GateStatusReply> {
+        let (milestones, _) = self.milestones()?;
+        let records = self.gate_records();
+        let latest = state::latest(&records);
+        let gates = milestones
+            .iter()
+            .map(|m| {
+                let r = latest.get(&m.id);
+                GateStatus {
+                    milestone: m.id.clone(),
+                    order: m.order,
+                    state: state::describe(&latest, &m.id),
+                    decided_at: r.map(|r| r.decided_at.to_string()),
+                    decided_by: r.map(|r| r.decided_by.clone()),
+                    signed: r.map(|r| r.signed),
+                    tag: r.map(|r| r.tag.clone()),
+                }
+            })
+            .collect();
+        Ok(GateStatusReply { gates, paused: state::blocks(&milestones, &records).paused })
+    }
+
+    /// `gate approve|conditional|revise|escalate M`: renders the report, writes the record, creates
+    /// follow-up or revision tasks, and seals everything in one signed commit and a signed tag.
+    pub fn gate_decide(&self, req: DecideRequest) -> Result<DecideReply> {
+        let decision = req.decision.ok_or_else(|| {
+            Error::invalid("decision", "say which decision: approve, conditional, revise or escalate")
+        })?;
+        if decision == Decision::Resolved {
+            return Err(Error::invalid("decision", "use `abathur gate resolve` to resolve an escalation"));
+        }
+        self.record_decision(req, decision)
+    }
+
+    /// `gate resolve M`: a human resolves an escalation; claims resume and the gate awaits a decision.
+    pub fn gate_resolve(&self, milestone: &str, rationale: &str, unsigned: bool) -> Result<DecideReply> {
+        let records = self.gate_records();
+        let latest = state::latest(&records);
+        if !latest.get(milestone).is_some_and(|r| r.decision == Decision::Escalate) {
+            return Err(Error::conflict(format!(
+                "gate {milestone} is {}, not escalated; there is nothing to resolve",
+                state::describe(&latest, milestone)
+            )));
+        }
+        let req = DecideRequest {
+            milestone: milestone.to_string(),
+            rationale: rationale.to_string(),
+            unsigned,
+            ..Default::default()
+        };
+        self.record_decision(req, Decision::Resolved)
+    }
+
+    fn record_decision(&self, req: DecideRequest, decision: Decision) -> Result<DecideReply> {
+        let rationale = req.rationale.trim().to_string();
+        if rationale.is_empty() {
+            return Err(Error::invalid("rationale", "every decision needs a rationale (--rationale)"));
+        }
+        check_chars("rationale", &rationale, 10_000)?;
+        let issues = req.issues.iter().map(|i| Issue::parse(i)).collect::<Result<Vec<_>>>()?;
+        for r in &req.recommendations {
+            check_chars("recommendation", r, 2000)?;
+        }
+        let context = req.next_milestone_context.unwrap_or_default();
+        check_chars("next_milestone_context", &context, 10_000)?;
+
+        // Everything that can be refused is checked before anything is written.
+        let (milestones, _) = self.milestones()?;
+        let milestone = milestones.iter().find(|m| m.id == req.milestone).cloned().ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("no milestone {}", req.milestone))
+                .hint("`abathur milestone list` shows the milestones")
+        })?;
+        let records = self.gate_records();
+        let latest = state::latest(&records);
+        if decision != Decision::Resolved {
+            if let Some(earlier) = milestones
+                .iter()
+                .filter(|m| m.order < milestone.order)
+                .find(|m| !latest.get(&m.id).is_some_and(|r| r.decision.opens()))
+            {
+                return Err(Error::conflict(format!(
+                    "gate {} is {}; gates are decided in milestone order, so decide {} first",
+                    earlier.id,
+                    state::describe(&latest, &earlier.id),
+                    earlier.id
+                )));
+            }
+            if decision == Decision::Conditional && issues.is_empty() {
+                return Err(Error::invalid(
+                    "issues",
+                    "a conditional approval lists its issues (--issue \"medium: ...\"); each becomes a follow-up task",
+                ));
+            }
+        }
+        let repo = crate::git::open(self.ledger.workdir())?;
+        let who = crate::git::identity(&repo)?;
+        if !req.unsigned {
+            crate::git::signer(&repo)?;
+        }
+        let id = Id::generate();
+        let tag = GateRecord::tag_name(&milestone.id, &id);
+        if repo.find_reference(&format!("refs/tags/{tag}")).is_ok() {
+            return Err(Error::conflict(format!("tag {tag} exists already")));
+        }
+
+        let now = self.clock.now();
+        let decided_by = format!("{} <{}>", who.name().unwrap_or(""), who.email().unwrap_or(""));
+        let mut written: Vec<PathBuf> = Vec::new();
+        let result = (|| -> Result<DecideReply> {
+            let _lock = self.ledger.lock()?;
+            let mut follow_ups = Vec::new();
+            if matches!(decision, Decision::Conditional | Decision::Revise) {
+                let kind = if decision == Decision::Conditional { "Follow-up" } else { "Revision" };
+                for issue in &issues {
+                    let task = self.gate_task(&milestone.id, &id, kind, issue, &decided_by, now);
+                    self.tasks.write(&task)?;
+                    written.push(self.tasks.path(&task.id));
+                    follow_ups.push(task.id);
+                }
+            }
+            let record = GateRecord {
+                id,
+                milestone: milestone.id.clone(),
+                decision,
+                rationale: rationale.clone(),
+                decided_by: decided_by.clone(),
+                decided_at: now,
+                signed: !req.unsigned,
+                tag: tag.clone(),
+                issues: issues.clone(),
+                recommendations: req.recommendations.clone(),
+                next_milestone_context: context.clone(),
+                follow_up_task_ids: follow_ups.clone(),
+            };
+            let progress = self.milestone_show(&milestone.id)?.progress;
+            let report = self.render_report(&record, &milestone, &progress)?;
+            let dir = self.gates_dir();
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            for (ext, bytes) in [("md", report.into_bytes()), ("toml", record.to_toml().into_bytes())] {
+                let path = dir.join(format!("{id}.{ext}"));
+                crate::ledger::atomic::write(&path, &bytes)?;
+                written.push(path);
+            }
+            let workdir = self.ledger.workdir();
+            let paths: Vec<String> =
+                written.iter().map(|p| p.strip_prefix(workdir).unwrap_or(p).display().to_string()).collect();
+            let title = format!("Gate {}: {}", milestone.id, decision.as_str());
+            let message = format!(
+                "{title}\n\n{rationale}\n\nAbathur-Decision: {}\nAbathur-Milestone: {}\nAbathur-Gate: {id}\n",
+                decision.as_str(),
+                milestone.id
+            );
+            let committed = crate::git::commit(
+                &repo,
+                &crate::git::CommitRequest { paths: &paths, message: &message, sign: !req.unsigned },
+            )?;
+            crate::git::tag(&repo, &tag, &committed.commit, &format!("{title}\n\n{rationale}"), !req.unsigned)?;
+            Ok(DecideReply {
+                decision_id: id.to_string(),
+                milestone: milestone.id.clone(),
+                decision,
+                commit: committed.commit,
+                tag: tag.clone(),
+                signed: committed.signed,
+                report: paths.iter().find(|p| p.ends_with(".md")).cloned().unwrap_or_default(),
+                follow_up_task_ids: follow_ups.iter().map(Id::to_string).collect(),
+                next_milestone_opens: decision.opens(),
+            })
+        })();
+        if result.is_err() {
+            // Nothing half-done: a decision that could not be sealed leaves no files behind.
+            for path in &written {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        result
+    }
+
+    fn gate_task(
+        &self,
+        milestone: &str,
+        gate: &Id,
+        kind: &str,
+        issue: &Issue,
+        by: &str,
+        now: crate::time::Timestamp,
+    ) -> TaskRecord {
+        let severity =
+            serde_json::to_value(issue.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let description = format!("{kind} from gate {milestone} ({severity}): {}", issue.description);
+        let q = &self.config.queue;
+        let mut task = TaskRecord {
+            id: Id::generate(),
+            summary: summary_from_description(&description),
+            description,
+            source: Source::Human,
+            agent_type: q.default_agent_type.clone(),
+            base_priority: match issue.severity {
+                crate::gate::record::Severity::Critical => 10,
+                crate::gate::record::Severity::High => 8,
+                crate::gate::record::Severity::Medium => 6,
+                crate::gate::record::Severity::Low => 4,
+            },
+            prerequisites: Vec::new(),
+            deadline: None,
+            estimated_duration_seconds: None,
+            milestone: Some(milestone.to_string()),
+            parent_task_id: None,
+            max_retries: q.max_retries,
+            lease_timeout_seconds: q.lease_timeout_seconds,
+            created_by: Some(by.chars().take(200).collect()),
+            submitted_at: now,
+            last_updated_at: now,
+            started_at: None,
+            completed_at: None,
+            state: State::Pending,
+            retry_count: 0,
+            not_before: None,
+            error_message: None,
+            input_data: Some(
+                serde_json::json!({ "gate_decision": gate.to_string(), "severity": issue.severity }).to_string(),
+            ),
+            result_data: None,
+            lease: None,
+            events: Vec::new(),
+        };
+        task.record_event(now, "created", Some(by), Some(format!("by gate decision {gate}")));
+        task
+    }
+
+    fn render_report(
+        &self,
+        record: &GateRecord,
+        milestone: &crate::milestone::record::MilestoneRecord,
+        progress: &crate::milestone::api::Progress,
+    ) -> Result<String> {
+        let override_path = self.ledger.root().join("templates/gate-report.md.j2");
+        let source = std::fs::read_to_string(&override_path).unwrap_or_else(|_| REPORT_TEMPLATE.to_string());
+        let mut env = minijinja::Environment::new();
+        let mut render = || -> std::result::Result<String, minijinja::Error> {
+            env.add_template("report", &source)?;
+            env.get_template("report")?.render(minijinja::context! {
+                record => minijinja::value::Serde(record),
+                milestone => minijinja::value::Serde(milestone),
+                progress => minijinja::value::Serde(progress),
+            })
+        };
+        let mut text = render().map_err(|e| {
+            Error::new(ErrorKind::Validation, format!("gate report template: {e}"))
+                .hint(format!("fix {} or delete it to use the built-in template", override_path.display()))
+        })?;
+        text.push('\n');
+        Ok(text)
+    }
+}

@@ -1,0 +1,219 @@
+//! Gate decisions with real keys made by the test (ssh-keygen; gpg where installed), checked by real
+//! `git verify-commit` and `git verify-tag`; every decision's effect on the ledger; signing failures.
+
+use std::process::Command;
+
+use crate::common::{Repo, s};
+
+/// A repository with the seed's milestones, an identity, and an ssh signing key git is configured for.
+fn signed_repo() -> Repo {
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Lead"]);
+    repo.git(&["config", "user.email", "lead@example.com"]);
+    let key = repo.path().join("lead_key");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "lead", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let allowed = repo.path().join("allowed_signers");
+    std::fs::write(&allowed, format!("lead@example.com namespaces=\"git\" {public}")).unwrap();
+    repo.git(&["config", "gpg.format", "ssh"]);
+    repo.git(&["config", "user.signingkey", key.to_str().unwrap()]);
+    repo.git(&["config", "gpg.ssh.allowedSignersFile", allowed.to_str().unwrap()]);
+    std::fs::write(repo.path().join(".gitignore"), "lead_key*\nallowed_signers\n").unwrap();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "init"]);
+    repo.ok(&["milestone", "add", "--example", "seed-plan"]);
+    repo
+}
+
+fn verify(repo: &Repo, what: &str, name: &str) -> bool {
+    let mut cmd = Command::new("git");
+    cmd.args([what, name]).current_dir(repo.path());
+    crate::common::hermetic(&mut cmd, repo.path());
+    cmd.output().unwrap().status.success()
+}
+
+#[test]
+fn approve_is_a_signed_commit_and_tag_that_git_verifies_and_opens_the_next_milestone() {
+    let repo = signed_repo();
+    let m2 = repo.add(&["Memory tables", "-m", "M2"]);
+    assert_eq!(repo.json(&["task", "get", &m2])["status"], "blocked");
+    assert!(repo.json(&["task", "get", &m2])["blocked_by"][0].as_str().unwrap().contains("gate M1 is undecided"));
+    assert_eq!(repo.json(&["task", "claim"])["claimed"], false, "M2 work is not claimable before gate M1");
+
+    let reply = repo.json(&[
+        "gate",
+        "approve",
+        "M1",
+        "--rationale",
+        "All criteria met",
+        "--next-context",
+        "Start with sessions",
+    ]);
+    assert_eq!(reply["signed"], true);
+    assert!(verify(&repo, "verify-commit", s(&reply, "commit")), "git verify-commit accepts the decision commit");
+    assert!(verify(&repo, "verify-tag", s(&reply, "tag")), "git verify-tag accepts the decision tag");
+    let log = repo.git(&["log", "-1", "--format=%G?%n%B"]);
+    assert!(log.starts_with("G\n"), "{log}");
+    for trailer in ["Abathur-Decision: approve", "Abathur-Milestone: M1", "Abathur-Gate: "] {
+        assert!(log.contains(trailer), "{log}");
+    }
+    let files = repo.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert!(files.contains(".toml") && files.contains(".md"), "report and record in one commit: {files}");
+    let report = std::fs::read_to_string(repo.path().join(s(&reply, "report"))).unwrap();
+    for section in [
+        "# Milestone M1 Validation Report",
+        "**Decision:** APPROVE",
+        "## Acceptance Criteria Review",
+        "## Quality Metrics",
+        "## Issues Identified",
+        "## Recommendations",
+        "## Next Milestone Context",
+        "Start with sessions",
+    ] {
+        assert!(report.contains(section), "report lacks {section}");
+    }
+    assert_eq!(repo.json(&["task", "get", &m2])["status"], "ready");
+    assert_eq!(repo.json(&["gate", "status"])["gates"][0]["state"], "approve");
+    assert_eq!(repo.json(&["milestone", "show", "M1"])["gate"], "approve");
+}
+
+#[test]
+fn conditional_revise_and_escalate_change_the_ledger_as_the_seed_says() {
+    let repo = signed_repo();
+    let m2 = repo.add(&["M2 work", "-m", "M2"]);
+    let m3 = repo.add(&["M3 work", "-m", "M3"]);
+    // Gates are decided in order.
+    let err = repo.fails(&["gate", "approve", "M2", "-r", "too early"], 3);
+    assert!(err.contains("decide M1 first"), "{err}");
+    let err = repo.fails(&["gate", "conditional", "M1", "-r", "no issues named"], 1);
+    assert!(err.contains("lists its issues"), "{err}");
+
+    // conditional: the next milestone opens, each issue becomes a follow-up task.
+    let cond = repo.json(&[
+        "gate",
+        "conditional",
+        "M1",
+        "-r",
+        "Minor gaps",
+        "--issue",
+        "high: coverage is 88%",
+        "--issue",
+        "docs missing",
+    ]);
+    let follow = cond["follow_up_task_ids"].as_array().unwrap();
+    assert_eq!(follow.len(), 2);
+    let first = repo.json(&["task", "get", follow[0].as_str().unwrap()]);
+    assert_eq!(first["milestone"], "M1");
+    assert_eq!(first["base_priority"], 8, "a high issue gets a high priority");
+    assert!(first["summary"].as_str().unwrap().contains("(high): coverage is 88%"));
+    assert_eq!(first["input_data"]["gate_decision"], cond["decision_id"]);
+    assert_eq!(repo.json(&["task", "get", &m2])["status"], "ready");
+    assert_eq!(repo.json(&["task", "get", &m3])["status"], "blocked");
+
+    // revise: revision tasks in M2; M3 stays shut.
+    let revise =
+        repo.json(&["gate", "revise", "M2", "-r", "Significant gaps", "--issue", "critical: versioning overwrites"]);
+    assert_eq!(revise["next_milestone_opens"], false);
+    let revision = repo.json(&["task", "get", revise["follow_up_task_ids"][0].as_str().unwrap()]);
+    assert_eq!(revision["milestone"], "M2");
+    assert_eq!(revision["base_priority"], 10);
+    assert_eq!(repo.json(&["task", "get", &m3])["status"], "blocked");
+
+    // escalate: every claim pauses until a human resolves it.
+    repo.ok(&["gate", "escalate", "M2", "-r", "Fundamental design problem"]);
+    let status = repo.json(&["gate", "status"]);
+    assert!(status["paused"].as_str().unwrap().contains("abathur gate resolve M2"), "{status}");
+    assert_eq!(repo.json(&["task", "get", &m2])["status"], "blocked");
+    assert_eq!(repo.json(&["task", "claim"])["claimed"], false, "escalation pauses every claim, M1's too");
+    let err = repo.fails(&["gate", "resolve", "M1", "-r", "x"], 3);
+    assert!(err.contains("not escalated"), "{err}");
+    let resolved = repo.json(&["gate", "resolve", "M2", "-r", "Redesigned with the lead"]);
+    assert!(verify(&repo, "verify-tag", s(&resolved, "tag")));
+    assert_eq!(repo.json(&["task", "claim"])["claimed"], true, "claims resume");
+    assert_eq!(repo.json(&["gate", "status"])["gates"][1]["state"], "resolved");
+    assert_eq!(repo.json(&["task", "get", &m3])["status"], "blocked", "M3 still waits for an opening decision on M2");
+}
+
+#[test]
+fn signing_failures_fail_fast_and_write_nothing() {
+    let repo = signed_repo();
+    let before = repo.git(&["rev-parse", "HEAD"]);
+    let count = || std::fs::read_dir(repo.path().join(".abathur/gates")).unwrap().count();
+    let files = count();
+
+    // No key configured.
+    repo.git(&["config", "--unset", "user.signingkey"]);
+    let err = repo.fails(&["gate", "approve", "M1", "-r", "x"], 1);
+    assert!(err.contains("no signing key") && err.contains("--unsigned"), "{err}");
+    // A key that does not exist.
+    repo.git(&["config", "user.signingkey", "/nonexistent/key"]);
+    let err = repo.fails(&["gate", "approve", "M1", "-r", "x"], 1);
+    assert!(err.contains("signer"), "{err}");
+    // A signer that hangs (as one waiting for a passphrase would) is cut off.
+    let hang = repo.path().join("hanging-signer");
+    std::fs::write(&hang, "#!/bin/sh\nsleep 30\n").unwrap();
+    Command::new("chmod").arg("+x").arg(&hang).status().unwrap();
+    repo.git(&["config", "gpg.ssh.program", hang.to_str().unwrap()]);
+    let started = std::time::Instant::now();
+    let out = repo.run_env(&["gate", "approve", "M1", "-r", "x"], "ABATHUR_SIGN_TIMEOUT_MS", "1000");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not finish"), "{}", crate::common::describe(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the hung signer was killed");
+
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), before, "no commit");
+    assert_eq!(count(), files, "no decision files");
+    assert!(repo.git(&["tag"]).is_empty(), "no tag");
+
+    // --unsigned records it, marked as such.
+    let reply = repo.json(&["gate", "approve", "M1", "-r", "Signed later", "--unsigned"]);
+    assert_eq!(reply["signed"], false);
+    assert!(repo.git(&["log", "-1", "--format=%G?"]).starts_with('N'));
+    let record = std::fs::read_to_string(repo.path().join(s(&reply, "report")).with_extension("toml")).unwrap();
+    assert!(record.contains("signed = false"), "{record}");
+}
+
+#[test]
+fn openpgp_signatures_from_gpg_verify_too() {
+    if Command::new("gpg").arg("--version").output().is_err() {
+        eprintln!("gpg is not installed; .ci/run installs it");
+        return;
+    }
+    let repo = Repo::new();
+    let home = repo.path().join("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    Command::new("chmod").args(["700"]).arg(&home).status().unwrap();
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    gpg(&["--quick-gen-key", "Lead <lead@example.com>", "ed25519", "sign", "never"]);
+    let listing = gpg(&["--with-colons", "--list-secret-keys"]);
+    let fpr = listing.lines().find(|l| l.starts_with("fpr:")).unwrap().split(':').nth(9).unwrap().to_string();
+    repo.git(&["config", "user.name", "Lead"]);
+    repo.git(&["config", "user.email", "lead@example.com"]);
+    repo.git(&["config", "user.signingkey", &fpr]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "init"]);
+    repo.ok(&["milestone", "add", "M1", "--title", "One"]);
+    let out = repo.cmd(&["--json", "gate", "approve", "M1", "-r", "ok"]).env("GNUPGHOME", &home).output().unwrap();
+    assert!(out.status.success(), "{}", crate::common::describe(&out));
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (what, name) in [("verify-commit", s(&reply, "commit")), ("verify-tag", s(&reply, "tag"))] {
+        let mut cmd = Command::new("git");
+        cmd.args([what, name]).current_dir(repo.path());
+        crate::common::hermetic(&mut cmd, repo.path());
+        let out = cmd.env("GNUPGHOME", &home).output().unwrap();
+        assert!(out.status.success(), "git {what}: {}", crate::common::describe(&out));
+    }
+}
