@@ -216,4 +216,81 @@ fn openpgp_signatures_from_gpg_verify_too() {
         let out = cmd.env("GNUPGHOME", &home).output().unwrap();
         assert!(out.status.success(), "git {what}: {}", crate::common::describe(&out));
     }
+    // The policy names OpenPGP keys by fingerprint.
+    let policy = repo.path().join(".abathur/allowed_signers");
+    std::fs::write(&policy, format!("lead@example.com openpgp {fpr}\n")).unwrap();
+    let out = repo.cmd(&["--json", "gate", "verify"]).env("GNUPGHOME", &home).output().unwrap();
+    assert!(out.status.success(), "{}", crate::common::describe(&out));
+    std::fs::write(&policy, "someone@example.com openpgp 0000000000000000000000000000000000000000\n").unwrap();
+    let out = repo.cmd(&["--json", "gate", "verify"]).env("GNUPGHOME", &home).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an unlisted OpenPGP key is refused");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("does not list"), "{}", crate::common::describe(&out));
+}
+
+fn add_ssh_key(repo: &Repo, name: &str) -> (std::path::PathBuf, String) {
+    let key = repo.path().join(name);
+    let status = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
+    assert!(status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key, public)
+}
+
+#[test]
+fn verify_accepts_allowed_signers_and_rejects_forged_unsigned_altered_and_unknown() {
+    let repo = signed_repo();
+    // Policy in the ledger: the lead may decide.
+    let allowed = std::fs::read_to_string(repo.path().join("allowed_signers")).unwrap();
+    std::fs::write(repo.path().join(".abathur/allowed_signers"), &allowed).unwrap();
+    repo.ok(&["gate", "approve", "M1", "-r", "ok"]);
+    let report = repo.json(&["gate", "verify"]);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["decisions"][0]["status"], "verified");
+    assert!(report["decisions"][0]["signer"].as_str().unwrap().contains("lead@example.com"), "{report}");
+
+    // Altered after signing.
+    let id = report["decisions"][0]["id"].as_str().unwrap().to_string();
+    let report_path = repo.path().join(format!(".abathur/gates/{id}.md"));
+    let original = std::fs::read_to_string(&report_path).unwrap();
+    std::fs::write(&report_path, original.replace("APPROVE", "APPROVE (all good, trust me)")).unwrap();
+    let out = repo.run(&["--json", "gate", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(bad["decisions"][0]["status"].as_str().unwrap().contains("altered"), "{bad}");
+    std::fs::write(&report_path, original).unwrap();
+    assert_eq!(repo.json(&["gate", "verify"])["ok"], true);
+
+    // Signed by a key the policy does not list.
+    let (intruder, _) = add_ssh_key(&repo, "intruder_key");
+    repo.git(&["config", "user.signingkey", intruder.to_str().unwrap()]);
+    repo.ok(&["gate", "approve", "M2", "-r", "sneaky"]);
+    let err = repo.fails(&["gate", "verify"], 1);
+    assert!(err.contains("gate verification failed"), "{err}");
+    let log = repo.json(&["gate", "log"]);
+    let m2 = log["decisions"].as_array().unwrap().iter().find(|d| d["milestone"] == "M2").unwrap().clone();
+    assert!(m2["status"].as_str().unwrap().contains("rejected"), "{m2}");
+
+    // Unsigned decisions and forged tags fail too.
+    let repo = signed_repo();
+    std::fs::write(repo.path().join(".abathur/allowed_signers"), &allowed).unwrap();
+    repo.ok(&["gate", "approve", "M1", "-r", "later", "--unsigned"]);
+    let out = repo.run(&["--json", "gate", "verify"]);
+    let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(bad["decisions"][0]["status"].as_str().unwrap().contains("unsigned"), "{bad}");
+    let repo = signed_repo();
+    std::fs::write(repo.path().join(".abathur/allowed_signers"), &allowed).unwrap();
+    repo.git(&["tag", "-a", "abathur/gate/M1/01zzzzzzzzzzzzzzzzzzzzzzzz", "-m", "Gate M1: approve"]);
+    let out = repo.run(&["--json", "gate", "verify", "--all"]);
+    assert_eq!(out.status.code(), Some(1));
+    let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(bad["problems"][0].as_str().unwrap().contains("has no decision record"), "{bad}");
+}
+
+#[test]
+fn verify_without_a_policy_says_what_to_create() {
+    let repo = signed_repo();
+    repo.ok(&["gate", "approve", "M1", "-r", "ok"]);
+    let out = repo.run(&["--json", "gate", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(bad["problems"][0].as_str().unwrap().contains(".abathur/allowed_signers: missing"), "{bad}");
 }

@@ -24,6 +24,14 @@ pub enum GateCommand {
     Escalate(DecideArgs),
     /// Resolve an escalation (humans): claims resume; the gate awaits a new decision
     Resolve(ResolveArgs),
+    /// Check gate decisions: signed by an allowed signer, unaltered, in order; exit 1 otherwise
+    Verify {
+        /// Check every decision ever made, not only the latest of each milestone
+        #[arg(long)]
+        all: bool,
+    },
+    /// List every gate decision with its signer and verification status
+    Log,
 }
 
 /// Record a gate decision
@@ -103,12 +111,49 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
         GateCommand::Conditional(args) => decide(Decision::Conditional, args),
         GateCommand::Revise(args) => decide(Decision::Revise, args),
         GateCommand::Escalate(args) => decide(Decision::Escalate, args),
+        GateCommand::Verify { all } => {
+            let report = service.gate_verify(all)?;
+            ui.reply(&report, render_verify)?;
+            if report.ok {
+                ui.status(format!("{} gate decision(s) verified.", report.decisions.len()));
+                Ok(())
+            } else if ui.json {
+                // The report on stdout is the whole answer; an error object after it would make two documents.
+                std::process::exit(i32::from(crate::error::ErrorKind::Validation.exit_code()));
+            } else {
+                Err(crate::gate::verify::failed(&report))
+            }
+        }
+        GateCommand::Log => {
+            let report = service.gate_verify(true)?;
+            ui.reply(&report, render_verify)
+        }
         GateCommand::Resolve(args) => {
             let reply = service.gate_resolve(&args.milestone, &args.rationale, args.unsigned)?;
             narrate(ui, &reply);
             ui.reply(&reply, render_decision)
         }
     }
+}
+
+fn render_verify(r: &crate::gate::verify::VerifyReport) -> String {
+    let mut t = table(&["DECIDED", "MILESTONE", "DECISION", "BY", "SIGNER", "STATUS"]);
+    for d in &r.decisions {
+        t.add_row(vec![
+            d.decided_at.clone(),
+            d.milestone.clone(),
+            d.decision.as_str().to_string(),
+            d.decided_by.clone(),
+            d.signer.clone().unwrap_or_default(),
+            d.status.clone(),
+        ]);
+    }
+    let mut out = if r.decisions.is_empty() { String::new() } else { format!("{t}\n") };
+    for d in &r.decisions {
+        out.extend(d.problems.iter().skip(1).map(|p| format!("{} {}: {p}\n", d.milestone, d.id)));
+    }
+    out.extend(r.problems.iter().map(|p| format!("problem: {p}\n")));
+    out
 }
 
 fn narrate(ui: &Ui, r: &DecideReply) {

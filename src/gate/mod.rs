@@ -9,3 +9,4 @@
 pub mod ops;
 pub mod record;
 pub mod state;
+pub mod verify;
