@@ -6,7 +6,7 @@
 //! checked by git itself (`git verify-tag` / `git verify-commit`, with this file as
 //! `gpg.ssh.allowedSignersFile`), so abathur accepts exactly what git accepts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
@@ -80,7 +80,7 @@ impl Service {
             .as_deref()
             .unwrap_or("")
             .lines()
-            .filter(|l| !l.split_whitespace().nth(1).is_some_and(|w| w == "openpgp"))
+            .filter(|l| l.split_whitespace().nth(1).is_none_or(|w| w != "openpgp"))
             .map(|l| format!("{l}\n"))
             .collect();
         std::fs::write(ssh_policy.path(), ssh_lines).map_err(|e| Error::io(ssh_policy.path(), e))?;
@@ -229,7 +229,7 @@ fn git_verify(
     })
 }
 
-fn rel(base: &Path, p: &PathBuf) -> String {
+fn rel(base: &Path, p: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).display().to_string()
 }
 
