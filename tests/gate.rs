@@ -294,3 +294,104 @@ fn verify_without_a_policy_says_what_to_create() {
     let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(bad["problems"][0].as_str().unwrap().contains(".abathur/allowed_signers: missing"), "{bad}");
 }
+
+#[test]
+fn gate_check_reads_junit_lcov_cobertura_and_bench_and_proposes_a_decision() {
+    let repo = Repo::new();
+    repo.ok(&[
+        "milestone",
+        "add",
+        "M1",
+        "--title",
+        "One",
+        "--criterion",
+        "Schema applies",
+        "--criterion",
+        "Docs written",
+        "--target",
+        "test_pass_rate>=100%",
+        "--target",
+        "coverage>=90%",
+        "--target",
+        "read_latency_ms<50ms",
+    ]);
+    let task = repo.add(&["The work", "-m", "M1"]);
+    let dir = repo.path();
+    std::fs::write(
+        dir.join("junit.xml"),
+        r#"<?xml version="1.0"?>
+<testsuites><testsuite name="s" tests="4">
+  <testcase name="a"/><testcase name="b"></testcase>
+  <testcase name="c"><failure message="boom">trace</failure></testcase>
+  <testcase name="d"><skipped/></testcase>
+</testsuite></testsuites>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("lcov.info"),
+        "SF:a.rs\nLF:100\nLH:95\nend_of_record\nSF:b.rs\nLF:100\nLH:85\nend_of_record\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("cobertura.xml"),
+        r#"<coverage line-rate="0.5" lines-covered="93" lines-valid="100"></coverage>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bench.json"),
+        r#"{"benchmarks": [{"name": "read_latency_ms", "value": 12.5, "unit": "ms"}]}"#,
+    )
+    .unwrap();
+
+    let check =
+        repo.json(&["gate", "check", "M1", "--junit", "junit.xml", "--lcov", "lcov.info", "--bench", "bench.json"]);
+    let metric = |name: &str| check["metrics"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap().clone();
+    assert_eq!(metric("test_pass_rate")["measured"], 66.67, "2 of 3 ran passed; the skipped one does not count");
+    assert_eq!(metric("test_pass_rate")["met"], false);
+    assert_eq!(metric("coverage")["measured"], 90.0);
+    assert_eq!(metric("coverage")["met"], true);
+    assert_eq!(metric("read_latency_ms")["met"], true);
+    assert_eq!(check["proposed_decision"], "revise", "{check}");
+
+    // All green but criteria not shown met: conditional. Then everything: approve.
+    std::fs::write(dir.join("junit.xml"), r#"<testsuite><testcase name="a"/></testsuite>"#).unwrap();
+    repo.ok(&["task", "claim"]);
+    repo.ok(&["task", "complete", &task]);
+    let check = repo.json(&[
+        "gate",
+        "check",
+        "M1",
+        "--junit",
+        "junit.xml",
+        "--cobertura",
+        "cobertura.xml",
+        "--bench",
+        "bench.json",
+    ]);
+    assert_eq!(check["metrics"][1]["measured"], 93.0, "Cobertura lines-covered/lines-valid");
+    assert_eq!(check["proposed_decision"], "conditional", "{check}");
+    let check = repo.json(&[
+        "gate",
+        "check",
+        "M1",
+        "--junit",
+        "junit.xml",
+        "--cobertura",
+        "cobertura.xml",
+        "--bench",
+        "bench.json",
+        "--met",
+        "1: applied on a fresh database",
+        "--met",
+        "2: docs/schema.md",
+    ]);
+    assert_eq!(check["proposed_decision"], "approve", "{check}");
+    assert_eq!(check["criteria"][0]["evidence"], "applied on a fresh database");
+
+    // Bad evidence names the file.
+    std::fs::write(dir.join("bad.xml"), "<nope").unwrap();
+    let err = repo.fails(&["gate", "check", "M1", "--junit", "bad.xml"], 1);
+    assert!(err.contains("bad.xml"), "{err}");
+    let err = repo.fails(&["gate", "check", "M1", "--met", "7: no such criterion"], 1);
+    assert!(err.contains("no criterion 7"), "{err}");
+}

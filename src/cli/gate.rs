@@ -14,6 +14,8 @@ use crate::service::Service;
 pub enum GateCommand {
     /// Show every milestone's gate: undecided or its latest decision, signer, tag
     Status,
+    /// Gather the evidence for a gate, compare it with the targets, propose a decision
+    Check(CheckArgs),
     /// Approve: all criteria met; the next milestone opens
     Approve(DecideArgs),
     /// Approve with issues: the next milestone opens; each --issue becomes a follow-up task
@@ -32,6 +34,28 @@ pub enum GateCommand {
     },
     /// List every gate decision with its signer and verification status
     Log,
+}
+
+/// Check a gate's evidence
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The milestone, e.g. M1
+    pub milestone: String,
+    /// A JUnit XML report, for the test pass rate (can be repeated)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Vec<std::path::PathBuf>,
+    /// An LCOV tracefile, for line coverage
+    #[arg(long, value_name = "FILE", conflicts_with = "cobertura")]
+    pub lcov: Option<std::path::PathBuf>,
+    /// A Cobertura XML report, for line coverage
+    #[arg(long, value_name = "FILE")]
+    pub cobertura: Option<std::path::PathBuf>,
+    /// A benchmark JSON file (docs/gates.md), for named figures (can be repeated)
+    #[arg(long, value_name = "FILE")]
+    pub bench: Vec<std::path::PathBuf>,
+    /// An acceptance criterion shown met, as "N: evidence" (can be repeated)
+    #[arg(long, value_name = "N: EVIDENCE")]
+    pub met: Vec<String>,
 }
 
 /// Record a gate decision
@@ -107,6 +131,18 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
                 if r.gates.is_empty() { String::new() } else { format!("{t}\n") }
             })
         }
+        GateCommand::Check(args) => {
+            let CheckArgs { milestone, junit, lcov, cobertura, bench, met } = args;
+            let reply = service.gate_check(crate::gate::check::CheckRequest {
+                milestone,
+                junit,
+                lcov,
+                cobertura,
+                bench,
+                met,
+            })?;
+            ui.reply(&reply, render_check)
+        }
         GateCommand::Approve(args) => decide(Decision::Approve, args),
         GateCommand::Conditional(args) => decide(Decision::Conditional, args),
         GateCommand::Revise(args) => decide(Decision::Revise, args),
@@ -134,6 +170,31 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
             ui.reply(&reply, render_decision)
         }
     }
+}
+
+fn render_check(c: &crate::gate::check::GateCheck) -> String {
+    let mut out = format!("gate {}: {} of {} tasks completed\n\n", c.milestone, c.tasks_completed, c.tasks_total);
+    for (i, cr) in c.criteria.iter().enumerate() {
+        let mark = if cr.met { "x" } else { " " };
+        let evidence = cr.evidence.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+        out.push_str(&format!("[{mark}] {}. {}{evidence}\n", i + 1, cr.criterion));
+    }
+    let mut t = table(&["METRIC", "TARGET", "MEASURED", "MET", "SOURCE"]);
+    for m in &c.metrics {
+        t.add_row(vec![
+            m.name.clone(),
+            m.target.clone(),
+            m.measured.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            m.met.map(|ok| if ok { "yes" } else { "NO" }.to_string()).unwrap_or_else(|| "?".into()),
+            m.source.clone().unwrap_or_default(),
+        ]);
+    }
+    if !c.metrics.is_empty() {
+        out.push_str(&format!("\n{t}\n"));
+    }
+    out.push_str(&format!("\nproposed decision: {}\n", c.proposed_decision.as_str()));
+    out.extend(c.reasons.iter().map(|r| format!("  - {r}\n")));
+    out
 }
 
 fn render_verify(r: &crate::gate::verify::VerifyReport) -> String {

@@ -6,6 +6,8 @@
 //! `.abathur/templates/`). The state of a milestone's gate is its latest decision; what the states mean
 //! for the queue is in [`state`].
 
+pub mod check;
+pub mod evidence;
 pub mod ops;
 pub mod record;
 pub mod state;
