@@ -68,6 +68,22 @@ for N in 1000 10000; do
     rm -f "$WORK"/loop*
     cd "$ROOT"
 done
+# Gate check and decision end to end on the 10,000-task ledger (unsigned: the signer's own time excluded).
+fresh 10000
+git config user.name Bench && git config user.email bench@example.com
+git add -A > /dev/null && git commit -qm seed
+"$BIN" -q milestone add --example seed-plan > /dev/null
+printf '<testsuite>%s</testsuite>' "$(for i in $(seq 500); do printf '<testcase name="t%s"/>' "$i"; done)" > junit.xml
+for i in $(seq 200); do printf 'SF:src/f%s.rs\nLF:100\nLH:96\nend_of_record\n' "$i"; done > lcov.info
+echo '{"benchmarks": [{"name": "read_latency_ms", "value": 4.6}]}' > bench.json
+echo "### Gates, 10000 tasks (decisions unsigned: the signer's own time excluded)" >> "$OUT"
+hyperfine -N --warmup 3 --runs 30 --export-markdown "$WORK/gate.md" \
+    -n "gate check M1 (JUnit 500 cases, LCOV 200 files, bench)" "$BIN gate check M1 --junit junit.xml --lcov lcov.info --bench bench.json" \
+    -n "gate approve M1 --unsigned (report, record, commit, tag)" "$BIN -q gate approve M1 -r bench --unsigned" > /dev/null
+cat "$WORK/gate.md" >> "$OUT"
+echo >> "$OUT"
+cd "$ROOT"
+
 # MCP latency through stdio on the 10,000-task ledger, measured by the official Python SDK client.
 if python3 -c 'import mcp' 2>/dev/null; then
     fresh 10000

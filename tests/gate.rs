@@ -395,3 +395,48 @@ fn gate_check_reads_junit_lcov_cobertura_and_bench_and_proposes_a_decision() {
     let err = repo.fails(&["gate", "check", "M1", "--met", "7: no such criterion"], 1);
     assert!(err.contains("no criterion 7"), "{err}");
 }
+
+#[test]
+fn a_decision_records_its_evidence_and_a_tampered_record_fails_verification() {
+    let repo = signed_repo();
+    std::fs::write(
+        repo.path().join(".abathur/allowed_signers"),
+        std::fs::read_to_string(repo.path().join("allowed_signers")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(repo.path().join("junit.xml"), r#"<testsuite><testcase name="a"/><testcase name="b"/></testsuite>"#)
+        .unwrap();
+    std::fs::write(
+        repo.path().join("issues.txt"),
+        "# found at review\nlow: typo in the schema docs\n\nmedium: one slow query\n",
+    )
+    .unwrap();
+    let reply = repo.json(&[
+        "gate",
+        "conditional",
+        "M1",
+        "-r",
+        "Good enough",
+        "--junit",
+        "junit.xml",
+        "--met",
+        "1: migration ran clean",
+        "--issues-file",
+        "issues.txt",
+    ]);
+    assert_eq!(reply["follow_up_task_ids"].as_array().unwrap().len(), 2, "{reply}");
+    let record_path = repo.path().join(s(&reply, "report")).with_extension("toml");
+    let record = std::fs::read_to_string(&record_path).unwrap();
+    assert!(record.contains("commit_range = "), "{record}");
+    assert!(record.contains("migration ran clean") && record.contains("test_pass_rate"), "{record}");
+    let report = std::fs::read_to_string(repo.path().join(s(&reply, "report"))).unwrap();
+    assert!(report.contains("- [x] DDL runs clean on an empty database: met (migration ran clean)"), "{report}");
+    assert!(report.contains("test_pass_rate: 100"), "{report}");
+    assert!(report.contains("[medium] one slow query"), "{report}");
+    assert_eq!(repo.json(&["gate", "verify"])["ok"], true);
+
+    std::fs::write(&record_path, record.replace("decision = \"conditional\"", "decision = \"approve\"")).unwrap();
+    let out = repo.run(&["--json", "gate", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("altered after it was signed"));
+}

@@ -41,21 +41,9 @@ pub enum GateCommand {
 pub struct CheckArgs {
     /// The milestone, e.g. M1
     pub milestone: String,
-    /// A JUnit XML report, for the test pass rate (can be repeated)
-    #[arg(long, value_name = "FILE")]
-    pub junit: Vec<std::path::PathBuf>,
-    /// An LCOV tracefile, for line coverage
-    #[arg(long, value_name = "FILE", conflicts_with = "cobertura")]
-    pub lcov: Option<std::path::PathBuf>,
-    /// A Cobertura XML report, for line coverage
-    #[arg(long, value_name = "FILE")]
-    pub cobertura: Option<std::path::PathBuf>,
-    /// A benchmark JSON file (docs/gates.md), for named figures (can be repeated)
-    #[arg(long, value_name = "FILE")]
-    pub bench: Vec<std::path::PathBuf>,
-    /// An acceptance criterion shown met, as "N: evidence" (can be repeated)
-    #[arg(long, value_name = "N: EVIDENCE")]
-    pub met: Vec<String>,
+    /// The evidence
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 /// Record a gate decision
@@ -78,6 +66,39 @@ pub struct DecideArgs {
     /// Record without signing, marked unsigned (pending a signature)
     #[arg(long)]
     pub unsigned: bool,
+    /// Issues from a file, one "severity: description" per line (blank lines and # comments skipped)
+    #[arg(long, value_name = "FILE")]
+    pub issues_file: Option<std::path::PathBuf>,
+    /// Evidence to record with the decision, as for `gate check`
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+}
+
+/// Evidence files, shared by `gate check` and the decisions.
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// A JUnit XML report, for the test pass rate (can be repeated)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Vec<std::path::PathBuf>,
+    /// An LCOV tracefile, for line coverage
+    #[arg(long, value_name = "FILE", conflicts_with = "cobertura")]
+    pub lcov: Option<std::path::PathBuf>,
+    /// A Cobertura XML report, for line coverage
+    #[arg(long, value_name = "FILE")]
+    pub cobertura: Option<std::path::PathBuf>,
+    /// A benchmark JSON file (docs/gates.md), for named figures (can be repeated)
+    #[arg(long, value_name = "FILE")]
+    pub bench: Vec<std::path::PathBuf>,
+    /// An acceptance criterion shown met, as "N: evidence" (can be repeated)
+    #[arg(long, value_name = "N: EVIDENCE")]
+    pub met: Vec<String>,
+}
+
+impl EvidenceArgs {
+    fn into_request(self, milestone: String) -> crate::gate::check::CheckRequest {
+        let EvidenceArgs { junit, lcov, cobertura, bench, met } = self;
+        crate::gate::check::CheckRequest { milestone, junit, lcov, cobertura, bench, met }
+    }
 }
 
 /// Resolve an escalation
@@ -96,8 +117,24 @@ pub struct ResolveArgs {
 /// Dispatches one `gate` subcommand.
 pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
     let decide = |decision: Decision, args: DecideArgs| -> Result<()> {
-        let DecideArgs { milestone, rationale, issues, recommendations, next_context, unsigned } = args;
+        let DecideArgs {
+            milestone,
+            rationale,
+            mut issues,
+            recommendations,
+            next_context,
+            unsigned,
+            issues_file,
+            evidence,
+        } = args;
+        if let Some(path) = issues_file {
+            let text = std::fs::read_to_string(&path).map_err(|e| crate::error::Error::io(&path, e))?;
+            issues.extend(
+                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string),
+            );
+        }
         let req = DecideRequest {
+            evidence: Some(evidence.into_request(milestone.clone())),
             milestone,
             decision: Some(decision),
             rationale,
@@ -132,15 +169,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
             })
         }
         GateCommand::Check(args) => {
-            let CheckArgs { milestone, junit, lcov, cobertura, bench, met } = args;
-            let reply = service.gate_check(crate::gate::check::CheckRequest {
-                milestone,
-                junit,
-                lcov,
-                cobertura,
-                bench,
-                met,
-            })?;
+            let reply = service.gate_check(args.evidence.into_request(args.milestone))?;
             ui.reply(&reply, render_check)
         }
         GateCommand::Approve(args) => decide(Decision::Approve, args),

@@ -36,7 +36,7 @@ pub struct CheckRequest {
 }
 
 /// One acceptance criterion and its evidence.
-#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct CriterionCheck {
     /// The criterion.
     pub criterion: String,
@@ -47,7 +47,7 @@ pub struct CriterionCheck {
 }
 
 /// One quality target against its measurement.
-#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct MetricCheck {
     /// The figure's name.
     pub name: String,

@@ -35,6 +35,9 @@ pub struct DecideRequest {
     /// Record without signing, marked unsigned (pending a signature).
     #[serde(default)]
     pub unsigned: bool,
+    /// Evidence to embed (as for `gate check`); the milestone is taken from `milestone`.
+    #[serde(default)]
+    pub evidence: Option<crate::gate::check::CheckRequest>,
 }
 
 /// Reply of a gate decision.
@@ -206,6 +209,18 @@ impl Service {
         if !req.unsigned {
             crate::git::signer(&repo)?;
         }
+        let mut evidence = req.evidence.clone().unwrap_or_default();
+        evidence.milestone = milestone.id.clone();
+        let check = self.gate_check(evidence)?;
+        let head =
+            repo.head().ok().and_then(|h| h.peel_to_commit().ok()).map(|c| c.id().to_string()).unwrap_or_default();
+        let previous = records
+            .last()
+            .and_then(|r| repo.find_reference(&format!("refs/tags/{}", r.tag)).ok())
+            .and_then(|t| t.peel_to_commit().ok())
+            .map(|c| c.id().to_string())
+            .unwrap_or_default();
+        let commit_range = format!("{previous}..{head}");
         let id = Id::generate();
         let tag = GateRecord::tag_name(&milestone.id, &id);
         if repo.find_reference(&format!("refs/tags/{tag}")).is_ok() {
@@ -240,6 +255,9 @@ impl Service {
                 recommendations: req.recommendations.clone(),
                 next_milestone_context: context.clone(),
                 follow_up_task_ids: follow_ups.clone(),
+                commit_range: commit_range.clone(),
+                criteria: check.criteria.clone(),
+                metrics: check.metrics.clone(),
             };
             let progress = self.milestone_show(&milestone.id)?.progress;
             let report = self.render_report(&record, &milestone, &progress)?;

@@ -119,6 +119,15 @@ pub struct GateRecord {
     /// Follow-up (conditional) or revision (revise) tasks created by the decision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub follow_up_task_ids: Vec<Id>,
+    /// The commits this decision covers: from the previous decision's commit (exclusive) to HEAD.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub commit_range: String,
+    /// Acceptance criteria with the evidence given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<crate::gate::check::CriterionCheck>,
+    /// Quality targets against the measurements given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<crate::gate::check::MetricCheck>,
 }
 
 impl GateRecord {
