@@ -126,26 +126,43 @@ pub fn current_worktree(cwd: &Path) -> Result<PathBuf> {
 }
 
 /// The top of the main work tree of the repository containing `cwd`.
+///
+/// Found the way git finds it, without opening the repository (every command pays for this, and
+/// libgit2's discovery costs about a millisecond): walk up to the first `.git`, stopping at
+/// `GIT_CEILING_DIRECTORIES`. A `.git` directory marks a main work tree. A `.git` file
+/// (`gitdir: ...`) marks a linked worktree, whose `commondir` leads to the main repository's `.git`,
+/// whose parent is the main work tree.
 fn main_workdir(cwd: &Path) -> Result<PathBuf> {
-    let repo = git2::Repository::discover(cwd).map_err(|_| {
-        Error::new(ErrorKind::Validation, format!("{} is not inside a git repository", cwd.display()))
-            .hint("abathur keeps its ledger in a git repository: run `git init` first, or cd into one")
-    })?;
-    if repo.is_bare() {
-        return Err(Error::new(ErrorKind::Validation, "this is a bare repository; abathur needs a work tree")
-            .hint("run abathur from a clone or a linked worktree"));
-    }
-    let workdir = if repo.is_worktree() {
-        // A linked worktree's common dir is the main repository's `.git`; its parent is the main work tree.
-        let common = repo.commondir();
-        match common.parent() {
-            Some(parent) if common.file_name().is_some_and(|n| n == ".git") => parent.to_path_buf(),
-            _ => repo.workdir().expect("a non-bare repository has a work tree").to_path_buf(),
+    let start = cwd.canonicalize().map_err(|e| Error::io(cwd, e))?;
+    let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
+        .map(|v| std::env::split_paths(&v).filter_map(|p| p.canonicalize().ok()).collect())
+        .unwrap_or_default();
+    for dir in start.ancestors() {
+        if ceilings.iter().any(|c| c == dir) {
+            break;
         }
-    } else {
-        repo.workdir().expect("a non-bare repository has a work tree").to_path_buf()
-    };
-    Ok(workdir.canonicalize().unwrap_or(workdir))
+        let dotgit = dir.join(".git");
+        let Ok(meta) = std::fs::metadata(&dotgit) else { continue };
+        if meta.is_dir() {
+            return Ok(dir.to_path_buf());
+        }
+        let text = std::fs::read_to_string(&dotgit).map_err(|e| Error::io(&dotgit, e))?;
+        let Some(gitdir) = text.lines().find_map(|l| l.strip_prefix("gitdir:")).map(str::trim) else {
+            return Err(Error::malformed(&dotgit, "a .git file must say `gitdir: <path>`"));
+        };
+        let gitdir = dir.join(gitdir);
+        let common = std::fs::read_to_string(gitdir.join("commondir"))
+            .ok()
+            .and_then(|c| gitdir.join(c.trim()).canonicalize().ok());
+        return Ok(match common {
+            Some(common) if common.file_name().is_some_and(|n| n == ".git") => {
+                common.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf())
+            }
+            _ => dir.to_path_buf(), // a submodule or an unusual layout: its own work tree
+        });
+    }
+    Err(Error::new(ErrorKind::Validation, format!("{} is not inside a git repository", cwd.display()))
+        .hint("abathur keeps its ledger in a git repository: run `git init` first, or cd into one"))
 }
 
 fn rel(base: &Path, path: &Path) -> String {
