@@ -440,3 +440,63 @@ fn a_decision_records_its_evidence_and_a_tampered_record_fails_verification() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("altered after it was signed"));
 }
+
+#[test]
+fn keys_held_by_ssh_agent_sign_and_a_passphrase_never_prompts() {
+    let repo = signed_repo();
+    // A key held by ssh-agent, named by its public key as git allows (`key::ssh-ed25519 AAAA...`).
+    let (agent_key, public) = add_ssh_key(&repo, "agent_key");
+    let socket = repo.path().join("agent.sock");
+    let agent =
+        Command::new("ssh-agent").arg("-D").arg("-a").arg(&socket).stdout(std::process::Stdio::null()).spawn().unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+        }
+    }
+    let _agent = Kill(agent);
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let added = Command::new("ssh-add").arg(&agent_key).env("SSH_AUTH_SOCK", &socket).output().unwrap();
+    assert!(added.status.success(), "{}", crate::common::describe(&added));
+    std::fs::remove_file(&agent_key).unwrap(); // only the agent has the private key now
+    repo.git(&["config", "user.signingkey", &format!("key::{}", public.trim())]);
+    let allowed = repo.path().join("allowed_signers");
+    std::fs::write(&allowed, format!("lead@example.com namespaces=\"git\" {public}")).unwrap();
+    let out = repo
+        .cmd(&["--json", "gate", "approve", "M1", "-r", "signed by the agent"])
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::describe(&out));
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(verify(&repo, "verify-commit", s(&reply, "commit")));
+    assert!(verify(&repo, "verify-tag", s(&reply, "tag")));
+
+    // A passphrase-protected key with no agent: the signer cannot ask (no terminal), so it fails at
+    // once, well before the timeout, and nothing is written.
+    let locked = repo.path().join("locked_key");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "a passphrase", "-f"])
+        .arg(&locked)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    repo.git(&["config", "user.signingkey", locked.to_str().unwrap()]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let started = std::time::Instant::now();
+    let out = repo
+        .cmd(&["gate", "approve", "M2", "-r", "x"])
+        .env_remove("SSH_AUTH_SOCK")
+        .env("ABATHUR_SIGN_TIMEOUT_MS", "5000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", crate::common::describe(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "it must not wait for a passphrase");
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head, "nothing committed");
+}
