@@ -1,28 +1,31 @@
 //! `abathur mcp` driven by a real MCP client we did not write: the official Python SDK (`pip install
 //! mcp`; `.ci/run` installs it). The scripts live in tests/mcp/.
 
-use crate::common::{Repo, bin, describe};
+use crate::common::{Repo, bin, describe, hermetic};
 
-fn python(script: &str, args: &[&str]) {
+/// Runs a client script with the same hermetic environment as every other test: the servers it
+/// spawns see no user or system git configuration.
+fn python(repo: &Repo, script: &str, args: &[&str]) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/");
-    let out = std::process::Command::new("python3")
-        .arg(format!("{path}{script}"))
-        .args(args)
-        .output()
-        .expect("python3 runs (the MCP client tests need python3 with `pip install mcp`)");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(format!("{path}{script}")).args(args);
+    hermetic(&mut cmd, repo.path());
+    let out = cmd.output().expect("python3 runs (the MCP client tests need python3 with `pip install mcp`)");
     assert!(out.status.success(), "{script}: {}", describe(&out));
 }
 
 #[test]
 fn the_seeds_workflow_through_the_official_python_client() {
     let repo = Repo::new();
-    python("seed_workflow.py", &[bin(), repo.path().to_str().unwrap()]);
+    repo.git(&["config", "user.name", "Orchestrator"]);
+    repo.git(&["config", "user.email", "orchestrator@example.com"]);
+    python(&repo, "seed_workflow.py", &[bin(), repo.path().to_str().unwrap()]);
 }
 
 #[test]
 fn fifty_two_servers_at_once_lose_nothing_and_claim_nothing_twice() {
     let repo = Repo::new();
-    python("many_servers.py", &[bin(), repo.path().to_str().unwrap(), "52", "156"]);
+    python(&repo, "many_servers.py", &[bin(), repo.path().to_str().unwrap(), "52", "156"]);
     let status = repo.json(&["task", "status"]);
     assert_eq!(status["total_tasks"], 156);
     assert_eq!(status["completed"], 156);

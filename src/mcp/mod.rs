@@ -9,6 +9,7 @@
 //! Start-up is cheap: the ledger is located and its config read, nothing else; `initialize` and
 //! `tools/list` never touch the task files.
 
+mod gate;
 mod task;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -29,7 +30,12 @@ pub struct AbathurServer {
 impl AbathurServer {
     /// A server answering for `service`'s ledger.
     pub fn new(service: Service) -> AbathurServer {
-        AbathurServer { service, tool_router: AbathurServer::task_router() }
+        AbathurServer { service, tool_router: AbathurServer::tools() }
+    }
+
+    /// Every tool the server offers.
+    fn tools() -> ToolRouter<AbathurServer> {
+        AbathurServer::task_router() + AbathurServer::gate_router()
     }
 
     /// Runs one service call off the async executor and shapes its outcome as a tool result: the reply
@@ -70,7 +76,7 @@ impl ServerHandler for AbathurServer {
 
 /// Every tool the server offers, with its description: what agent definitions should name.
 pub fn tool_catalog() -> Vec<crate::integrate::ToolInfo> {
-    let mut tools: Vec<_> = AbathurServer::task_router()
+    let mut tools: Vec<_> = AbathurServer::tools()
         .list_all()
         .into_iter()
         .map(|t| crate::integrate::ToolInfo {

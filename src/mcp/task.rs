@@ -8,7 +8,7 @@ use rmcp::{tool, tool_router};
 use crate::mcp::AbathurServer;
 use crate::queue::api::*;
 
-/// `task_queue_status` takes no parameters.
+/// A tool that takes no parameters.
 #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}

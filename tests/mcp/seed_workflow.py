@@ -106,6 +106,31 @@ async def main():
                 expect(body.get("error") == kind and body.get("message"), f"{tool}: expected {kind}, got {body}")
             bad = await s.call_tool("task_list", {"limit": "many"})
             expect(bad.is_error, "a wrongly typed argument is a tool error, not a crash")
+
+            # The gate at the milestone boundary: status, check, decide (unsigned here; the signed path
+            # is tested in tests/gate.rs), and the next milestone opens.
+            subprocess.run([BIN, "-q", "milestone", "add", "M1", "--title", "One", "--target", "test_pass_rate>=100%"], cwd=REPO, check=True)
+            subprocess.run([BIN, "-q", "milestone", "add", "M2", "--title", "Two"], cwd=REPO, check=True)
+            m1 = await call(s, "task_enqueue", {"description": "M1 work", "milestone": "M1"})
+            m2 = await call(s, "task_enqueue", {"description": "M2 work", "milestone": "M2"})
+            expect(m2["status"] == "blocked", f"M2 waits for gate M1: {m2}")
+            gates = await call(s, "gate_status", {})
+            expect([g["state"] for g in gates["gates"]] == ["undecided", "undecided"], f"gate_status: {gates}")
+            claimed = await call(s, "task_claim", {"task_id": m1["task_id"]})
+            await call(s, "task_complete", {"task_id": m1["task_id"], "lease_id": claimed["lease_id"]})
+            junit = f"{REPO}/junit.xml"
+            with open(junit, "w") as f:
+                f.write('<testsuite><testcase name="a"/></testsuite>')
+            check = await call(s, "gate_check", {"milestone": "M1", "junit": [junit]})
+            expect(check["proposed_decision"] == "approve", f"gate_check: {check}")
+            decided = await call(s, "gate_decide", {"milestone": "M1", "decision": "approve", "rationale": "All met",
+                                                    "unsigned": True, "evidence": {"milestone": "M1", "junit": [junit]}})
+            expect(decided["next_milestone_opens"] is True and decided["signed"] is False, f"gate_decide: {decided}")
+            got = await call(s, "task_get", {"task_id": m2["task_id"]})
+            expect(got["status"] == "ready", f"M2 opened: {got['status']}")
+            refused = await s.call_tool("gate_decide", {"milestone": "M1", "decision": "approve", "rationale": "again"})
+            expect(refused.is_error and refused.structured_content["error"] == "ValidationError",
+                   f"no signing key and not unsigned: refused, {refused.structured_content}")
     print("seed workflow ok")
 
 
