@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::gate::record::{Decision, GateRecord, Issue};
 use crate::gate::state;
 use crate::id::Id;
-use crate::queue::task::{Source, State, TaskRecord, check_chars, summary_from_description};
+use crate::queue::task::{TaskRecord, check_chars};
 use crate::service::Service;
 
 const REPORT_TEMPLATE: &str = include_str!("../../templates/gate-report.md.j2");
@@ -315,42 +315,17 @@ impl Service {
         let severity =
             serde_json::to_value(issue.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         let description = format!("{kind} from gate {milestone} ({severity}): {}", issue.description);
-        let q = &self.config.queue;
-        let mut task = TaskRecord {
-            id: Id::generate(),
-            summary: summary_from_description(&description),
-            description,
-            source: Source::Human,
-            agent_type: q.default_agent_type.clone(),
-            base_priority: match issue.severity {
-                crate::gate::record::Severity::Critical => 10,
-                crate::gate::record::Severity::High => 8,
-                crate::gate::record::Severity::Medium => 6,
-                crate::gate::record::Severity::Low => 4,
-            },
-            prerequisites: Vec::new(),
-            deadline: None,
-            estimated_duration_seconds: None,
-            milestone: Some(milestone.to_string()),
-            parent_task_id: None,
-            max_retries: q.max_retries,
-            lease_timeout_seconds: q.lease_timeout_seconds,
-            created_by: Some(by.chars().take(200).collect()),
-            submitted_at: now,
-            last_updated_at: now,
-            started_at: None,
-            completed_at: None,
-            state: State::Pending,
-            retry_count: 0,
-            not_before: None,
-            error_message: None,
-            input_data: Some(
-                serde_json::json!({ "gate_decision": gate.to_string(), "severity": issue.severity }).to_string(),
-            ),
-            result_data: None,
-            lease: None,
-            events: Vec::new(),
+        let mut task = TaskRecord::new_waiting(description, now, &self.config.queue);
+        task.base_priority = match issue.severity {
+            crate::gate::record::Severity::Critical => 10,
+            crate::gate::record::Severity::High => 8,
+            crate::gate::record::Severity::Medium => 6,
+            crate::gate::record::Severity::Low => 4,
         };
+        task.milestone = Some(milestone.to_string());
+        task.created_by = Some(by.chars().take(200).collect());
+        task.input_data =
+            Some(serde_json::json!({ "gate_decision": gate.to_string(), "severity": issue.severity }).to_string());
         task.record_event(now, "created", Some(by), Some(format!("by gate decision {gate}")));
         task
     }

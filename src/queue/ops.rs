@@ -111,35 +111,21 @@ impl Service {
             .as_deref()
             .map(|p| self.resolve_task(p).map_err(|e| prefix_error("parent_task_id", p, e)))
             .transpose()?;
-        let id = Id::generate();
-        let mut record = TaskRecord {
-            id,
-            summary,
-            description,
-            source: req.source.unwrap_or(Source::Human),
-            agent_type: req.agent_type.unwrap_or_else(|| q.default_agent_type.clone()),
-            base_priority: req.base_priority.unwrap_or(5),
-            prerequisites,
-            deadline,
-            estimated_duration_seconds: req.estimated_duration_seconds,
-            milestone: req.milestone.filter(|m| !m.is_empty()),
-            parent_task_id,
-            max_retries: req.max_retries.unwrap_or(q.max_retries),
-            lease_timeout_seconds: req.lease_timeout_seconds.unwrap_or(q.lease_timeout_seconds),
-            created_by: req.created_by.filter(|c| !c.is_empty()),
-            submitted_at: now,
-            last_updated_at: now,
-            started_at: None,
-            completed_at: None,
-            state: State::Pending,
-            retry_count: 0,
-            not_before: None,
-            error_message: None,
-            input_data,
-            result_data: None,
-            lease: None,
-            events: Vec::new(),
-        };
+        let mut record = TaskRecord::new_waiting(description, now, q);
+        record.summary = summary;
+        record.source = req.source.unwrap_or(Source::Human);
+        record.agent_type = req.agent_type.unwrap_or_else(|| q.default_agent_type.clone());
+        record.base_priority = req.base_priority.unwrap_or(5);
+        record.prerequisites = prerequisites;
+        record.deadline = deadline;
+        record.estimated_duration_seconds = req.estimated_duration_seconds;
+        record.milestone = req.milestone.filter(|m| !m.is_empty());
+        record.parent_task_id = parent_task_id;
+        record.max_retries = req.max_retries.unwrap_or(q.max_retries);
+        record.lease_timeout_seconds = req.lease_timeout_seconds.unwrap_or(q.lease_timeout_seconds);
+        record.created_by = req.created_by.filter(|c| !c.is_empty());
+        record.input_data = input_data;
+        let id = record.id;
         let by = record.created_by.clone();
         record.record_event(now, "created", by.as_deref(), None);
         record.validate()?;

@@ -279,6 +279,39 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// A new waiting task: a fresh id, every lifecycle field at its start, and the project's
+    /// defaults; callers then set what their request specifies.
+    pub fn new_waiting(description: String, now: Timestamp, defaults: &crate::config::QueueConfig) -> TaskRecord {
+        TaskRecord {
+            id: Id::generate(),
+            summary: summary_from_description(&description),
+            description,
+            source: Source::Human,
+            agent_type: defaults.default_agent_type.clone(),
+            base_priority: 5,
+            prerequisites: Vec::new(),
+            deadline: None,
+            estimated_duration_seconds: None,
+            milestone: None,
+            parent_task_id: None,
+            max_retries: defaults.max_retries,
+            lease_timeout_seconds: defaults.lease_timeout_seconds,
+            created_by: None,
+            submitted_at: now,
+            last_updated_at: now,
+            started_at: None,
+            completed_at: None,
+            state: State::Pending,
+            retry_count: 0,
+            not_before: None,
+            error_message: None,
+            input_data: None,
+            result_data: None,
+            lease: None,
+            events: Vec::new(),
+        }
+    }
+
     /// Parses a task file and checks every field, naming the file and field on error.
     pub fn from_toml(text: &str, path: &std::path::Path) -> Result<TaskRecord> {
         let record: TaskRecord = toml::from_str(text).map_err(|e| {
