@@ -33,6 +33,14 @@ blocking = 0.15
 source = 0.05
 # Aging: a waiting task's base priority rises one level per this many hours (prevents starvation).
 aging_hours_per_level = 6.0
+
+[memory]
+# Episodic memory entries expire this many days after they are written (`memory add --ttl` overrides).
+episodic_ttl_days = 90
+
+[search]
+# Embedding model for semantic search, as installed by `abathur model install` (docs/search.md).
+model = "all-minilm-l6-v2"
 "#;
 
 /// The whole configuration.
@@ -45,6 +53,38 @@ pub struct Config {
     pub queue: QueueConfig,
     /// Calculated-priority weights.
     pub priority: PriorityWeights,
+    /// Project memory.
+    pub memory: MemoryConfig,
+    /// Search and embeddings.
+    pub search: SearchConfig,
+}
+
+/// Project memory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// Days an episodic entry lives after it is written.
+    pub episodic_ttl_days: f64,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig { episodic_ttl_days: 90.0 }
+    }
+}
+
+/// Search and embeddings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Name of the installed embedding model to use.
+    pub model: String,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { model: crate::search::model::DEFAULT_MODEL.to_string() }
+    }
 }
 
 /// Task-queue behaviour.
@@ -86,7 +126,13 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 impl Default for Config {
     fn default() -> Self {
-        Config { schema_version: SCHEMA_VERSION, queue: QueueConfig::default(), priority: PriorityWeights::default() }
+        Config {
+            schema_version: SCHEMA_VERSION,
+            queue: QueueConfig::default(),
+            priority: PriorityWeights::default(),
+            memory: MemoryConfig::default(),
+            search: SearchConfig::default(),
+        }
     }
 }
 
@@ -154,6 +200,13 @@ impl Config {
         }
         if w.aging_hours_per_level.is_nan() || w.aging_hours_per_level <= 0.0 {
             return Err("priority.aging_hours_per_level must be a positive number of hours".into());
+        }
+        let ttl = self.memory.episodic_ttl_days;
+        if !(ttl > 0.0 && ttl <= 36_500.0) {
+            return Err(format!("memory.episodic_ttl_days = {ttl} must be between 0 and 36500 days"));
+        }
+        if crate::memory::entry::normalize_key(&self.search.model).is_err() {
+            return Err(format!("search.model = {:?} must be a model name such as all-minilm-l6-v2", self.search.model));
         }
         if self.queue.lease_timeout_seconds == 0 || self.queue.lease_timeout_seconds > 7 * 24 * 3600 {
             return Err("queue.lease_timeout_seconds must be between 1 and 604800".into());

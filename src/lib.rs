@@ -14,8 +14,10 @@ pub mod id;
 pub mod integrate;
 pub mod ledger;
 pub mod mcp;
+pub mod memory;
 pub mod milestone;
 pub mod queue;
+pub mod search;
 pub mod service;
 pub mod time;
 

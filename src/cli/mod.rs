@@ -6,6 +6,7 @@
 
 mod gate;
 mod init;
+mod memory;
 mod milestone;
 mod output;
 mod task;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Decide validation gates: signed go/no-go decisions at milestone boundaries
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// Project memory: facts, events and how-tos by namespace and key
+    #[command(subcommand)]
+    Memory(memory::MemoryCommand),
     /// Validate the whole ledger; exit 1 when anything is wrong (for CI and hooks)
     Check,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
@@ -128,6 +132,7 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
         Command::Milestone(cmd) => milestone::run(ui, &Service::open(&cwd)?, cmd),
         Command::Gate(cmd) => gate::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Memory(cmd) => memory::run(ui, &Service::open(&cwd)?, cmd),
         Command::Check => cmd_check(ui, &Service::open(&cwd)?),
         Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
         Command::Completions { shell } => {

@@ -100,6 +100,11 @@ impl Ledger {
         self.root.join("tasks")
     }
 
+    /// Where memory entries live.
+    pub fn memory_dir(&self) -> PathBuf {
+        self.root.join("memory")
+    }
+
     /// Derived, git-ignored data.
     pub fn cache_dir(&self) -> PathBuf {
         self.root.join("cache")
