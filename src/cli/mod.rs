@@ -9,6 +9,7 @@ mod init;
 mod memory;
 mod milestone;
 mod output;
+mod search;
 mod task;
 
 use std::io::Write;
@@ -55,6 +56,13 @@ pub enum Command {
     /// Project memory: facts, events and how-tos by namespace and key
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
+    /// Search memory, decisions, validation reports and tasks (words and meaning)
+    Search(search::SearchArgs),
+    /// Bring the search index up to date (searches do this too; this also embeds everything)
+    Index(search::IndexArgs),
+    /// Install or inspect the local embedding model
+    #[command(subcommand)]
+    Model(search::ModelCommand),
     /// Validate the whole ledger; exit 1 when anything is wrong (for CI and hooks)
     Check,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
@@ -133,6 +141,9 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Milestone(cmd) => milestone::run(ui, &Service::open(&cwd)?, cmd),
         Command::Gate(cmd) => gate::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(cmd) => memory::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Search(args) => search::cmd_search(ui, &Service::open(&cwd)?, args),
+        Command::Index(args) => search::cmd_index(ui, &Service::open(&cwd)?, args),
+        Command::Model(cmd) => search::cmd_model(ui, &cwd, cmd),
         Command::Check => cmd_check(ui, &Service::open(&cwd)?),
         Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
         Command::Completions { shell } => {

@@ -1,0 +1,559 @@
+//! The derived search index under `.abathur/cache/search/`: a tantivy index of chunks, a usearch index
+//! of their vectors, and the state that says which file versions they hold.
+//!
+//! Layout: `CURRENT` names the live generation folder (`g-<ulid>/`), which holds `tantivy/`,
+//! `vectors.usearch` and `state.bin`. Catching up changes the live generation in place under the
+//! index lock: tantivy readers keep the last commit, and the vector file is replaced by rename, so a
+//! search running meanwhile answers from the last complete index. A rebuild fills a new generation
+//! and switches `CURRENT` at the end. Vectors are keyed by a hash of the embedded text, so an
+//! unchanged chunk is never embedded twice — not even across a rebuild, which salvages the old
+//! generation's vectors. Anything unreadable (a crash, another version's format) is rebuilt, never
+//! trusted and never a crash.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::{TantivyDocument, Term, doc};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ledger::Ledger;
+use crate::ledger::atomic;
+use crate::ledger::lock::LedgerLock;
+use crate::search::chunk::{self, Chunk};
+use crate::search::source::{self, Kind, SourceDoc, Stamp};
+
+/// Bumped whenever the layout or the chunking changes; an index of another format is rebuilt.
+pub const FORMAT_VERSION: u32 = 1;
+const CURRENT: &str = "CURRENT";
+const STATE: &str = "state.bin";
+const VECTORS: &str = "vectors.usearch";
+/// Tantivy writer memory: enough for a rebuild of 100,000 chunks in one segment batch.
+const WRITER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Makes vectors for chunk texts: the real model, or (benchmarks only) synthetic vectors.
+pub trait VectorSource {
+    /// Identity of the vectors; vectors of another identity are never mixed in.
+    fn vector_id(&self) -> String;
+    /// One unit vector per text.
+    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+}
+
+impl VectorSource for crate::search::model::Embedder {
+    fn vector_id(&self) -> String {
+        self.installed().vector_id()
+    }
+    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        crate::search::model::Embedder::embed(self, texts)
+    }
+}
+
+/// The tantivy fields of a chunk.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    /// File path relative to `.abathur/`.
+    pub path: Field,
+    /// memory, decision, report or task.
+    pub kind: Field,
+    /// Chunk number within the file.
+    pub chunk: Field,
+    /// Hash of the embedded text: the vector key.
+    pub hash: Field,
+    /// Document title.
+    pub title: Field,
+    /// Heading path of the chunk.
+    pub heading: Field,
+    /// Chunk text.
+    pub body: Field,
+    /// Memory namespace, whole.
+    pub namespace: Field,
+    /// Every prefix of the namespace, for prefix filters.
+    pub ns_prefix: Field,
+    /// Milestone.
+    pub milestone: Field,
+    /// Memory type.
+    pub memory_type: Field,
+    /// Task id.
+    pub task_id: Field,
+    /// Expiry in milliseconds, 0 for never.
+    pub expires: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default().set_tokenizer("en_stem").set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        path: b.add_text_field("path", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED),
+        chunk: b.add_u64_field("chunk", STORED),
+        hash: b.add_u64_field("hash", INDEXED | STORED | FAST),
+        title: b.add_text_field("title", text.clone()),
+        heading: b.add_text_field("heading", text.clone()),
+        body: b.add_text_field("body", text),
+        namespace: b.add_text_field("namespace", STRING | STORED),
+        ns_prefix: b.add_text_field("ns_prefix", STRING),
+        milestone: b.add_text_field("milestone", STRING | STORED),
+        memory_type: b.add_text_field("memory_type", STRING | STORED),
+        task_id: b.add_text_field("task_id", STRING | STORED),
+        expires: b.add_i64_field("expires", STORED | FAST),
+    };
+    (b.build(), fields)
+}
+
+/// What the index holds for one file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DocState {
+    kind: Kind,
+    stamp: Stamp,
+    chunks: Vec<u64>,
+}
+
+/// The generation's bookkeeping: which file versions are indexed, which vectors exist.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct State {
+    format: u32,
+    vector_id: Option<String>,
+    docs: BTreeMap<String, DocState>,
+    embedded: Vec<u64>,
+}
+
+/// One generation of the index, opened.
+pub struct Generation {
+    dir: PathBuf,
+    index: tantivy::Index,
+    /// Its fields.
+    pub fields: Fields,
+    state: State,
+}
+
+/// What a catch-up did.
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
+pub struct CatchUpReport {
+    /// Files (re)indexed.
+    pub files_indexed: usize,
+    /// Files dropped from the index.
+    pub files_removed: usize,
+    /// Chunks written to the text index.
+    pub chunks_indexed: usize,
+    /// Chunks embedded by the model.
+    pub chunks_embedded: usize,
+    /// Chunks still without a vector (no model, or over the search-time budget).
+    pub chunks_without_vectors: usize,
+    /// Total chunks in the index.
+    pub chunks_total: usize,
+    /// Seconds spent embedding (the model's own time).
+    pub embed_seconds: f64,
+    /// Seconds spent in all.
+    pub total_seconds: f64,
+    /// Files that could not be read, with the reason (they are retried next time).
+    pub problems: Vec<String>,
+    /// Whether the index was rebuilt from scratch.
+    pub rebuilt: bool,
+}
+
+/// The index folder and its lock.
+#[derive(Clone, Debug)]
+pub struct IndexDir {
+    root: PathBuf,
+}
+
+impl IndexDir {
+    /// The search index of `ledger`.
+    pub fn of(ledger: &Ledger) -> IndexDir {
+        IndexDir { root: ledger.cache_dir().join("search") }
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes the index lock, waiting at most `wait`; `None` when another process keeps it.
+    pub fn lock(&self, wait: Duration) -> Result<Option<LedgerLock>> {
+        std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let path = self.root.join("index.lock");
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(lock) = LedgerLock::try_acquire(&path)? {
+                return Ok(Some(lock));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Opens the live generation; an error means it is missing or unreadable (rebuild it).
+    pub fn open_current(&self) -> Result<Generation> {
+        let name = std::fs::read_to_string(self.root.join(CURRENT))
+            .map_err(|_| Error::new(ErrorKind::NotFound, "no search index yet"))?;
+        let name = name.trim();
+        if !name.starts_with("g-") || name.contains('/') {
+            return Err(Error::new(ErrorKind::Internal, "the search index pointer is corrupt"));
+        }
+        Generation::open(&self.root.join(name))
+    }
+
+    /// Opens the live generation, rebuilding it when it is missing, corrupt or of another format.
+    /// Call with the lock held.
+    pub fn open_or_rebuild(&self, _lock: &LedgerLock) -> Result<(Generation, bool)> {
+        match self.open_current() {
+            Ok(generation) => Ok((generation, false)),
+            Err(_) => Ok((self.create_generation()?, true)),
+        }
+    }
+
+    /// Creates an empty generation, salvaging the vectors of the previous one, and makes it live.
+    /// Call with the lock held.
+    pub fn create_generation(&self) -> Result<Generation> {
+        let dir = self.root.join(format!("g-{}", crate::id::Id::generate()));
+        std::fs::create_dir_all(dir.join("tantivy")).map_err(|e| Error::io(&dir, e))?;
+        let (schema, fields) = schema();
+        let index = tantivy::Index::create_in_dir(dir.join("tantivy"), schema).map_err(|e| tantivy_error(&dir, e))?;
+        let mut state = State { format: FORMAT_VERSION, ..State::default() };
+        if let Some((old_vectors, vector_id)) = self.salvage_vectors() {
+            std::fs::copy(&old_vectors, dir.join(VECTORS)).map_err(|e| Error::io(&old_vectors, e))?;
+            let vectors = load_vectors(&dir.join(VECTORS), false)?;
+            state.vector_id = Some(vector_id);
+            state.embedded = all_keys(&vectors, &old_vectors);
+        }
+        let generation = Generation { dir, index, fields, state };
+        generation.save_state()?;
+        let name = generation.dir.file_name().expect("generations have names").to_string_lossy().into_owned();
+        atomic::write_with(&self.root.join(CURRENT), name.as_bytes(), false)?;
+        self.remove_other_generations(&name);
+        Ok(generation)
+    }
+
+    /// The previous generation's vector file and identity, if it is readable.
+    fn salvage_vectors(&self) -> Option<(PathBuf, String)> {
+        let name = std::fs::read_to_string(self.root.join(CURRENT)).ok()?;
+        let dir = self.root.join(name.trim());
+        let state: State = postcard::from_bytes(&std::fs::read(dir.join(STATE)).ok()?).ok()?;
+        let path = dir.join(VECTORS);
+        (state.format == FORMAT_VERSION && load_vectors(&path, true).is_ok()).then_some((path, state.vector_id?))
+    }
+
+    fn remove_other_generations(&self, keep: &str) {
+        let Ok(listing) = std::fs::read_dir(&self.root) else { return };
+        for item in listing.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            if name.starts_with("g-") && name != keep {
+                // Readers that still have files open keep reading them (they are unlinked, not gone).
+                let _ = std::fs::remove_dir_all(item.path());
+            }
+        }
+    }
+}
+
+/// Every key of a vector index, by reading the keys from the old state when possible.
+fn all_keys(vectors: &usearch::Index, old_vectors: &Path) -> Vec<u64> {
+    let state_path = old_vectors.with_file_name(STATE);
+    let old: Option<State> = std::fs::read(state_path).ok().and_then(|b| postcard::from_bytes(&b).ok());
+    let mut keys: Vec<u64> =
+        old.map(|s| s.embedded.into_iter().filter(|k| vectors.contains(*k)).collect()).unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
+fn tantivy_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Internal, format!("search index {}: {e}", path.display()))
+        .hint("run `abathur index --rebuild` (the index is derived; nothing is lost)")
+}
+
+fn usearch_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Internal, format!("vector index {}: {e}", path.display()))
+        .hint("run `abathur index --rebuild` (the index is derived; nothing is lost)")
+}
+
+/// Opens a vector file: a read-only memory map for searching, or a full load for changing it.
+pub fn load_vectors(path: &Path, view: bool) -> Result<usearch::Index> {
+    let text = path.to_str().ok_or_else(|| usearch_error(path, "path is not UTF-8"))?;
+    let index = if view { usearch::Index::restore_view(text) } else { usearch::Index::restore(text) };
+    index.map_err(|e| usearch_error(path, e))
+}
+
+fn new_vectors(dimensions: usize) -> Result<usearch::Index> {
+    let options = usearch::IndexOptions {
+        dimensions,
+        metric: usearch::MetricKind::Cos,
+        quantization: usearch::ScalarKind::F32,
+        connectivity: 0,
+        expansion_add: 0,
+        expansion_search: 0,
+        multi: false,
+    };
+    usearch::Index::new(&options).map_err(|e| usearch_error(Path::new(VECTORS), e))
+}
+
+impl Generation {
+    fn open(dir: &Path) -> Result<Generation> {
+        let bytes = std::fs::read(dir.join(STATE)).map_err(|e| Error::io(&dir.join(STATE), e))?;
+        let state: State =
+            postcard::from_bytes(&bytes).map_err(|e| Error::new(ErrorKind::Internal, format!("search state: {e}")))?;
+        if state.format != FORMAT_VERSION {
+            return Err(Error::new(ErrorKind::Internal, format!("search index format {} is not {FORMAT_VERSION}", state.format)));
+        }
+        let index = tantivy::Index::open_in_dir(dir.join("tantivy")).map_err(|e| tantivy_error(dir, e))?;
+        let (_, fields) = schema();
+        if index.schema().get_field("expires").ok() != Some(fields.expires) {
+            return Err(Error::new(ErrorKind::Internal, "search index schema differs"));
+        }
+        Ok(Generation { dir: dir.to_path_buf(), index, fields, state })
+    }
+
+    /// The tantivy index.
+    pub fn tantivy(&self) -> &tantivy::Index {
+        &self.index
+    }
+
+    /// The identity of the stored vectors, if any.
+    pub fn vector_id(&self) -> Option<&str> {
+        self.state.vector_id.as_deref()
+    }
+
+    /// Total chunks, and how many lack a vector.
+    pub fn chunk_counts(&self) -> (usize, usize) {
+        let embedded: HashSet<u64> = self.state.embedded.iter().copied().collect();
+        let live = self.live_hashes();
+        (self.state.docs.values().map(|d| d.chunks.len()).sum(), live.iter().filter(|h| !embedded.contains(h)).count())
+    }
+
+    /// The vector file opened read-only, when it exists.
+    pub fn vectors_view(&self) -> Result<Option<usearch::Index>> {
+        let path = self.dir.join(VECTORS);
+        if self.state.vector_id.is_none() || !path.exists() {
+            return Ok(None);
+        }
+        load_vectors(&path, true).map(Some)
+    }
+
+    /// Whether `scan` differs from what the index holds, or vectors are missing for `vector_id`.
+    pub fn is_behind(&self, scan: &BTreeMap<String, (Kind, Stamp)>, vector_id: Option<&str>) -> bool {
+        let files_differ = scan.len() != self.state.docs.len()
+            || scan.iter().any(|(path, (_, stamp))| self.state.docs.get(path).is_none_or(|d| d.stamp != *stamp));
+        files_differ || vector_id.is_some_and(|id| self.state.vector_id.as_deref() != Some(id) || self.chunk_counts().1 > 0)
+    }
+
+    fn save_state(&self) -> Result<()> {
+        let bytes = postcard::to_allocvec(&self.state).expect("state serialises");
+        atomic::write_with(&self.dir.join(STATE), &bytes, false)
+    }
+
+    fn live_hashes(&self) -> HashSet<u64> {
+        self.state.docs.values().flat_map(|d| d.chunks.iter().copied()).collect()
+    }
+
+    /// Brings the index up to date with `scan`: re-chunks changed files, drops removed ones, and
+    /// embeds at most `embed_budget` missing chunks when a model is given. Call with the lock held.
+    pub fn catch_up(
+        &mut self,
+        ledger: &Ledger,
+        scan: &BTreeMap<String, (Kind, Stamp)>,
+        mut vectors: Option<&mut dyn VectorSource>,
+        embed_budget: usize,
+        show_progress: bool,
+    ) -> Result<CatchUpReport> {
+        let started = std::time::Instant::now();
+        let mut report = CatchUpReport::default();
+        let removed: Vec<String> = self.state.docs.keys().filter(|p| !scan.contains_key(*p)).cloned().collect();
+        let changed: Vec<(&String, Kind, Stamp)> = scan
+            .iter()
+            .filter(|(path, (_, stamp))| self.state.docs.get(*path).is_none_or(|d| d.stamp != *stamp))
+            .map(|(path, (kind, stamp))| (path, *kind, *stamp))
+            .collect();
+        // Texts of chunks written now, so new vectors need no read-back.
+        let mut fresh_texts: HashMap<u64, String> = HashMap::new();
+        if !removed.is_empty() || !changed.is_empty() {
+            let mut writer: tantivy::IndexWriter<TantivyDocument> =
+                self.index.writer_with_num_threads(1, WRITER_BYTES).map_err(|e| tantivy_error(&self.dir, e))?;
+            for path in &removed {
+                writer.delete_term(Term::from_field_text(self.fields.path, path));
+                self.state.docs.remove(path);
+                report.files_removed += 1;
+            }
+            let bar = progress_bar(show_progress && changed.len() > 500, changed.len(), "indexing files");
+            for (path, kind, stamp) in changed {
+                bar.inc(1);
+                writer.delete_term(Term::from_field_text(self.fields.path, path));
+                let doc = match source::read(ledger, path, kind) {
+                    Ok(doc) => doc,
+                    Err(e) => {
+                        report.problems.push(e.message);
+                        self.state.docs.remove(path);
+                        continue;
+                    }
+                };
+                let mut hashes = Vec::new();
+                if let Some(doc) = doc {
+                    for (i, chunk) in chunk::chunk_markdown(&doc.body).into_iter().enumerate() {
+                        let text = chunk.embed_text(&doc.title);
+                        let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+                        writer
+                            .add_document(self.document(path, kind, i, hash, &doc, &chunk))
+                            .map_err(|e| tantivy_error(&self.dir, e))?;
+                        fresh_texts.insert(hash, text);
+                        hashes.push(hash);
+                    }
+                }
+                report.chunks_indexed += hashes.len();
+                report.files_indexed += 1;
+                self.state.docs.insert(path.clone(), DocState { kind, stamp, chunks: hashes });
+            }
+            bar.finish_and_clear();
+            writer.commit().map_err(|e| tantivy_error(&self.dir, e))?;
+            drop(writer);
+        }
+        if let Some(source) = vectors.as_deref_mut() {
+            let embedded = self.update_vectors(source, &fresh_texts, embed_budget, show_progress)?;
+            report.chunks_embedded = embedded.0;
+            report.embed_seconds = embedded.1;
+        }
+        self.save_state()?;
+        let (total, missing) = self.chunk_counts();
+        report.chunks_total = total;
+        report.chunks_without_vectors = missing;
+        report.total_seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    fn document(&self, path: &str, kind: Kind, i: usize, hash: u64, doc: &SourceDoc, chunk: &Chunk) -> TantivyDocument {
+        let f = &self.fields;
+        let mut d = doc!(
+            f.path => path,
+            f.kind => kind.as_str(),
+            f.chunk => i as u64,
+            f.hash => hash,
+            f.title => doc.title.as_str(),
+            f.heading => chunk.heading.as_str(),
+            f.body => chunk.body.as_str(),
+            f.expires => doc.expires_at.unwrap_or(0),
+        );
+        if let Some(ns) = &doc.namespace {
+            d.add_text(f.namespace, ns);
+            for (i, _) in ns.match_indices(':') {
+                d.add_text(f.ns_prefix, &ns[..=i]);
+            }
+        }
+        for (field, value) in [(f.milestone, &doc.milestone), (f.memory_type, &doc.memory_type), (f.task_id, &doc.task_id)]
+        {
+            if let Some(v) = value {
+                d.add_text(field, v);
+            }
+        }
+        d
+    }
+
+    /// Embeds missing chunks (at most `budget`), drops vectors no chunk uses, saves by rename.
+    /// Returns how many were embedded and the seconds the model took.
+    fn update_vectors(
+        &mut self,
+        source: &mut dyn VectorSource,
+        fresh_texts: &HashMap<u64, String>,
+        budget: usize,
+        show_progress: bool,
+    ) -> Result<(usize, f64)> {
+        let id = source.vector_id();
+        let path = self.dir.join(VECTORS);
+        let same_model = self.state.vector_id.as_deref() == Some(id.as_str());
+        let live = self.live_hashes();
+        let mut embedded: HashSet<u64> = if same_model { self.state.embedded.iter().copied().collect() } else { HashSet::new() };
+        let mut missing: Vec<u64> = live.iter().filter(|h| !embedded.contains(h)).copied().collect();
+        let orphans: Vec<u64> = embedded.iter().filter(|h| !live.contains(h)).copied().collect();
+        if missing.is_empty() && orphans.is_empty() && same_model {
+            return Ok((0, 0.0));
+        }
+        missing.sort_unstable();
+        missing.truncate(budget);
+        let texts = self.texts_of(&missing, fresh_texts)?;
+        let mut index = if same_model && path.exists() { Some(load_vectors(&path, false)?) } else { None };
+        let mut seconds = 0.0;
+        let bar = progress_bar(show_progress && missing.len() > 64, missing.len(), "embedding chunks");
+        for batch in missing.chunks(64) {
+            let keys: Vec<u64> = batch.iter().filter(|h| texts.contains_key(h)).copied().collect();
+            let batch_texts: Vec<&str> = keys.iter().map(|h| texts[h].as_str()).collect();
+            let t = std::time::Instant::now();
+            let vectors = source.embed(&batch_texts)?;
+            seconds += t.elapsed().as_secs_f64();
+            let index = match index.as_mut() {
+                Some(index) => index,
+                None => index.insert(new_vectors(vectors.first().map_or(0, Vec::len))?),
+            };
+            index.reserve(index.size() + keys.len()).map_err(|e| usearch_error(&path, e))?;
+            for (key, vector) in keys.iter().zip(&vectors) {
+                if !index.contains(*key) {
+                    index.add(*key, vector).map_err(|e| usearch_error(&path, e))?;
+                }
+                embedded.insert(*key);
+            }
+            bar.inc(batch.len() as u64);
+        }
+        bar.finish_and_clear();
+        if let Some(index) = &index {
+            for key in &orphans {
+                let _ = index.remove(*key);
+            }
+            let tmp = self.dir.join(format!("{VECTORS}.tmp"));
+            index.save(tmp.to_str().expect("cache paths are UTF-8")).map_err(|e| usearch_error(&tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        }
+        for key in orphans {
+            embedded.remove(&key);
+        }
+        let mut keys: Vec<u64> = embedded.into_iter().collect();
+        keys.sort_unstable();
+        self.state.embedded = keys;
+        self.state.vector_id = Some(id);
+        Ok((texts.len(), seconds))
+    }
+
+    /// The embedded texts of `hashes`: from this round's chunks, else rebuilt from stored fields.
+    fn texts_of(&self, hashes: &[u64], fresh: &HashMap<u64, String>) -> Result<HashMap<u64, String>> {
+        let mut out = HashMap::new();
+        let mut searcher = None;
+        for &hash in hashes {
+            if let Some(text) = fresh.get(&hash) {
+                out.insert(hash, text.clone());
+                continue;
+            }
+            if searcher.is_none() {
+                searcher = Some(self.index.reader().map_err(|e| tantivy_error(&self.dir, e))?.searcher());
+            }
+            let searcher = searcher.as_ref().expect("just opened");
+            let query = tantivy::query::TermQuery::new(Term::from_field_u64(self.fields.hash, hash), IndexRecordOption::Basic);
+            let top = searcher
+                .search(&query, &tantivy::collector::TopDocs::with_limit(1).order_by_score())
+                .map_err(|e| tantivy_error(&self.dir, e))?;
+            if let Some((_, address)) = top.first() {
+                let doc: TantivyDocument = searcher.doc(*address).map_err(|e| tantivy_error(&self.dir, e))?;
+                let get = |f: Field| doc.get_first(f).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                out.insert(hash, chunk::embed_text(&get(self.fields.title), &get(self.fields.heading), &get(self.fields.body)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A progress bar on stderr when `show` (and stderr is a terminal); hidden otherwise.
+fn progress_bar(show: bool, len: usize, what: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+            .expect("template is valid")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}

@@ -1,0 +1,389 @@
+//! `search` and `index` as `Service` methods: catching up, the two retrievers, and their fusion.
+//!
+//! A search first compares the ledger's files with what the index holds (one `stat` each) while the
+//! model loads on another thread; only when something changed does it take the index lock and catch
+//! up. Then BM25 and the vector index each propose candidates, every candidate gets both scores
+//! (the cosine of a text-only candidate is computed from its stored vector), and [`fuse`] ranks them.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::Id;
+use crate::search::api::*;
+use crate::search::index::{Generation, IndexDir, VectorSource};
+use crate::search::model::{self, Embedder};
+use crate::search::source::{self, Kind};
+use crate::service::Service;
+
+/// Candidates each retriever proposes.
+const CANDIDATES: usize = 100;
+/// Chunks a search may embed while catching up; `abathur index` embeds the rest.
+pub const SEARCH_EMBED_BUDGET: usize = 32;
+/// Longest query.
+const MAX_QUERY_CHARS: usize = 1000;
+/// How long a search waits for another process's catch-up before answering from the last index.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// The fusion of a BM25 score and a cosine similarity into one rank score in 0..1.
+///
+/// BM25 is made relative to the best text candidate of this query (so 1.0 is "the best word match
+/// there is"); cosine keeps its absolute meaning, rescaled so that [`COS_FLOOR`] (unrelated text) is 0
+/// and [`COS_CEIL`] (a near paraphrase) is 1. The two are mixed with [`TEXT_WEIGHT`]. See docs/search.md
+/// for the measurements behind these constants.
+pub fn fuse(text: Option<f32>, best_text: f32, cosine: Option<f32>) -> f32 {
+    let t = match (text, best_text > 0.0) {
+        (Some(s), true) => s / best_text,
+        _ => 0.0,
+    };
+    let s = cosine.map_or(0.0, |c| ((c - COS_FLOOR) / (COS_CEIL - COS_FLOOR)).clamp(0.0, 1.0));
+    TEXT_WEIGHT * t + (1.0 - TEXT_WEIGHT) * s
+}
+
+/// Weight of the relative BM25 score in [`fuse`].
+pub const TEXT_WEIGHT: f32 = 0.5;
+/// Cosine similarity of unrelated texts under all-MiniLM-L6-v2.
+pub const COS_FLOOR: f32 = 0.15;
+/// Cosine similarity of a close paraphrase.
+pub const COS_CEIL: f32 = 0.75;
+
+struct Candidate {
+    address: DocAddress,
+    text: Option<f32>,
+    cosine: Option<f32>,
+}
+
+impl Service {
+    /// `search`: ranked hits over memory, decisions, reports and tasks.
+    pub fn search(&self, req: SearchRequest) -> Result<SearchReply> {
+        let query = req.query.trim().to_string();
+        if query.is_empty() {
+            return Err(Error::invalid("query", "is empty"));
+        }
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::invalid("query", format!("at most {MAX_QUERY_CHARS} characters")));
+        }
+        let limit = req.limit.unwrap_or(10);
+        if !(1..=100).contains(&limit) {
+            return Err(Error::invalid("limit", format!("{limit} is not between 1 and 100")));
+        }
+        let namespace = match req.namespace.as_deref() {
+            Some(ns) => Some(crate::memory::entry::normalize_namespace(ns)?),
+            None => None,
+        };
+        let requested = req.mode.unwrap_or_default();
+        let mut notices = Vec::new();
+        let installed = match requested {
+            Mode::Text => None,
+            _ => match model::locate(&self.config.search.model) {
+                Ok(installed) => Some(installed),
+                Err(e) if requested == Mode::Semantic => return Err(e),
+                Err(e) => {
+                    notices.push(format!(
+                        "semantic search is off: {}; searching text only ({})",
+                        e.message,
+                        e.hints.first().map(String::as_str).unwrap_or("")
+                    ));
+                    None
+                }
+            },
+        };
+        // The model loads while the index catches up.
+        let loader = installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m)));
+        let mut embedder: Option<Embedder> = None;
+        let join_loader = |notices: &mut Vec<String>, loader: &mut Option<std::thread::JoinHandle<Result<Embedder>>>| {
+            if let Some(handle) = loader.take() {
+                match handle.join().unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "model loader panicked"))) {
+                    Ok(e) => return Some(e),
+                    Err(e) if requested == Mode::Semantic => notices.push(format!("semantic search failed: {}", e.message)),
+                    Err(e) => notices.push(format!("semantic search is off: {}; searching text only", e.message)),
+                }
+            }
+            None
+        };
+        let mut loader = loader;
+        let dir = IndexDir::of(&self.ledger);
+        let scan = source::scan(&self.ledger)?;
+        let vector_id = installed.as_ref().map(|m| m.vector_id());
+        let mut generation = dir.open_current().ok();
+        let mut stale = false;
+        if generation.as_ref().is_none_or(|g| g.is_behind(&scan, vector_id.as_deref())) {
+            match dir.lock(LOCK_WAIT)? {
+                Some(lock) => {
+                    let (mut g, _) = dir.open_or_rebuild(&lock)?;
+                    let needs_vectors = vector_id.as_deref().is_some_and(|id| g.is_behind(&scan, Some(id)));
+                    if needs_vectors {
+                        embedder = join_loader(&mut notices, &mut loader);
+                    }
+                    let source = embedder.as_mut().map(|e| e as &mut dyn VectorSource);
+                    let report = g.catch_up(&self.ledger, &scan, source, SEARCH_EMBED_BUDGET, false)?;
+                    notices.extend(report.problems.iter().map(|p| format!("not searchable: {p}")));
+                    generation = Some(g);
+                }
+                None if generation.is_some() => {
+                    stale = true;
+                    notices.push("another process is updating the search index; this answer comes from the last complete index".into());
+                }
+                None => {
+                    return Err(Error::new(ErrorKind::Busy, "the search index is being built by another process")
+                        .hint("retry in a moment, or wait for `abathur index` to finish"));
+                }
+            }
+        }
+        let generation = generation.expect("opened or built above");
+        if embedder.is_none() {
+            embedder = join_loader(&mut notices, &mut loader);
+        }
+        let (chunks_total, chunks_without_vectors) = generation.chunk_counts();
+        if embedder.is_some() && chunks_without_vectors > 0 {
+            notices.push(format!(
+                "{chunks_without_vectors} of {chunks_total} chunks have no vector yet; semantic search misses them until `abathur index` runs"
+            ));
+        }
+        let mode = match (requested, &embedder) {
+            (Mode::Hybrid, None) => Mode::Text,
+            (Mode::Semantic, None) => {
+                return Err(Error::new(ErrorKind::Internal, notices.pop().unwrap_or_else(|| "no model".into())));
+            }
+            (m, _) => m,
+        };
+        let filters = Filters { kinds: req.kinds.clone(), namespace, milestone: req.milestone.clone(), status: req.status };
+        let hits = self.rank(&generation, &query, mode, embedder.as_mut(), &filters, limit)?;
+        Ok(SearchReply { mode, hits, notices, index: IndexInfo { chunks_total, chunks_without_vectors, stale } })
+    }
+
+    /// `index`: catches the search index up with every file, embedding everything missing.
+    pub fn index(&self, req: IndexRequest, show_progress: bool) -> Result<IndexReply> {
+        let dir = IndexDir::of(&self.ledger);
+        let mut notices = Vec::new();
+        let mut embedder = if req.text_only {
+            None
+        } else {
+            match model::locate(&self.config.search.model).and_then(|m| Embedder::load(&m)) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    notices.push(format!("no vectors made: {} ({})", e.message, e.hints.join("; ")));
+                    None
+                }
+            }
+        };
+        let lock = dir.lock(Duration::from_secs(600))?.ok_or_else(|| {
+            Error::new(ErrorKind::Busy, "another process held the search index lock for 10 minutes").hint("retry later")
+        })?;
+        let (mut generation, rebuilt) =
+            if req.rebuild { (dir.create_generation()?, true) } else { dir.open_or_rebuild(&lock)? };
+        let scan = source::scan(&self.ledger)?;
+        let source = embedder.as_mut().map(|e| e as &mut dyn VectorSource);
+        let mut report = generation.catch_up(&self.ledger, &scan, source, usize::MAX, show_progress)?;
+        report.rebuilt = rebuilt;
+        Ok(IndexReply { report, model: generation.vector_id().map(str::to_string), notices })
+    }
+
+    fn rank(
+        &self,
+        generation: &Generation,
+        query: &str,
+        mode: Mode,
+        embedder: Option<&mut Embedder>,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Vec<Hit>> {
+        let f = generation.fields;
+        let index = generation.tantivy();
+        let reader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e: tantivy::TantivyError| internal(e))?;
+        let searcher = reader.searcher();
+        let filter = filters.query(&f);
+        let mut candidates: HashMap<DocAddress, Candidate> = HashMap::new();
+        let mut parser = QueryParser::for_index(index, vec![f.title, f.heading, f.body]);
+        parser.set_field_boost(f.title, 1.5);
+        let (text_query, _) = parser.parse_query_lenient(query);
+        if mode != Mode::Semantic {
+            let q: Box<dyn Query> = match &filter {
+                Some(filter) => Box::new(BooleanQuery::new(vec![(Occur::Must, text_query.box_clone()), (Occur::Must, filter.box_clone())])),
+                None => text_query.box_clone(),
+            };
+            for (score, address) in searcher.search(&q, &TopDocs::with_limit(CANDIDATES).order_by_score()).map_err(internal)? {
+                candidates.insert(address, Candidate { address, text: Some(score), cosine: None });
+            }
+        }
+        let best_text = candidates.values().filter_map(|c| c.text).fold(0.0_f32, f32::max);
+        let vectors = match (mode, embedder) {
+            (Mode::Text, _) | (_, None) => None,
+            (_, Some(embedder)) if generation.vector_id() == Some(embedder.installed().vector_id().as_str()) => {
+                let query_vector = embedder.embed(&[query])?.pop().unwrap_or_default();
+                generation.vectors_view()?.map(|v| (v, query_vector))
+            }
+            _ => None,
+        };
+        if let Some((vectors, query_vector)) = &vectors {
+            let allowed = match &filter {
+                Some(filter) => Some(allowed_hashes(&searcher, filter.as_ref(), f.hash)?),
+                None => None,
+            };
+            let matches = match &allowed {
+                Some(allowed) => vectors.filtered_search(query_vector, CANDIDATES, |key| allowed.contains(&key)),
+                None => vectors.search(query_vector, CANDIDATES),
+            }
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("vector search: {e}")))?;
+            for (key, distance) in matches.keys.iter().zip(&matches.distances) {
+                let term = TermQuery::new(Term::from_field_u64(f.hash, *key), IndexRecordOption::Basic);
+                let q: Box<dyn Query> = match &filter {
+                    Some(filter) => Box::new(BooleanQuery::new(vec![(Occur::Must, Box::new(term)), (Occur::Must, filter.box_clone())])),
+                    None => Box::new(term),
+                };
+                for (_, address) in searcher.search(&q, &TopDocs::with_limit(8).order_by_score()).map_err(internal)? {
+                    let entry = candidates.entry(address).or_insert(Candidate { address, text: None, cosine: None });
+                    entry.cosine = Some(1.0 - distance);
+                }
+            }
+            // Text candidates the vector index did not propose still have a vector: score it.
+            let mut buffer = vec![0.0_f32; vectors.dimensions()];
+            for candidate in candidates.values_mut().filter(|c| c.cosine.is_none()) {
+                let doc: TantivyDocument = searcher.doc(candidate.address).map_err(internal)?;
+                let hash = doc.get_first(f.hash).and_then(|v| v.as_u64()).unwrap_or(0);
+                if vectors.get(hash, &mut buffer).unwrap_or(0) > 0 {
+                    candidate.cosine = Some(buffer.iter().zip(query_vector).map(|(a, b)| a * b).sum());
+                }
+            }
+        }
+        let score = |c: &Candidate| match mode {
+            Mode::Text => c.text.unwrap_or(0.0),
+            Mode::Semantic => c.cosine.unwrap_or(-1.0),
+            Mode::Hybrid => fuse(c.text, best_text, c.cosine),
+        };
+        let mut ranked: Vec<(f32, &Candidate)> = candidates
+            .values()
+            .filter(|c| mode != Mode::Semantic || c.cosine.is_some())
+            .map(|c| (score(c), c))
+            // A hybrid score of 0 means no word matched and the meaning is unrelated: not a hit.
+            .filter(|(s, _)| mode != Mode::Hybrid || *s > 0.0)
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.address.cmp(&b.1.address)));
+        let now = self.clock.now().millis();
+        let mut view = None;
+        let snippets = tantivy::snippet::SnippetGenerator::create(&searcher, &*text_query, f.body).ok();
+        let mut seen_paths = HashSet::new();
+        let mut hits = Vec::new();
+        for (score, candidate) in ranked {
+            if hits.len() == limit {
+                break;
+            }
+            let doc: TantivyDocument = searcher.doc(candidate.address).map_err(internal)?;
+            let get = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let path = get(f.path);
+            let expires = doc.get_first(f.expires).and_then(|v| v.as_i64()).unwrap_or(0);
+            if (expires > 0 && expires <= now) || !seen_paths.insert(path.clone()) {
+                continue;
+            }
+            let kind = Kind::parse(&get(f.kind)).unwrap_or(Kind::Decision);
+            let task_id = get(f.task_id);
+            let status = match Id::parse(&task_id) {
+                Ok(id) if kind == Kind::Task => {
+                    let view = match &mut view {
+                        Some(view) => view,
+                        None => view.insert(self.queue_view()?),
+                    };
+                    view.position(&id).map(|i| view.derived[i].status)
+                }
+                _ => None,
+            };
+            if filters.status.is_some() && status != filters.status {
+                continue;
+            }
+            let id = match kind {
+                Kind::Memory => get(f.title),
+                Kind::Task => task_id,
+                _ => format!(".abathur/{path}"),
+            };
+            let body = get(f.body);
+            let snippet = snippets
+                .as_ref()
+                .map(|g| g.snippet(&body).fragment().to_string())
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| body.chars().take(160).collect());
+            let milestone = Some(get(f.milestone)).filter(|m| !m.is_empty());
+            hits.push(Hit {
+                kind,
+                id,
+                path: format!(".abathur/{path}"),
+                chunk: doc.get_first(f.chunk).and_then(|v| v.as_u64()).unwrap_or(0),
+                score,
+                text_score: candidate.text,
+                semantic_score: candidate.cosine,
+                title: get(f.title),
+                heading: get(f.heading),
+                snippet: snippet.split_whitespace().collect::<Vec<_>>().join(" "),
+                milestone,
+                status,
+            });
+        }
+        Ok(hits)
+    }
+}
+
+struct Filters {
+    kinds: Vec<Kind>,
+    namespace: Option<String>,
+    milestone: Option<String>,
+    status: Option<crate::queue::task::Status>,
+}
+
+impl Filters {
+    /// The filters as one tantivy query, or `None` when nothing is filtered.
+    fn query(&self, f: &crate::search::index::Fields) -> Option<Box<dyn Query>> {
+        let term = |field, text: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
+        };
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut kinds = self.kinds.clone();
+        if self.status.is_some() {
+            kinds = vec![Kind::Task];
+        }
+        if !kinds.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = kinds.iter().map(|k| (Occur::Should, term(f.kind, k.as_str()))).collect();
+            must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if let Some(ns) = &self.namespace {
+            must.push((Occur::Must, term(f.ns_prefix, ns)));
+        }
+        if let Some(m) = &self.milestone {
+            must.push((Occur::Must, term(f.milestone, m)));
+        }
+        (!must.is_empty()).then(|| Box::new(BooleanQuery::new(must)) as Box<dyn Query>)
+    }
+}
+
+/// Vector keys of every chunk that passes `filter`, read from the hash fast field.
+fn allowed_hashes(searcher: &Searcher, filter: &dyn Query, hash: tantivy::schema::Field) -> Result<HashSet<u64>> {
+    let docs = searcher.search(filter, &DocSetCollector).map_err(internal)?;
+    let name = searcher.schema().get_field_name(hash).to_string();
+    let mut columns = HashMap::new();
+    let mut allowed = HashSet::with_capacity(docs.len());
+    for address in docs {
+        let column = match columns.entry(address.segment_ord) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let reader = searcher.segment_reader(address.segment_ord);
+                e.insert(reader.fast_fields().u64(&name).map_err(internal)?)
+            }
+        };
+        if let Some(value) = column.first(address.doc_id) {
+            allowed.insert(value);
+        }
+    }
+    Ok(allowed)
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Internal, format!("search index: {e}"))
+        .hint("run `abathur index --rebuild` (the index is derived; nothing is lost)")
+}

@@ -1,0 +1,205 @@
+//! What search covers: the ledger files of four kinds, found cheaply and read into one shape.
+//!
+//! Finding is a directory walk with one `stat` per file; its stamp (size, mtime, ctime, inode) decides
+//! whether the index already has the file. Reading turns each kind into a titled Markdown body plus the
+//! fields search filters on.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::memory::entry::Entry;
+
+/// The kinds of document search returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A memory entry (current version).
+    Memory,
+    /// A decision record under `decisions/`.
+    Decision,
+    /// A validation (gate) report.
+    Report,
+    /// A task.
+    Task,
+}
+
+impl Kind {
+    /// The lowercase name stored in the index and shown in hits.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Memory => "memory",
+            Kind::Decision => "decision",
+            Kind::Report => "report",
+            Kind::Task => "task",
+        }
+    }
+
+    /// The inverse of [`Kind::as_str`].
+    pub fn parse(text: &str) -> Option<Kind> {
+        [Kind::Memory, Kind::Decision, Kind::Report, Kind::Task].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// Identity of a file version, cheap to read: a change to any of these means re-reading it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    len: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    inode: u64,
+}
+
+/// Every indexable file, by path relative to the ledger, with its stamp.
+pub fn scan(ledger: &Ledger) -> Result<BTreeMap<String, (Kind, Stamp)>> {
+    let mut found = BTreeMap::new();
+    let root = ledger.root();
+    walk(root, &root.join("memory"), Kind::Memory, ".md", true, &mut found)?;
+    walk(root, &root.join("decisions"), Kind::Decision, ".md", true, &mut found)?;
+    walk(root, &root.join("gates"), Kind::Report, ".md", false, &mut found)?;
+    walk(root, &root.join("tasks"), Kind::Task, ".toml", false, &mut found)?;
+    Ok(found)
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    kind: Kind,
+    suffix: &str,
+    recurse: bool,
+    found: &mut BTreeMap<String, (Kind, Stamp)>,
+) -> Result<()> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for item in listing.flatten() {
+        let name = item.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') {
+            continue; // .history, .gitkeep, temporary files
+        }
+        let path = item.path();
+        let Ok(meta) = std::fs::metadata(&path) else { continue }; // vanished meanwhile
+        if meta.is_dir() {
+            if recurse {
+                walk(root, &path, kind, suffix, recurse, found)?;
+            }
+        } else if name.ends_with(suffix) {
+            let stamp = Stamp {
+                len: meta.len(),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                inode: meta.ino(),
+            };
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+            found.insert(rel, (kind, stamp));
+        }
+    }
+    Ok(())
+}
+
+/// A file read for indexing.
+#[derive(Clone, Debug, Default)]
+pub struct SourceDoc {
+    /// Display title.
+    pub title: String,
+    /// Markdown body to chunk.
+    pub body: String,
+    /// Memory namespace.
+    pub namespace: Option<String>,
+    /// Memory type.
+    pub memory_type: Option<String>,
+    /// Milestone (tasks, reports, decisions that name one).
+    pub milestone: Option<String>,
+    /// Task id, for the live status filter.
+    pub task_id: Option<String>,
+    /// When a memory entry stops being searchable (milliseconds).
+    pub expires_at: Option<i64>,
+}
+
+/// Reads one file; `None` when it holds nothing to search (a tombstone), an error when it is malformed.
+pub fn read(ledger: &Ledger, rel: &str, kind: Kind) -> Result<Option<SourceDoc>> {
+    let path = ledger.root().join(rel);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(match kind {
+        Kind::Memory => {
+            let entry = Entry::parse(&text, &path)?;
+            let m = &entry.meta;
+            (!m.deleted).then(|| SourceDoc {
+                title: format!("{}{}", m.namespace, m.key),
+                body: entry.body.clone(),
+                namespace: Some(m.namespace.clone()),
+                memory_type: Some(m.memory_type.as_str().to_string()),
+                expires_at: m.expires_at.map(|t| t.millis()),
+                ..SourceDoc::default()
+            })
+        }
+        Kind::Task => {
+            let task = crate::queue::task::TaskRecord::from_toml(&text, &path)?;
+            let mut body = task.description.clone();
+            if let Some(error) = &task.error_message {
+                body.push_str(&format!("\n\nError: {error}"));
+            }
+            if let Some(result) = &task.result_data {
+                body.push_str(&format!("\n\nResult: {result}"));
+            }
+            Some(SourceDoc {
+                title: task.summary.clone(),
+                body,
+                milestone: task.milestone.clone(),
+                task_id: Some(task.id.to_string()),
+                ..SourceDoc::default()
+            })
+        }
+        Kind::Report => {
+            let record = path.with_extension("toml");
+            let milestone = std::fs::read_to_string(&record)
+                .ok()
+                .and_then(|t| crate::gate::record::GateRecord::from_toml(&t, &record).ok())
+                .map(|r| r.milestone);
+            Some(SourceDoc { title: first_heading(&text, rel), body: text, milestone, ..SourceDoc::default() })
+        }
+        Kind::Decision => {
+            let (front, body) = split_any_front_matter(&text);
+            let field = |name: &str| {
+                front.and_then(|f| f.lines().find_map(|l| value_of(l, name))).filter(|v| !v.is_empty())
+            };
+            let title = field("title").unwrap_or_else(|| first_heading(body, rel));
+            Some(SourceDoc { title, body: body.to_string(), milestone: field("milestone"), ..SourceDoc::default() })
+        }
+    })
+}
+
+/// The first Markdown heading, else the file name.
+fn first_heading(text: &str, rel: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix('#').map(|h| h.trim_start_matches('#').trim().to_string()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| rel.rsplit('/').next().unwrap_or(rel).trim_end_matches(".md").to_string())
+}
+
+/// Splits `+++` (TOML) or `---` (YAML) front matter from the body, if there is any.
+fn split_any_front_matter(text: &str) -> (Option<&str>, &str) {
+    for fence in ["+++", "---"] {
+        if let Some(rest) = text.strip_prefix(fence).and_then(|r| r.strip_prefix('\n'))
+            && let Some(end) = rest.find(&format!("\n{fence}"))
+        {
+            let after = &rest[end + 1 + fence.len()..];
+            return (Some(&rest[..end]), after.strip_prefix('\n').unwrap_or(after));
+        }
+    }
+    (None, text)
+}
+
+/// `name = "value"` (TOML) or `name: value` (YAML) on one line.
+fn value_of(line: &str, name: &str) -> Option<String> {
+    let rest = line.trim().strip_prefix(name)?.trim_start();
+    let rest = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?;
+    Some(rest.trim().trim_matches('"').trim_matches('\'').to_string())
+}
