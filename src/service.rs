@@ -19,6 +19,10 @@ pub struct Service {
     pub(crate) config: Config,
     pub(crate) clock: Clock,
     pub(crate) tasks: TaskStore,
+    /// Where embedding models are installed (see `search::model::model_home`).
+    pub(crate) model_home: std::path::PathBuf,
+    /// The embedding model once loaded: a long-lived process (the MCP server) loads it once.
+    pub(crate) embedder: std::sync::Arc<std::sync::Mutex<Option<crate::search::model::Embedder>>>,
 }
 
 impl Service {
@@ -32,7 +36,14 @@ impl Service {
     pub fn from_ledger(ledger: Ledger, clock: Clock) -> Result<Service> {
         let config = ledger.config()?;
         let tasks = TaskStore::new(&ledger);
-        Ok(Service { ledger, config, clock, tasks })
+        let model_home = crate::search::model::model_home();
+        Ok(Service { ledger, config, clock, tasks, model_home, embedder: Default::default() })
+    }
+
+    /// The same service with models taken from `home` instead of the environment's choice.
+    pub fn with_model_home(mut self, home: std::path::PathBuf) -> Service {
+        self.model_home = home;
+        self
     }
 
     /// The ledger this service writes.

@@ -12,6 +12,7 @@ mod init;
 mod integrate;
 mod mcp_server;
 mod milestone;
+mod search_quality;
 mod task_lifecycle;
 mod worktree;
 

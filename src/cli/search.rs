@@ -145,7 +145,7 @@ pub fn cmd_model(ui: &Ui, cwd: &std::path::Path, cmd: ModelCommand) -> Result<()
             })
         }
         ModelCommand::Status => {
-            let status = match model::locate(&configured) {
+            let status = match model::locate(&model::model_home(), &configured) {
                 Ok(m) => serde_json::json!({
                     "model": configured, "installed": true, "path": m.dir, "runtime": m.runtime,
                     "dimensions": m.manifest.dimensions, "source": m.manifest.source,

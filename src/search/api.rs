@@ -8,7 +8,7 @@ use crate::search::index::CatchUpReport;
 use crate::search::source::Kind;
 
 /// How hits are found.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Words: tantivy BM25 with English stemming.

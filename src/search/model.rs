@@ -84,8 +84,7 @@ pub fn model_home() -> PathBuf {
 }
 
 /// Finds model `name` and a runtime; the error says what is missing and how to install it.
-pub fn locate(name: &str) -> Result<InstalledModel> {
-    let home = model_home();
+pub fn locate(home: &Path, name: &str) -> Result<InstalledModel> {
     let dir = home.join("models").join(name);
     let manifest_path = dir.join(MANIFEST);
     let text = std::fs::read_to_string(&manifest_path).map_err(|_| {
@@ -94,7 +93,7 @@ pub fn locate(name: &str) -> Result<InstalledModel> {
     })?;
     let manifest: ModelManifest =
         toml::from_str(&text).map_err(|e| Error::malformed(&manifest_path, e.message().to_string()))?;
-    let runtime = runtime_library(&home).ok_or_else(|| {
+    let runtime = runtime_library(home).ok_or_else(|| {
         Error::new(ErrorKind::NotFound, format!("ONNX Runtime is not installed in {}", home.join("runtime").display()))
             .hint("run `abathur model install`, or set ORT_DYLIB_PATH to libonnxruntime.so (1.24 or newer)")
     })?;

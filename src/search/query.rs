@@ -30,23 +30,21 @@ const MAX_QUERY_CHARS: usize = 1000;
 /// How long a search waits for another process's catch-up before answering from the last index.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 
-/// The fusion of a BM25 score and a cosine similarity into one rank score in 0..1.
+/// The fusion of word evidence and meaning into one rank score in 0..1.
 ///
-/// BM25 is made relative to the best text candidate of this query (so 1.0 is "the best word match
-/// there is"); cosine keeps its absolute meaning, rescaled so that [`COS_FLOOR`] (unrelated text) is 0
-/// and [`COS_CEIL`] (a near paraphrase) is 1. The two are mixed with [`TEXT_WEIGHT`]. See docs/search.md
-/// for the measurements behind these constants.
-pub fn fuse(text: Option<f32>, best_text: f32, cosine: Option<f32>) -> f32 {
-    let t = match (text, best_text > 0.0) {
-        (Some(s), true) => s / best_text,
-        _ => 0.0,
-    };
+/// Word evidence is `coverage`: the IDF-weighted share of the query's words that the chunk contains
+/// (1.0 when it has every word, rare words counting most). Unlike BM25 normalised by the best score of
+/// the query, coverage keeps its meaning across queries: a paraphrase whose best text hit shares only
+/// "how" and "the" with the query gets little word credit. Meaning is the cosine similarity, rescaled so
+/// that [`COS_FLOOR`] (unrelated text) is 0 and [`COS_CEIL`] (a near paraphrase) is 1. BM25 still orders
+/// the text-mode results and selects text candidates. See docs/search.md for the measurements.
+pub fn fuse(coverage: f32, cosine: Option<f32>) -> f32 {
     let s = cosine.map_or(0.0, |c| ((c - COS_FLOOR) / (COS_CEIL - COS_FLOOR)).clamp(0.0, 1.0));
-    TEXT_WEIGHT * t + (1.0 - TEXT_WEIGHT) * s
+    TEXT_WEIGHT * coverage + (1.0 - TEXT_WEIGHT) * s
 }
 
-/// Weight of the relative BM25 score in [`fuse`].
-pub const TEXT_WEIGHT: f32 = 0.5;
+/// Weight of word coverage in [`fuse`].
+pub const TEXT_WEIGHT: f32 = 0.4;
 /// Cosine similarity of unrelated texts under all-MiniLM-L6-v2.
 pub const COS_FLOOR: f32 = 0.15;
 /// Cosine similarity of a close paraphrase.
@@ -56,6 +54,7 @@ struct Candidate {
     address: DocAddress,
     text: Option<f32>,
     cosine: Option<f32>,
+    coverage: f32,
 }
 
 impl Service {
@@ -80,7 +79,7 @@ impl Service {
         let mut notices = Vec::new();
         let installed = match requested {
             Mode::Text => None,
-            _ => match model::locate(&self.config.search.model) {
+            _ => match model::locate(&self.model_home, &self.config.search.model) {
                 Ok(installed) => Some(installed),
                 Err(e) if requested == Mode::Semantic => return Err(e),
                 Err(e) => {
@@ -93,9 +92,11 @@ impl Service {
                 }
             },
         };
-        // The model loads while the index catches up.
-        let loader = installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m)));
-        let mut embedder: Option<Embedder> = None;
+        // The model loads while the index catches up, unless this process already has it.
+        let mut cache = self.embedder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cached = installed.as_ref().is_some_and(|m| cache.as_ref().is_some_and(|e| e.installed().vector_id() == m.vector_id()));
+        let mut embedder: Option<Embedder> = if cached { cache.take() } else { None };
+        let loader = if cached { None } else { installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m))) };
         let join_loader = |notices: &mut Vec<String>, loader: &mut Option<std::thread::JoinHandle<Result<Embedder>>>| {
             if let Some(handle) = loader.take() {
                 match handle.join().unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "model loader panicked"))) {
@@ -153,7 +154,11 @@ impl Service {
             (m, _) => m,
         };
         let filters = Filters { kinds: req.kinds.clone(), namespace, milestone: req.milestone.clone(), status: req.status };
-        let hits = self.rank(&generation, &query, mode, embedder.as_mut(), &filters, limit)?;
+        let hits = self.rank(&generation, &query, mode, embedder.as_mut(), &filters, limit);
+        if embedder.is_some() {
+            *cache = embedder;
+        }
+        let hits = hits?;
         Ok(SearchReply { mode, hits, notices, index: IndexInfo { chunks_total, chunks_without_vectors, stale } })
     }
 
@@ -164,7 +169,7 @@ impl Service {
         let mut embedder = if req.text_only {
             None
         } else {
-            match model::locate(&self.config.search.model).and_then(|m| Embedder::load(&m)) {
+            match model::locate(&self.model_home, &self.config.search.model).and_then(|m| Embedder::load(&m)) {
                 Ok(e) => Some(e),
                 Err(e) => {
                     notices.push(format!("no vectors made: {} ({})", e.message, e.hints.join("; ")));
@@ -212,10 +217,9 @@ impl Service {
                 None => text_query.box_clone(),
             };
             for (score, address) in searcher.search(&q, &TopDocs::with_limit(CANDIDATES).order_by_score()).map_err(internal)? {
-                candidates.insert(address, Candidate { address, text: Some(score), cosine: None });
+                candidates.insert(address, Candidate { address, text: Some(score), cosine: None, coverage: 0.0 });
             }
         }
-        let best_text = candidates.values().filter_map(|c| c.text).fold(0.0_f32, f32::max);
         let vectors = match (mode, embedder) {
             (Mode::Text, _) | (_, None) => None,
             (_, Some(embedder)) if generation.vector_id() == Some(embedder.installed().vector_id().as_str()) => {
@@ -241,7 +245,7 @@ impl Service {
                     None => Box::new(term),
                 };
                 for (_, address) in searcher.search(&q, &TopDocs::with_limit(8).order_by_score()).map_err(internal)? {
-                    let entry = candidates.entry(address).or_insert(Candidate { address, text: None, cosine: None });
+                    let entry = candidates.entry(address).or_insert(Candidate { address, text: None, cosine: None, coverage: 0.0 });
                     entry.cosine = Some(1.0 - distance);
                 }
             }
@@ -255,10 +259,30 @@ impl Service {
                 }
             }
         }
+        if mode == Mode::Hybrid {
+            let weights = query_term_weights(index, &searcher, f.body, query)?;
+            let mut analyzer = index.tokenizer_for_field(f.body).map_err(internal)?;
+            for candidate in candidates.values_mut() {
+                let doc: TantivyDocument = searcher.doc(candidate.address).map_err(internal)?;
+                let mut present = HashSet::new();
+                for field in [f.title, f.heading, f.body] {
+                    let text = doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("");
+                    let mut stream = analyzer.token_stream(text);
+                    while let Some(token) = stream.next() {
+                        if weights.contains_key(&token.text) {
+                            present.insert(token.text.clone());
+                        }
+                    }
+                }
+                let total: f32 = weights.values().sum();
+                let got: f32 = present.iter().map(|t| weights[t]).sum();
+                candidate.coverage = if total > 0.0 { got / total } else { 0.0 };
+            }
+        }
         let score = |c: &Candidate| match mode {
             Mode::Text => c.text.unwrap_or(0.0),
             Mode::Semantic => c.cosine.unwrap_or(-1.0),
-            Mode::Hybrid => fuse(c.text, best_text, c.cosine),
+            Mode::Hybrid => fuse(c.coverage, c.cosine),
         };
         let mut ranked: Vec<(f32, &Candidate)> = candidates
             .values()
@@ -360,6 +384,26 @@ impl Filters {
         }
         (!must.is_empty()).then(|| Box::new(BooleanQuery::new(must)) as Box<dyn Query>)
     }
+}
+
+/// The query's distinct analysed terms, each weighted by its BM25 IDF in the body field; a word
+/// the corpus never uses gets the highest weight (it is evidence the chunk lacks).
+fn query_term_weights(
+    index: &tantivy::Index,
+    searcher: &Searcher,
+    body: tantivy::schema::Field,
+    query: &str,
+) -> Result<HashMap<String, f32>> {
+    let mut analyzer = index.tokenizer_for_field(body).map_err(internal)?;
+    let docs = searcher.num_docs() as f32;
+    let mut weights = HashMap::new();
+    let mut stream = analyzer.token_stream(query);
+    while let Some(token) = stream.next() {
+        let df = searcher.doc_freq(&Term::from_field_text(body, &token.text)).map_err(internal)? as f32;
+        let idf = (1.0 + (docs - df + 0.5) / (df + 0.5)).ln();
+        weights.insert(token.text.clone(), idf);
+    }
+    Ok(weights)
 }
 
 /// Vector keys of every chunk that passes `filter`, read from the hash fast field.

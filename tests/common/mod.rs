@@ -127,8 +127,41 @@ pub fn hermetic(cmd: &mut Command, home: &Path) {
         .env("GIT_AUTHOR_EMAIL", "test@example.com")
         .env("GIT_COMMITTER_NAME", "Test")
         .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        // No embedding model unless a test asks for it (`with_model`).
+        .env("ABATHUR_MODEL_HOME", home.join("no-model-installed"))
+        .env_remove("ORT_DYLIB_PATH")
         .env_remove("ABATHUR_NOW")
         .env_remove("ABATHUR_LOCK_TIMEOUT_MS");
+}
+
+/// The installed embedding model's home, for tests of semantic search.
+///
+/// `None` (the test is skipped, saying so) when no model is installed, unless `ABATHUR_REQUIRE_MODEL=1`
+/// (set by scripts/test.sh, which installs it first): then a missing model fails the test.
+pub fn model_home() -> Option<PathBuf> {
+    let home = std::env::var_os("ABATHUR_MODEL_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("abathur")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/abathur")))?;
+    let installed = home.join("models/all-minilm-l6-v2/model.toml").is_file();
+    if !installed && std::env::var("ABATHUR_REQUIRE_MODEL").as_deref() == Ok("1") {
+        panic!("no embedding model in {} and ABATHUR_REQUIRE_MODEL=1: run `abathur model install`", home.display());
+    }
+    if !installed {
+        eprintln!("skipping: no embedding model in {} (run `abathur model install`)", home.display());
+    }
+    installed.then_some(home)
+}
+
+impl Repo {
+    /// Runs with `--json` and the installed model; requires success.
+    pub fn json_with_model(&self, model: &Path, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.cmd(&all).env("ABATHUR_MODEL_HOME", model).stdin(Stdio::null()).output().expect("run abathur");
+        assert!(out.status.success(), "abathur {args:?} failed: {}", describe(&out));
+        serde_json::from_slice(&out.stdout).expect("JSON stdout")
+    }
 }
 
 /// Exit code, stdout and stderr, for assertion messages.
