@@ -1,0 +1,138 @@
+//! Search through the real binary: text mode without a model, filters, incremental catch-up, a
+//! deleted or corrupt index, content-hash reuse of vectors, and many processes at once.
+
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::common::{Repo, describe, model_home};
+
+fn ids(reply: &Value) -> Vec<String> {
+    reply["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn without_a_model_search_is_text_only_and_says_why_once() {
+    let repo = Repo::new();
+    repo.json(&["memory", "add", "project:", "pool", "The Postgres connection pool holds 20 connections."]);
+    let task = repo.add(&["Raise the connection pool alert threshold", "--milestone", "M2"]);
+    let out = repo.run(&["search", "connection pool"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("semantic search is off").count(), 1, "{stderr}");
+    assert!(stderr.contains("abathur model install"), "{stderr}");
+    let reply = repo.json(&["search", "connection pool"]);
+    assert_eq!(reply["mode"], "text");
+    assert_eq!(ids(&reply).len(), 2);
+    assert_eq!(ids(&repo.json(&["search", "pool", "--kind", "memory"])), ["project:pool"]);
+    let tasks = repo.json(&["search", "pool", "--kind", "task", "--milestone", "M2"]);
+    assert_eq!(ids(&tasks), [task.clone()]);
+    assert_eq!(tasks["hits"][0]["status"], "ready");
+    assert!(ids(&repo.json(&["search", "pool", "--status", "completed"])).is_empty());
+    assert!(ids(&repo.json(&["search", "pool", "--namespace", "agent:"])).is_empty());
+    let semantic = repo.run(&["search", "pool", "--mode", "semantic"]);
+    assert_eq!(semantic.status.code(), Some(1), "semantic mode without a model is an error: {}", describe(&semantic));
+}
+
+#[test]
+fn the_index_follows_every_change_and_survives_deletion_and_corruption() {
+    let repo = Repo::new();
+    repo.json(&["memory", "add", "project:", "deploys", "Releases go out on Tuesdays via the zebrafish pipeline."]);
+    std::fs::write(repo.path().join(".abathur/decisions/0001-postgres.md"), "+++\ntitle = \"Use Postgres\"\nmilestone = \"M1\"\n+++\n## Context\nWe need narwhal transactions.\n").unwrap();
+    assert_eq!(ids(&repo.json(&["search", "zebrafish"])), ["project:deploys"]);
+    let decision = repo.json(&["search", "narwhal", "--milestone", "M1"]);
+    assert_eq!(decision["hits"][0]["kind"], "decision");
+    assert_eq!(decision["hits"][0]["title"], "Use Postgres");
+    assert_eq!(decision["hits"][0]["heading"], "Context");
+
+    repo.json(&["memory", "update", "project:", "deploys", "Releases go out on Thursdays via the okapi pipeline."]);
+    assert!(ids(&repo.json(&["search", "zebrafish"])).is_empty(), "the old version is gone from the index");
+    assert_eq!(ids(&repo.json(&["search", "okapi"])), ["project:deploys"]);
+    repo.json(&["memory", "add", "session:s:", "event", "The okapi pipeline stalled.", "--type", "episodic", "--ttl", "1h"]);
+    assert_eq!(ids(&repo.json(&["search", "okapi"])).len(), 2);
+    assert_eq!(ids(&repo.json_env(&["search", "okapi"], "ABATHUR_NOW", "2099-01-01T00:00:00Z")).len(), 1, "expired entries drop out");
+    repo.json(&["memory", "delete", "project:", "deploys"]);
+    assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
+
+    // Deleting the cache loses nothing; a corrupt index is rebuilt, not a crash.
+    let search_dir = repo.path().join(".abathur/cache/search");
+    std::fs::remove_dir_all(&search_dir).unwrap();
+    assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
+    std::fs::write(search_dir.join("CURRENT"), "g-../../etc").unwrap();
+    assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
+    let current = std::fs::read_to_string(search_dir.join("CURRENT")).unwrap();
+    std::fs::write(search_dir.join(current.trim()).join("state.bin"), b"\xff\xff garbage").unwrap();
+    assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
+    let rebuilt = repo.json(&["index", "--rebuild"]);
+    assert_eq!(rebuilt["rebuilt"], true);
+    assert_eq!(rebuilt["files_indexed"], 3, "the tombstone, the episodic entry and the decision");
+    // A malformed file is named and skipped; the rest stays searchable.
+    std::fs::write(repo.path().join(".abathur/memory/project/bad.md"), "no front matter").unwrap();
+    let out = repo.run(&["search", "okapi"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.md"), "{}", describe(&out));
+}
+
+#[test]
+fn unchanged_chunks_are_never_embedded_twice() {
+    let Some(model) = model_home() else { return };
+    let repo = Repo::new();
+    for i in 0..5 {
+        repo.json(&["memory", "add", "project:", &format!("fact-{i}"), &format!("Fact number {i} about the deploy pipeline.")]);
+    }
+    let first = repo.json_with_model(&model, &["index"]);
+    assert_eq!(first["chunks_embedded"], 5, "{first}");
+    assert_eq!(repo.json_with_model(&model, &["index"])["chunks_embedded"], 0);
+    repo.json(&["memory", "update", "project:", "fact-2", "Fact two changed: releases need a signed tag."]);
+    let after_update = repo.json_with_model(&model, &["index"]);
+    assert_eq!(after_update["chunks_embedded"], 1, "{after_update}");
+    let rebuilt = repo.json_with_model(&model, &["index", "--rebuild"]);
+    assert_eq!(rebuilt["chunks_embedded"], 0, "a rebuild reuses the vectors: {rebuilt}");
+    let hit = repo.json_with_model(&model, &["search", "what do releases require", "--mode", "semantic"]);
+    assert_eq!(hit["mode"], "semantic");
+    assert_eq!(ids(&hit)[0], "project:fact-2", "{hit}");
+    let hybrid = repo.json_with_model(&model, &["search", "signed tag"]);
+    assert_eq!(hybrid["mode"], "hybrid");
+    assert_eq!(ids(&hybrid)[0], "project:fact-2");
+    assert!(hybrid["hits"][0]["semantic_score"].as_f64().unwrap() > 0.3, "{hybrid}");
+}
+
+#[test]
+fn many_processes_writing_indexing_and_searching_lose_nothing() {
+    let repo = Repo::new();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let mut cmd = repo.cmd(&["--quiet", "memory", "add", "project:", &format!("w{w}"), &format!("Entry from writer quokka{w}.")]);
+            cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let searchers: Vec<_> = (0..8)
+        .map(|s| {
+            let args: Vec<&str> = if s % 2 == 0 { vec!["--quiet", "index"] } else { vec!["--quiet", "search", "quokka0"] };
+            repo.cmd(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in writers.into_iter().chain(searchers) {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    for w in 0..8 {
+        let reply = repo.json(&["search", &format!("quokka{w}")]);
+        assert_eq!(ids(&reply), [format!("project:w{w}")], "writer {w} lost: {reply}");
+        assert_eq!(reply["index"]["stale"], false);
+    }
+}
+
+#[test]
+fn model_install_refuses_incomplete_sources_clearly() {
+    let repo = Repo::new();
+    let empty = tempfile::tempdir().unwrap();
+    let out = repo.run(&["model", "install", "--from", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("model.onnx is missing"), "{}", describe(&out));
+    let out = repo.run(&["model", "install", "--wheels", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("onnxruntime-*.whl"), "{}", describe(&out));
+    let status = repo.json(&["model", "status"]);
+    assert_eq!(status["installed"], false);
+}
