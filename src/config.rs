@@ -206,7 +206,10 @@ impl Config {
             return Err(format!("memory.episodic_ttl_days = {ttl} must be between 0 and 36500 days"));
         }
         if crate::memory::entry::normalize_key(&self.search.model).is_err() {
-            return Err(format!("search.model = {:?} must be a model name such as all-minilm-l6-v2", self.search.model));
+            return Err(format!(
+                "search.model = {:?} must be a model name such as all-minilm-l6-v2",
+                self.search.model
+            ));
         }
         if self.queue.lease_timeout_seconds == 0 || self.queue.lease_timeout_seconds > 7 * 24 * 3600 {
             return Err("queue.lease_timeout_seconds must be between 1 and 604800".into());

@@ -29,12 +29,16 @@ fn updates_keep_history_and_delete_is_a_reusable_tombstone() {
     let back = repo.json(&["memory", "add", "project:", "error-codes", "Back again"]);
     assert_eq!(back["version"], 4);
     let history = repo.json(&["memory", "history", "project:", "error-codes"]);
-    let versions: Vec<i64> = history["versions"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    let versions: Vec<i64> =
+        history["versions"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
     assert_eq!(versions, [4, 3, 2, 1]);
     assert_eq!(history["versions"][1]["deleted"], true);
     // The current file is readable Markdown with TOML front matter.
     let text = std::fs::read_to_string(repo.path().join(".abathur/memory/project/error-codes.md")).unwrap();
-    assert!(text.starts_with("+++\nnamespace = \"project:\"\nkey = \"error-codes\"\n") && text.ends_with("\nBack again\n"), "{text}");
+    assert!(
+        text.starts_with("+++\nnamespace = \"project:\"\nkey = \"error-codes\"\n") && text.ends_with("\nBack again\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -53,7 +57,17 @@ fn json_values_round_trip_and_listing_filters_by_prefix() {
 #[test]
 fn episodic_entries_expire_and_prune_removes_them() {
     let repo = Repo::new();
-    repo.json(&["memory", "add", "session:s1:", "saw-flake", "test_x failed once", "--type", "episodic", "--ttl", "1h"]);
+    repo.json(&[
+        "memory",
+        "add",
+        "session:s1:",
+        "saw-flake",
+        "test_x failed once",
+        "--type",
+        "episodic",
+        "--ttl",
+        "1h",
+    ]);
     repo.json(&["memory", "update", "session:s1:", "saw-flake", "test_x failed twice"]);
     repo.json(&["memory", "add", "session:s1:", "long", "kept", "--type", "episodic"]);
     let later = "2099-01-01T00:00:00Z";

@@ -26,7 +26,7 @@ fn without_a_model_search_is_text_only_and_says_why_once() {
     assert_eq!(ids(&reply).len(), 2);
     assert_eq!(ids(&repo.json(&["search", "pool", "--kind", "memory"])), ["project:pool"]);
     let tasks = repo.json(&["search", "pool", "--kind", "task", "--milestone", "M2"]);
-    assert_eq!(ids(&tasks), [task.clone()]);
+    assert_eq!(ids(&tasks), [task]);
     assert_eq!(tasks["hits"][0]["status"], "ready");
     assert!(ids(&repo.json(&["search", "pool", "--status", "completed"])).is_empty());
     assert!(ids(&repo.json(&["search", "pool", "--namespace", "agent:"])).is_empty());
@@ -38,7 +38,11 @@ fn without_a_model_search_is_text_only_and_says_why_once() {
 fn the_index_follows_every_change_and_survives_deletion_and_corruption() {
     let repo = Repo::new();
     repo.json(&["memory", "add", "project:", "deploys", "Releases go out on Tuesdays via the zebrafish pipeline."]);
-    std::fs::write(repo.path().join(".abathur/decisions/0001-postgres.md"), "+++\ntitle = \"Use Postgres\"\nmilestone = \"M1\"\n+++\n## Context\nWe need narwhal transactions.\n").unwrap();
+    std::fs::write(
+        repo.path().join(".abathur/decisions/0001-postgres.md"),
+        "+++\ntitle = \"Use Postgres\"\nmilestone = \"M1\"\n+++\n## Context\nWe need narwhal transactions.\n",
+    )
+    .unwrap();
     assert_eq!(ids(&repo.json(&["search", "zebrafish"])), ["project:deploys"]);
     let decision = repo.json(&["search", "narwhal", "--milestone", "M1"]);
     assert_eq!(decision["hits"][0]["kind"], "decision");
@@ -48,9 +52,23 @@ fn the_index_follows_every_change_and_survives_deletion_and_corruption() {
     repo.json(&["memory", "update", "project:", "deploys", "Releases go out on Thursdays via the okapi pipeline."]);
     assert!(ids(&repo.json(&["search", "zebrafish"])).is_empty(), "the old version is gone from the index");
     assert_eq!(ids(&repo.json(&["search", "okapi"])), ["project:deploys"]);
-    repo.json(&["memory", "add", "session:s:", "event", "The okapi pipeline stalled.", "--type", "episodic", "--ttl", "1h"]);
+    repo.json(&[
+        "memory",
+        "add",
+        "session:s:",
+        "event",
+        "The okapi pipeline stalled.",
+        "--type",
+        "episodic",
+        "--ttl",
+        "1h",
+    ]);
     assert_eq!(ids(&repo.json(&["search", "okapi"])).len(), 2);
-    assert_eq!(ids(&repo.json_env(&["search", "okapi"], "ABATHUR_NOW", "2099-01-01T00:00:00Z")).len(), 1, "expired entries drop out");
+    assert_eq!(
+        ids(&repo.json_env(&["search", "okapi"], "ABATHUR_NOW", "2099-01-01T00:00:00Z")).len(),
+        1,
+        "expired entries drop out"
+    );
     repo.json(&["memory", "delete", "project:", "deploys"]);
     assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
 
@@ -78,7 +96,13 @@ fn unchanged_chunks_are_never_embedded_twice() {
     let Some(model) = model_home() else { return };
     let repo = Repo::new();
     for i in 0..5 {
-        repo.json(&["memory", "add", "project:", &format!("fact-{i}"), &format!("Fact number {i} about the deploy pipeline.")]);
+        repo.json(&[
+            "memory",
+            "add",
+            "project:",
+            &format!("fact-{i}"),
+            &format!("Fact number {i} about the deploy pipeline."),
+        ]);
     }
     let first = repo.json_with_model(&model, &["index"]);
     assert_eq!(first["chunks_embedded"], 5, "{first}");
@@ -102,13 +126,21 @@ fn many_processes_writing_indexing_and_searching_lose_nothing() {
     let repo = Repo::new();
     let writers: Vec<_> = (0..8)
         .map(|w| {
-            let mut cmd = repo.cmd(&["--quiet", "memory", "add", "project:", &format!("w{w}"), &format!("Entry from writer quokka{w}.")]);
+            let mut cmd = repo.cmd(&[
+                "--quiet",
+                "memory",
+                "add",
+                "project:",
+                &format!("w{w}"),
+                &format!("Entry from writer quokka{w}."),
+            ]);
             cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
         })
         .collect();
     let searchers: Vec<_> = (0..8)
         .map(|s| {
-            let args: Vec<&str> = if s % 2 == 0 { vec!["--quiet", "index"] } else { vec!["--quiet", "search", "quokka0"] };
+            let args: Vec<&str> =
+                if s % 2 == 0 { vec!["--quiet", "index"] } else { vec!["--quiet", "search", "quokka0"] };
             repo.cmd(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
         })
         .collect();

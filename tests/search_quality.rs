@@ -89,7 +89,11 @@ fn build_ledger(repo: &Repo) -> HashMap<String, String> {
             folder @ ("decision" | "report") => {
                 let dir = if folder == "decision" { "decisions" } else { "gates" };
                 let rel = format!(".abathur/{dir}/{}.md", doc.id);
-                let body = if doc.text.starts_with('#') { doc.text.clone() } else { format!("# {}\n\n{}\n", doc.title, doc.text) };
+                let body = if doc.text.starts_with('#') {
+                    doc.text.clone()
+                } else {
+                    format!("# {}\n\n{}\n", doc.title, doc.text)
+                };
                 std::fs::write(repo.path().join(&rel), body).unwrap();
                 rel
             }
@@ -120,8 +124,11 @@ fn hybrid_beats_both_retrievers_and_loses_nothing_on_word_queries() {
             let req = SearchRequest { query: q.text.clone(), mode: Some(mode), limit: Some(10), ..Default::default() };
             let reply = service.search(req).unwrap();
             assert_eq!(reply.mode, mode, "{:?}", reply.notices);
-            let ranked: Vec<String> =
-                reply.hits.iter().map(|h| ids_by_path.get(&h.path).cloned().unwrap_or_else(|| h.path.clone())).collect();
+            let ranked: Vec<String> = reply
+                .hits
+                .iter()
+                .map(|h| ids_by_path.get(&h.path).cloned().unwrap_or_else(|| h.path.clone()))
+                .collect();
             for kind in [q.kind.as_str(), "all"] {
                 scores.entry((mode, kind)).or_default().add(&ranked, &q.relevant);
             }

@@ -123,8 +123,14 @@ pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
         MemoryCommand::Add(args) => {
             let ttl = args.ttl.clone();
             let (namespace, key, value, by) = write_parts(&args)?;
-            let req =
-                MemoryAddRequest { namespace, key, value, memory_type: Some(args.memory_type.into()), created_by: by, ttl };
+            let req = MemoryAddRequest {
+                namespace,
+                key,
+                value,
+                memory_type: Some(args.memory_type.into()),
+                created_by: by,
+                ttl,
+            };
             write_reply(ui, &service.memory_add(req)?)
         }
         MemoryCommand::Update(args) => {
@@ -138,7 +144,8 @@ pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
             write_reply(ui, &service.memory_delete(req)?)
         }
         MemoryCommand::Get(args) => {
-            let req = MemoryKeyRequest { namespace: args.namespace, key: args.key, version: args.version, deleted_by: None };
+            let req =
+                MemoryKeyRequest { namespace: args.namespace, key: args.key, version: args.version, deleted_by: None };
             ui.reply(&service.memory_get(req)?, render_entry)
         }
         MemoryCommand::History(args) => {
@@ -200,8 +207,9 @@ type WriteParts = (String, String, serde_json::Value, Option<String>);
 
 fn write_parts(args: &WriteArgs) -> Result<WriteParts> {
     let text = match (&args.value, &args.file) {
-        (Some(v), _) if v == "-" => std::io::read_to_string(std::io::stdin())
-            .map_err(|e| Error::io(std::path::Path::new("<stdin>"), e))?,
+        (Some(v), _) if v == "-" => {
+            std::io::read_to_string(std::io::stdin()).map_err(|e| Error::io(std::path::Path::new("<stdin>"), e))?
+        }
         (Some(v), _) => v.clone(),
         (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?,
         (None, None) => unreachable!("clap requires a value or --file"),

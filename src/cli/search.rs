@@ -103,7 +103,8 @@ pub fn cmd_search(ui: &Ui, service: &Service, args: SearchArgs) -> Result<()> {
 
 /// Runs `abathur index`.
 pub fn cmd_index(ui: &Ui, service: &Service, args: IndexArgs) -> Result<()> {
-    let reply = service.index(IndexRequest { rebuild: args.rebuild, text_only: args.text_only }, !ui.json && !ui.quiet)?;
+    let reply =
+        service.index(IndexRequest { rebuild: args.rebuild, text_only: args.text_only }, !ui.json && !ui.quiet)?;
     for notice in &reply.notices {
         ui.warn(notice);
     }
@@ -156,7 +157,12 @@ pub fn cmd_model(ui: &Ui, cwd: &std::path::Path, cmd: ModelCommand) -> Result<()
             };
             ui.reply(&status, |s| {
                 if s["installed"] == true {
-                    format!("{} is installed in {} ({} dimensions)\n", s["model"].as_str().unwrap_or(""), s["path"].as_str().unwrap_or(""), s["dimensions"])
+                    format!(
+                        "{} is installed in {} ({} dimensions)\n",
+                        s["model"].as_str().unwrap_or(""),
+                        s["path"].as_str().unwrap_or(""),
+                        s["dimensions"]
+                    )
                 } else {
                     format!("{}\n", s["reason"].as_str().unwrap_or(""))
                 }

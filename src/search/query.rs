@@ -94,14 +94,20 @@ impl Service {
         };
         // The model loads while the index catches up, unless this process already has it.
         let mut cache = self.embedder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let cached = installed.as_ref().is_some_and(|m| cache.as_ref().is_some_and(|e| e.installed().vector_id() == m.vector_id()));
+        let cached = installed
+            .as_ref()
+            .is_some_and(|m| cache.as_ref().is_some_and(|e| e.installed().vector_id() == m.vector_id()));
         let mut embedder: Option<Embedder> = if cached { cache.take() } else { None };
-        let loader = if cached { None } else { installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m))) };
-        let join_loader = |notices: &mut Vec<String>, loader: &mut Option<std::thread::JoinHandle<Result<Embedder>>>| {
+        let loader =
+            if cached { None } else { installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m))) };
+        let join_loader = |notices: &mut Vec<String>,
+                           loader: &mut Option<std::thread::JoinHandle<Result<Embedder>>>| {
             if let Some(handle) = loader.take() {
                 match handle.join().unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "model loader panicked"))) {
                     Ok(e) => return Some(e),
-                    Err(e) if requested == Mode::Semantic => notices.push(format!("semantic search failed: {}", e.message)),
+                    Err(e) if requested == Mode::Semantic => {
+                        notices.push(format!("semantic search failed: {}", e.message))
+                    }
                     Err(e) => notices.push(format!("semantic search is off: {}; searching text only", e.message)),
                 }
             }
@@ -128,7 +134,10 @@ impl Service {
                 }
                 None if generation.is_some() => {
                     stale = true;
-                    notices.push("another process is updating the search index; this answer comes from the last complete index".into());
+                    notices.push(
+                        "another process is updating the search index; this answer comes from the last complete index"
+                            .into(),
+                    );
                 }
                 None => {
                     return Err(Error::new(ErrorKind::Busy, "the search index is being built by another process")
@@ -153,7 +162,8 @@ impl Service {
             }
             (m, _) => m,
         };
-        let filters = Filters { kinds: req.kinds.clone(), namespace, milestone: req.milestone.clone(), status: req.status };
+        let filters =
+            Filters { kinds: req.kinds.clone(), namespace, milestone: req.milestone.clone(), status: req.status };
         let hits = self.rank(&generation, &query, mode, embedder.as_mut(), &filters, limit);
         if embedder.is_some() {
             *cache = embedder;
@@ -213,10 +223,15 @@ impl Service {
         let (text_query, _) = parser.parse_query_lenient(query);
         if mode != Mode::Semantic {
             let q: Box<dyn Query> = match &filter {
-                Some(filter) => Box::new(BooleanQuery::new(vec![(Occur::Must, text_query.box_clone()), (Occur::Must, filter.box_clone())])),
+                Some(filter) => Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, text_query.box_clone()),
+                    (Occur::Must, filter.box_clone()),
+                ])),
                 None => text_query.box_clone(),
             };
-            for (score, address) in searcher.search(&q, &TopDocs::with_limit(CANDIDATES).order_by_score()).map_err(internal)? {
+            for (score, address) in
+                searcher.search(&q, &TopDocs::with_limit(CANDIDATES).order_by_score()).map_err(internal)?
+            {
                 candidates.insert(address, Candidate { address, text: Some(score), cosine: None, coverage: 0.0 });
             }
         }
@@ -241,11 +256,19 @@ impl Service {
             for (key, distance) in matches.keys.iter().zip(&matches.distances) {
                 let term = TermQuery::new(Term::from_field_u64(f.hash, *key), IndexRecordOption::Basic);
                 let q: Box<dyn Query> = match &filter {
-                    Some(filter) => Box::new(BooleanQuery::new(vec![(Occur::Must, Box::new(term)), (Occur::Must, filter.box_clone())])),
+                    Some(filter) => Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, Box::new(term)),
+                        (Occur::Must, filter.box_clone()),
+                    ])),
                     None => Box::new(term),
                 };
                 for (_, address) in searcher.search(&q, &TopDocs::with_limit(8).order_by_score()).map_err(internal)? {
-                    let entry = candidates.entry(address).or_insert(Candidate { address, text: None, cosine: None, coverage: 0.0 });
+                    let entry = candidates.entry(address).or_insert(Candidate {
+                        address,
+                        text: None,
+                        cosine: None,
+                        coverage: 0.0,
+                    });
                     entry.cosine = Some(1.0 - distance);
                 }
             }
@@ -373,7 +396,8 @@ impl Filters {
             kinds = vec![Kind::Task];
         }
         if !kinds.is_empty() {
-            let any: Vec<(Occur, Box<dyn Query>)> = kinds.iter().map(|k| (Occur::Should, term(f.kind, k.as_str()))).collect();
+            let any: Vec<(Occur, Box<dyn Query>)> =
+                kinds.iter().map(|k| (Occur::Should, term(f.kind, k.as_str()))).collect();
             must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
         if let Some(ns) = &self.namespace {

@@ -167,9 +167,8 @@ pub fn read(ledger: &Ledger, rel: &str, kind: Kind) -> Result<Option<SourceDoc>>
         }
         Kind::Decision => {
             let (front, body) = split_any_front_matter(&text);
-            let field = |name: &str| {
-                front.and_then(|f| f.lines().find_map(|l| value_of(l, name))).filter(|v| !v.is_empty())
-            };
+            let field =
+                |name: &str| front.and_then(|f| f.lines().find_map(|l| value_of(l, name))).filter(|v| !v.is_empty());
             let title = field("title").unwrap_or_else(|| first_heading(body, rel));
             Some(SourceDoc { title, body: body.to_string(), milestone: field("milestone"), ..SourceDoc::default() })
         }

@@ -131,6 +131,24 @@ async def main():
             refused = await s.call_tool("gate_decide", {"milestone": "M1", "decision": "approve", "rationale": "again"})
             expect(refused.is_error and refused.structured_content["error"] == "ValidationError",
                    f"no signing key and not unsigned: refused, {refused.structured_content}")
+
+            # Memory and search: what an agent learned, found again by its words.
+            added = await call(s, "memory_add", {"namespace": "agent:impl:", "key": "schema-notes",
+                                                 "value": "The parcels table is partitioned by month.", "created_by": "impl-1"})
+            expect(added["version"] == 1 and added["status"] == "created", f"memory_add: {added}")
+            await call(s, "memory_update", {"namespace": "agent:impl:", "key": "schema-notes",
+                                            "value": {"partitioning": "monthly", "table": "parcels"}})
+            got = await call(s, "memory_get", {"namespace": "agent:impl:", "key": "schema-notes"})
+            expect(got["value"] == {"partitioning": "monthly", "table": "parcels"} and got["version"] == 2, f"memory_get: {got}")
+            expect(got == cli("memory", "get", "agent:impl:", "schema-notes"), "memory_get differs from the CLI")
+            old = await call(s, "memory_get", {"namespace": "agent:impl:", "key": "schema-notes", "version": 1})
+            expect(old["value"] == "The parcels table is partitioned by month.", f"version 1: {old}")
+            listed = await call(s, "memory_list", {"namespace_prefix": "agent:"})
+            expect([e["key"] for e in listed["entries"]] == ["schema-notes"], f"memory_list: {listed}")
+            found = await call(s, "search", {"query": "partitioning parcels", "kinds": ["memory"]})
+            expect([h["id"] for h in found["hits"]] == ["agent:impl:schema-notes"], f"search: {found}")
+            dup = await s.call_tool("memory_add", {"namespace": "agent:impl:", "key": "schema-notes", "value": "x"})
+            expect(dup.is_error and dup.structured_content["error"] == "ConflictError", f"duplicate add: {dup.structured_content}")
     print("seed workflow ok")
 
 
