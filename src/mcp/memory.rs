@@ -16,7 +16,13 @@ use crate::search::api::SearchRequest;
 impl AbathurServer {
     #[tool(
         description = "Store a memory entry: namespace (project:, session:<id>:, task:<id>:, agent:<type>:), key, value (string = Markdown, object = JSON), memory_type semantic (default) | episodic (expires; ttl such as 7d, default 90 days) | procedural, created_by. Fails with ConflictError if the key is live; use memory_update.",
-        annotations(title = "Add memory", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            title = "Add memory",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn memory_add(&self, Parameters(req): Parameters<MemoryAddRequest>) -> CallToolResult {
         self.call(move |s| s.memory_add(req)).await
@@ -32,7 +38,13 @@ impl AbathurServer {
 
     #[tool(
         description = "Write a new version of a live memory entry (namespace, key, value, updated_by); the previous version stays readable with memory_get version.",
-        annotations(title = "Update memory", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            title = "Update memory",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn memory_update(&self, Parameters(req): Parameters<MemoryUpdateRequest>) -> CallToolResult {
         self.call(move |s| s.memory_update(req)).await
@@ -40,7 +52,13 @@ impl AbathurServer {
 
     #[tool(
         description = "Delete a memory entry (namespace, key, deleted_by): writes a tombstone version; history stays readable and the key can be added again.",
-        annotations(title = "Delete memory", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+        annotations(
+            title = "Delete memory",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn memory_delete(&self, Parameters(req): Parameters<MemoryKeyRequest>) -> CallToolResult {
         self.call(move |s| s.memory_delete(req)).await
