@@ -34,6 +34,15 @@ pub fn embed_text(title: &str, heading: &str, body: &str) -> String {
     }
 }
 
+/// The heading path without a leading heading that repeats the document title (a report's `# Title`).
+pub fn without_title(heading: &str, title: &str) -> String {
+    match heading.strip_prefix(title) {
+        Some("") => String::new(),
+        Some(rest) => rest.strip_prefix(" › ").map_or_else(|| heading.to_string(), str::to_string),
+        None => heading.to_string(),
+    }
+}
+
 /// Cuts Markdown into chunks; code fences never start a section.
 pub fn chunk_markdown(text: &str) -> Vec<Chunk> {
     let mut sections: Vec<(String, String)> = Vec::new();

@@ -28,7 +28,7 @@ use crate::search::chunk::{self, Chunk};
 use crate::search::source::{self, Kind, SourceDoc, Stamp};
 
 /// Bumped whenever the layout or the chunking changes; an index of another format is rebuilt.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const CURRENT: &str = "CURRENT";
 const STATE: &str = "state.bin";
 const VECTORS: &str = "vectors.usearch";
@@ -401,7 +401,8 @@ impl Generation {
                 };
                 let mut hashes = Vec::new();
                 if let Some(doc) = doc {
-                    for (i, chunk) in chunk::chunk_markdown(&doc.body).into_iter().enumerate() {
+                    for (i, mut chunk) in chunk::chunk_markdown(&doc.body).into_iter().enumerate() {
+                        chunk.heading = chunk::without_title(&chunk.heading, &doc.title);
                         let text = chunk.embed_text(&doc.title);
                         let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
                         writer
