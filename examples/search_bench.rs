@@ -91,7 +91,8 @@ fn main() {
     println!("seed_seconds {:.2}", t.elapsed().as_secs_f64());
 
     // Text-only indexing throughput: read, chunk, tantivy.
-    let service = abathur::Service::open(&dir).expect("open");
+    // Long-lived, like the MCP server: the model loads once, tuned for speed per query.
+    let service = abathur::Service::open(&dir).expect("open").long_lived();
     let t = Instant::now();
     let text =
         service.index(abathur::search::api::IndexRequest { rebuild: true, text_only: true }, false).expect("index");
@@ -103,7 +104,7 @@ fn main() {
     let index_dir = IndexDir::of(service.ledger());
     let lock = index_dir.lock(std::time::Duration::from_secs(60)).expect("lock").expect("free");
     let (mut generation, _) = index_dir.open_or_rebuild(&lock).expect("open");
-    let scan = abathur::search::source::scan(service.ledger()).expect("scan");
+    let scan = abathur::search::source::scan(service.ledger(), None).expect("scan");
     let mut clustered = Clustered::new(384);
     let t = Instant::now();
     let report =

@@ -21,6 +21,9 @@ pub struct Service {
     pub(crate) tasks: TaskStore,
     /// Where embedding models are installed (see `search::model::model_home`).
     pub(crate) model_home: std::path::PathBuf,
+    /// Whether this process serves many requests (the MCP server): it loads the model for speed per
+    /// query rather than for a quick start.
+    pub(crate) long_lived: bool,
     /// The embedding model once loaded: a long-lived process (the MCP server) loads it once.
     pub(crate) embedder: std::sync::Arc<std::sync::Mutex<Option<crate::search::model::Embedder>>>,
 }
@@ -37,12 +40,18 @@ impl Service {
         let config = ledger.config()?;
         let tasks = TaskStore::new(&ledger);
         let model_home = crate::search::model::model_home();
-        Ok(Service { ledger, config, clock, tasks, model_home, embedder: Default::default() })
+        Ok(Service { ledger, config, clock, tasks, model_home, long_lived: false, embedder: Default::default() })
     }
 
     /// The same service with models taken from `home` instead of the environment's choice.
     pub fn with_model_home(mut self, home: std::path::PathBuf) -> Service {
         self.model_home = home;
+        self
+    }
+
+    /// The same service, tuned for serving many requests (see `search::model::LoadProfile`).
+    pub fn long_lived(mut self) -> Service {
+        self.long_lived = true;
         self
     }
 

@@ -98,7 +98,7 @@ pub fn serve(service: Service) -> Result<()> {
         .build()
         .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
-        let server = AbathurServer::new(service)
+        let server = AbathurServer::new(service.long_lived())
             .serve(rmcp::transport::stdio())
             .await
             .map_err(|e| Error::new(ErrorKind::Internal, format!("MCP initialisation failed: {e}")))?;

@@ -27,8 +27,9 @@ use crate::ledger::lock::LedgerLock;
 use crate::search::chunk::{self, Chunk};
 use crate::search::source::{self, Kind, SourceDoc, Stamp};
 
+
 /// Bumped whenever the layout or the chunking changes; an index of another format is rebuilt.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const CURRENT: &str = "CURRENT";
 const STATE: &str = "state.bin";
 const VECTORS: &str = "vectors.usearch";
@@ -112,10 +113,13 @@ fn schema() -> (Schema, Fields) {
 
 /// What the index holds for one file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct DocState {
-    kind: Kind,
-    stamp: Stamp,
-    chunks: Vec<u64>,
+pub struct DocState {
+    /// The file's kind.
+    pub kind: Kind,
+    /// The file version indexed.
+    pub stamp: Stamp,
+    /// Hashes of its chunks (their vector keys).
+    pub chunks: Vec<u64>,
 }
 
 /// The generation's bookkeeping: which file versions are indexed, which vectors exist.
@@ -125,6 +129,11 @@ struct State {
     vector_id: Option<String>,
     docs: BTreeMap<String, DocState>,
     embedded: Vec<u64>,
+    /// Modification times of the folders scanned, for [`source::scan`]'s shortcut.
+    dirs: BTreeMap<String, i64>,
+    /// Chunks in all, and chunks without a vector, as of the last save.
+    chunks_total: usize,
+    chunks_missing: usize,
 }
 
 /// One generation of the index, opened.
@@ -228,7 +237,7 @@ impl IndexDir {
             state.vector_id = Some(vector_id);
             state.embedded = all_keys(&vectors, &old_vectors);
         }
-        let generation = Generation { dir, index, fields, state };
+        let mut generation = Generation { dir, index, fields, state };
         generation.save_state()?;
         let name = generation.dir.file_name().expect("generations have names").to_string_lossy().into_owned();
         atomic::write_with(&self.root.join(CURRENT), name.as_bytes(), false)?;
@@ -328,9 +337,12 @@ impl Generation {
 
     /// Total chunks, and how many lack a vector.
     pub fn chunk_counts(&self) -> (usize, usize) {
-        let embedded: HashSet<u64> = self.state.embedded.iter().copied().collect();
-        let live = self.live_hashes();
-        (self.state.docs.values().map(|d| d.chunks.len()).sum(), live.iter().filter(|h| !embedded.contains(h)).count())
+        (self.state.chunks_total, self.state.chunks_missing)
+    }
+
+    /// What the index knows of the files, for [`source::scan`] to skip unchanged folders.
+    pub fn known_files(&self) -> source::Known<'_> {
+        source::Known { dirs: &self.state.dirs, files: &self.state.docs }
     }
 
     /// The vector file opened read-only, when it exists.
@@ -343,14 +355,19 @@ impl Generation {
     }
 
     /// Whether `scan` differs from what the index holds, or vectors are missing for `vector_id`.
-    pub fn is_behind(&self, scan: &BTreeMap<String, (Kind, Stamp)>, vector_id: Option<&str>) -> bool {
-        let files_differ = scan.len() != self.state.docs.len()
-            || scan.iter().any(|(path, (_, stamp))| self.state.docs.get(path).is_none_or(|d| d.stamp != *stamp));
+    pub fn is_behind(&self, scan: &source::Scan, vector_id: Option<&str>) -> bool {
+        let files_differ = scan.files.len() != self.state.docs.len()
+            || scan.dirs != self.state.dirs
+            || scan.files.iter().any(|(path, (_, stamp))| self.state.docs.get(path).is_none_or(|d| d.stamp != *stamp));
         files_differ
-            || vector_id.is_some_and(|id| self.state.vector_id.as_deref() != Some(id) || self.chunk_counts().1 > 0)
+            || vector_id.is_some_and(|id| self.state.vector_id.as_deref() != Some(id) || self.state.chunks_missing > 0)
     }
 
-    fn save_state(&self) -> Result<()> {
+    fn save_state(&mut self) -> Result<()> {
+        let embedded: HashSet<u64> = self.state.embedded.iter().copied().collect();
+        let live = self.live_hashes();
+        self.state.chunks_total = self.state.docs.values().map(|d| d.chunks.len()).sum();
+        self.state.chunks_missing = live.iter().filter(|h| !embedded.contains(h)).count();
         let bytes = postcard::to_allocvec(&self.state).expect("state serialises");
         atomic::write_with(&self.dir.join(STATE), &bytes, false)
     }
@@ -364,15 +381,17 @@ impl Generation {
     pub fn catch_up(
         &mut self,
         ledger: &Ledger,
-        scan: &BTreeMap<String, (Kind, Stamp)>,
+        scan: &source::Scan,
         vectors: Option<&mut dyn VectorSource>,
         embed_budget: usize,
         show_progress: bool,
     ) -> Result<CatchUpReport> {
         let started = std::time::Instant::now();
         let mut report = CatchUpReport::default();
-        let removed: Vec<String> = self.state.docs.keys().filter(|p| !scan.contains_key(*p)).cloned().collect();
+        self.state.dirs = scan.dirs.clone();
+        let removed: Vec<String> = self.state.docs.keys().filter(|p| !scan.files.contains_key(*p)).cloned().collect();
         let changed: Vec<(&String, Kind, Stamp)> = scan
+            .files
             .iter()
             .filter(|(path, (_, stamp))| self.state.docs.get(*path).is_none_or(|d| d.stamp != *stamp))
             .map(|(path, (kind, stamp))| (path, *kind, *stamp))

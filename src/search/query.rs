@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
 use crate::search::api::*;
 use crate::search::index::{Generation, IndexDir, VectorSource};
-use crate::search::model::{self, Embedder};
+use crate::search::model::{self, Embedder, LoadProfile};
 use crate::search::source::{self, Kind};
 use crate::service::Service;
 
@@ -98,8 +98,9 @@ impl Service {
             .as_ref()
             .is_some_and(|m| cache.as_ref().is_some_and(|e| e.installed().vector_id() == m.vector_id()));
         let mut embedder: Option<Embedder> = if cached { cache.take() } else { None };
+        let profile = if self.long_lived { LoadProfile::Bulk } else { LoadProfile::Query };
         let loader =
-            if cached { None } else { installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m))) };
+            if cached { None } else { installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m, profile))) };
         let join_loader = |notices: &mut Vec<String>,
                            loader: &mut Option<std::thread::JoinHandle<Result<Embedder>>>| {
             if let Some(handle) = loader.take() {
@@ -115,9 +116,9 @@ impl Service {
         };
         let mut loader = loader;
         let dir = IndexDir::of(&self.ledger);
-        let scan = source::scan(&self.ledger)?;
         let vector_id = installed.as_ref().map(|m| m.vector_id());
         let mut generation = dir.open_current().ok();
+        let scan = source::scan(&self.ledger, generation.as_ref().map(|g| g.known_files()).as_ref())?;
         let mut stale = false;
         if generation.as_ref().is_none_or(|g| g.is_behind(&scan, vector_id.as_deref())) {
             match dir.lock(LOCK_WAIT)? {
@@ -179,7 +180,7 @@ impl Service {
         let mut embedder = if req.text_only {
             None
         } else {
-            match model::locate(&self.model_home, &self.config.search.model).and_then(|m| Embedder::load(&m)) {
+            match model::locate(&self.model_home, &self.config.search.model).and_then(|m| Embedder::load(&m, LoadProfile::Bulk)) {
                 Ok(e) => Some(e),
                 Err(e) => {
                     notices.push(format!("no vectors made: {} ({})", e.message, e.hints.join("; ")));
@@ -192,7 +193,7 @@ impl Service {
         })?;
         let (mut generation, rebuilt) =
             if req.rebuild { (dir.create_generation()?, true) } else { dir.open_or_rebuild(&lock)? };
-        let scan = source::scan(&self.ledger)?;
+        let scan = source::scan(&self.ledger, None)?;
         let source = embedder.as_mut().map(|e| e as &mut dyn VectorSource);
         let mut report = generation.catch_up(&self.ledger, &scan, source, usize::MAX, show_progress)?;
         report.rebuilt = rebuilt;

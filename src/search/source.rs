@@ -54,54 +54,105 @@ pub struct Stamp {
     inode: u64,
 }
 
-/// Every indexable file, by path relative to the ledger, with its stamp.
-pub fn scan(ledger: &Ledger) -> Result<BTreeMap<String, (Kind, Stamp)>> {
-    let mut found = BTreeMap::new();
-    let root = ledger.root();
-    walk(root, &root.join("memory"), Kind::Memory, ".md", true, &mut found)?;
-    walk(root, &root.join("decisions"), Kind::Decision, ".md", true, &mut found)?;
-    walk(root, &root.join("gates"), Kind::Report, ".md", false, &mut found)?;
-    walk(root, &root.join("tasks"), Kind::Task, ".toml", false, &mut found)?;
-    Ok(found)
+/// The indexable files, by path relative to the ledger, and the folders they were found in.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    /// Every indexable file with its kind and stamp.
+    pub files: BTreeMap<String, (Kind, Stamp)>,
+    /// Modification time of every folder of memory and tasks (the shortcut's key).
+    pub dirs: BTreeMap<String, i64>,
 }
 
-fn walk(
-    root: &Path,
-    dir: &Path,
-    kind: Kind,
-    suffix: &str,
-    recurse: bool,
-    found: &mut BTreeMap<String, (Kind, Stamp)>,
-) -> Result<()> {
-    let listing = match std::fs::read_dir(dir) {
-        Ok(listing) => listing,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    for item in listing.flatten() {
-        let name = item.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') {
-            continue; // .history, .gitkeep, temporary files
-        }
-        let path = item.path();
-        let Ok(meta) = std::fs::metadata(&path) else { continue }; // vanished meanwhile
-        if meta.is_dir() {
-            if recurse {
-                walk(root, &path, kind, suffix, recurse, found)?;
+/// What the index already knows: folder times and file stamps from its last catch-up.
+pub struct Known<'a> {
+    /// Folder modification times.
+    pub dirs: &'a BTreeMap<String, i64>,
+    /// File kinds and stamps.
+    pub files: &'a BTreeMap<String, crate::search::index::DocState>,
+}
+
+/// Finds every indexable file.
+///
+/// With `known`, a memory or task folder whose modification time is unchanged is not listed again:
+/// its files are taken as known. abathur, git checkouts and most editors replace files by rename,
+/// which changes the folder; a file rewritten in place there is picked up by `abathur index` (which
+/// passes no `known`). Decisions and reports, written by hand, are always checked file by file.
+pub fn scan(ledger: &Ledger, known: Option<&Known<'_>>) -> Result<Scan> {
+    let mut scan = Scan::default();
+    let root = ledger.root();
+    let mut walker = Walker { root, known, scan: &mut scan };
+    walker.walk(&root.join("memory"), Kind::Memory, ".md", true, true)?;
+    walker.walk(&root.join("decisions"), Kind::Decision, ".md", true, false)?;
+    walker.walk(&root.join("gates"), Kind::Report, ".md", false, false)?;
+    walker.walk(&root.join("tasks"), Kind::Task, ".toml", false, true)?;
+    Ok(scan)
+}
+
+struct Walker<'a, 'k> {
+    root: &'a Path,
+    known: Option<&'a Known<'k>>,
+    scan: &'a mut Scan,
+}
+
+impl Walker<'_, '_> {
+    fn walk(&mut self, dir: &Path, kind: Kind, suffix: &str, recurse: bool, shortcut: bool) -> Result<()> {
+        let rel_dir = self.rel(dir);
+        let mtime = match std::fs::metadata(dir) {
+            Ok(meta) => meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        if shortcut {
+            self.scan.dirs.insert(rel_dir.clone(), mtime);
+            if let Some(known) = self.known.filter(|k| k.dirs.get(&rel_dir) == Some(&mtime)) {
+                // Unchanged folder: its files are the known ones; its subfolders are checked in turn.
+                let prefix = format!("{rel_dir}/");
+                let direct = |p: &str| p.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/'));
+                let from = (std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded);
+                for (path, doc) in known.files.range::<str, _>(from) {
+                    if !path.starts_with(&prefix) {
+                        break;
+                    }
+                    if direct(path) {
+                        self.scan.files.insert(path.clone(), (doc.kind, doc.stamp));
+                    }
+                }
+                let subdirs: Vec<String> = known.dirs.keys().filter(|d| direct(d)).cloned().collect();
+                for sub in subdirs {
+                    self.walk(&self.root.join(&sub), kind, suffix, recurse, shortcut)?;
+                }
+                return Ok(());
             }
-        } else if name.ends_with(suffix) {
-            let stamp = Stamp {
-                len: meta.len(),
-                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-                inode: meta.ino(),
-            };
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
-            found.insert(rel, (kind, stamp));
         }
+        let listing = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for item in listing.flatten() {
+            let name = item.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue; // .history, .gitkeep, temporary files
+            }
+            let path = item.path();
+            let Ok(meta) = std::fs::metadata(&path) else { continue }; // vanished meanwhile
+            if meta.is_dir() {
+                if recurse {
+                    self.walk(&path, kind, suffix, recurse, shortcut)?;
+                }
+            } else if name.ends_with(suffix) {
+                let stamp = Stamp {
+                    len: meta.len(),
+                    mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                    ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                    inode: meta.ino(),
+                };
+                self.scan.files.insert(self.rel(&path), (kind, stamp));
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn rel(&self, path: &Path) -> String {
+        path.strip_prefix(self.root).unwrap_or(path).to_string_lossy().into_owned()
+    }
 }
 
 /// A file read for indexing.
