@@ -24,6 +24,8 @@ pub struct Service {
     /// Whether this process serves many requests (the MCP server): it loads the model for speed per
     /// query rather than for a quick start.
     pub(crate) long_lived: bool,
+    /// The search index a long-lived process keeps open between searches.
+    pub(crate) search_index: std::sync::Arc<std::sync::Mutex<Option<crate::search::query::OpenIndex>>>,
     /// The embedding model once loaded: a long-lived process (the MCP server) loads it once.
     pub(crate) embedder: std::sync::Arc<std::sync::Mutex<Option<crate::search::model::Embedder>>>,
 }
@@ -40,7 +42,16 @@ impl Service {
         let config = ledger.config()?;
         let tasks = TaskStore::new(&ledger);
         let model_home = crate::search::model::model_home();
-        Ok(Service { ledger, config, clock, tasks, model_home, long_lived: false, embedder: Default::default() })
+        Ok(Service {
+            ledger,
+            config,
+            clock,
+            tasks,
+            model_home,
+            long_lived: false,
+            search_index: Default::default(),
+            embedder: Default::default(),
+        })
     }
 
     /// The same service with models taken from `home` instead of the environment's choice.

@@ -168,3 +168,37 @@ fn model_install_refuses_incomplete_sources_clearly() {
     let status = repo.json(&["model", "status"]);
     assert_eq!(status["installed"], false);
 }
+
+#[test]
+fn a_long_lived_process_sees_what_other_processes_and_editors_change() {
+    use abathur::search::api::{Mode, SearchRequest};
+    let repo = Repo::new();
+    let service = abathur::Service::open(repo.path()).unwrap().long_lived();
+    let find = |q: &str| -> Vec<String> {
+        let req = SearchRequest { query: q.into(), mode: Some(Mode::Text), ..Default::default() };
+        service.search(req).unwrap().hits.into_iter().map(|h| h.id).collect()
+    };
+    assert!(find("wombat").is_empty());
+    repo.json(&["memory", "add", "project:", "animals", "The wombat is the mascot."]);
+    assert_eq!(find("wombat"), ["project:animals"], "another process's write is seen");
+    assert_eq!(find("wombat"), ["project:animals"], "and the kept index answers again");
+    let decision = repo.path().join(".abathur/decisions/0002-mascot.md");
+    std::fs::write(&decision, "# Mascot\n\nWe chose the capybara.\n").unwrap();
+    assert_eq!(find("capybara"), [".abathur/decisions/0002-mascot.md"]);
+    // An editor that rewrites a decision in place (same inode, same folder time) is still seen:
+    // decisions and reports are checked file by file.
+    let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(&decision).unwrap();
+    std::io::Write::write_all(&mut file, b"# Mascot\n\nWe chose the axolotl instead.\n").unwrap();
+    drop(file);
+    assert_eq!(find("axolotl"), [".abathur/decisions/0002-mascot.md"]);
+    assert!(find("capybara").is_empty());
+    // A memory file rewritten in place is the documented limit: `abathur index` picks it up.
+    let entry = repo.path().join(".abathur/memory/project/animals.md");
+    let text = std::fs::read_to_string(&entry).unwrap().replace("wombat", "quokka");
+    let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(&entry).unwrap();
+    std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    drop(file);
+    repo.json(&["index", "--text-only"]);
+    assert_eq!(find("quokka"), ["project:animals"]);
+    assert!(find("wombat").is_empty());
+}

@@ -116,7 +116,7 @@ fn hybrid_beats_both_retrievers_and_loses_nothing_on_word_queries() {
     let queries: Queries = toml::from_str(include_str!("data/retrieval_queries.toml")).expect("queries parse");
     assert!(queries.query.len() >= 40);
     assert!(queries.query.iter().filter(|q| q.kind == "paraphrase").count() * 2 >= queries.query.len());
-    let service = abathur::Service::open(repo.path()).unwrap().with_model_home(model);
+    let service = abathur::Service::open(repo.path()).unwrap().with_model_home(model).long_lived();
     let modes = [Mode::Text, Mode::Semantic, Mode::Hybrid];
     let mut scores: HashMap<(Mode, &str), Scores> = HashMap::new();
     for q in &queries.query {

@@ -27,7 +27,6 @@ use crate::ledger::lock::LedgerLock;
 use crate::search::chunk::{self, Chunk};
 use crate::search::source::{self, Kind, SourceDoc, Stamp};
 
-
 /// Bumped whenever the layout or the chunking changes; an index of another format is rebuilt.
 pub const FORMAT_VERSION: u32 = 3;
 const CURRENT: &str = "CURRENT";
@@ -201,6 +200,15 @@ impl IndexDir {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Identity of the live index version: generation name and state file size and time. Equal stamps
+    /// mean an index opened earlier is still current.
+    pub fn current_stamp(&self) -> Option<String> {
+        let name = std::fs::read_to_string(self.root.join(CURRENT)).ok()?;
+        let meta = std::fs::metadata(self.root.join(name.trim()).join(STATE)).ok()?;
+        use std::os::unix::fs::MetadataExt;
+        Some(format!("{} {} {} {}", name.trim(), meta.len(), meta.mtime_nsec(), meta.mtime()))
     }
 
     /// Opens the live generation; an error means it is missing or unreadable (rebuild it).

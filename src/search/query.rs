@@ -50,11 +50,75 @@ pub const COS_FLOOR: f32 = 0.15;
 /// Cosine similarity of a close paraphrase.
 pub const COS_CEIL: f32 = 0.75;
 
+/// An index opened for searching, kept by long-lived processes between searches.
+pub(crate) struct OpenIndex {
+    /// Which generation and state version it is (see [`IndexDir::current_stamp`]).
+    stamp: Option<String>,
+    generation: Generation,
+    reader: tantivy::IndexReader,
+    vectors: Option<usearch::Index>,
+}
+
+impl std::fmt::Debug for OpenIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenIndex").field("stamp", &self.stamp).finish()
+    }
+}
+
+impl OpenIndex {
+    fn open(generation: Generation, stamp: Option<String>) -> Result<OpenIndex> {
+        let reader = generation
+            .tantivy()
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e: tantivy::TantivyError| internal(e))?;
+        let vectors = generation.vectors_view()?;
+        Ok(OpenIndex { stamp, generation, reader, vectors })
+    }
+}
+
+/// The embedding model: already loaded, or loading on another thread.
+struct ModelLoad {
+    ready: Option<Embedder>,
+    loading: Option<std::thread::JoinHandle<Result<Embedder>>>,
+    semantic_only: bool,
+}
+
+impl ModelLoad {
+    /// Waits for the loader, if any; a failure becomes a notice.
+    fn wait(&mut self, notices: &mut Vec<String>) {
+        if let Some(handle) = self.loading.take() {
+            match handle.join().unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "model loader panicked"))) {
+                Ok(e) => self.ready = Some(e),
+                Err(e) if self.semantic_only => notices.push(format!("semantic search failed: {}", e.message)),
+                Err(e) => notices.push(format!("semantic search is off: {}; searching text only", e.message)),
+            }
+        }
+    }
+
+    fn join(mut self, notices: &mut Vec<String>) -> Option<Embedder> {
+        self.wait(notices);
+        self.ready
+    }
+}
+
 struct Candidate {
     address: DocAddress,
     text: Option<f32>,
     cosine: Option<f32>,
     coverage: f32,
+    /// Stored fields, read once when first needed.
+    doc: Option<TantivyDocument>,
+}
+
+impl Candidate {
+    fn doc(&mut self, searcher: &Searcher) -> Result<&TantivyDocument> {
+        if self.doc.is_none() {
+            self.doc = Some(searcher.doc(self.address).map_err(internal)?);
+        }
+        Ok(self.doc.as_ref().expect("just read"))
+    }
 }
 
 impl Service {
@@ -93,42 +157,84 @@ impl Service {
             },
         };
         // The model loads while the index catches up, unless this process already has it.
-        let mut cache = self.embedder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut model_slot = self.embedder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let cached = installed
             .as_ref()
-            .is_some_and(|m| cache.as_ref().is_some_and(|e| e.installed().vector_id() == m.vector_id()));
-        let mut embedder: Option<Embedder> = if cached { cache.take() } else { None };
+            .is_some_and(|m| model_slot.as_ref().is_some_and(|e| e.installed().vector_id() == m.vector_id()));
         let profile = if self.long_lived { LoadProfile::Bulk } else { LoadProfile::Query };
-        let loader =
-            if cached { None } else { installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m, profile))) };
-        let join_loader = |notices: &mut Vec<String>,
-                           loader: &mut Option<std::thread::JoinHandle<Result<Embedder>>>| {
-            if let Some(handle) = loader.take() {
-                match handle.join().unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "model loader panicked"))) {
-                    Ok(e) => return Some(e),
-                    Err(e) if requested == Mode::Semantic => {
-                        notices.push(format!("semantic search failed: {}", e.message))
-                    }
-                    Err(e) => notices.push(format!("semantic search is off: {}; searching text only", e.message)),
-                }
-            }
-            None
+        let mut model = ModelLoad {
+            ready: if cached { model_slot.take() } else { None },
+            loading: if cached {
+                None
+            } else {
+                installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m, profile)))
+            },
+            semantic_only: requested == Mode::Semantic,
         };
-        let mut loader = loader;
-        let dir = IndexDir::of(&self.ledger);
         let vector_id = installed.as_ref().map(|m| m.vector_id());
-        let mut generation = dir.open_current().ok();
+        let mut index_slot = self.search_index.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (open, stale) = self.current_index(index_slot.take(), vector_id.as_deref(), &mut model, &mut notices)?;
+        let embedder = model.join(&mut notices);
+        let (chunks_total, chunks_without_vectors) = open.generation.chunk_counts();
+        if embedder.is_some() && chunks_without_vectors > 0 {
+            notices.push(format!(
+                "{chunks_without_vectors} of {chunks_total} chunks have no vector yet; semantic search misses them until `abathur index` runs"
+            ));
+        }
+        let mode = match (requested, &embedder) {
+            (Mode::Hybrid, None) => Mode::Text,
+            (Mode::Semantic, None) => {
+                return Err(Error::new(ErrorKind::Internal, notices.pop().unwrap_or_else(|| "no model".into())));
+            }
+            (m, _) => m,
+        };
+        let filters =
+            Filters { kinds: req.kinds.clone(), namespace, milestone: req.milestone.clone(), status: req.status };
+        let mut embedder = embedder;
+        let hits = self.rank(&open, &query, mode, embedder.as_mut(), &filters, limit);
+        if embedder.is_some() {
+            *model_slot = embedder;
+        }
+        if self.long_lived {
+            *index_slot = Some(open);
+        }
+        let hits = hits?;
+        Ok(SearchReply { mode, hits, notices, index: IndexInfo { chunks_total, chunks_without_vectors, stale } })
+    }
+
+    /// The index to answer from, caught up with the files: the one this process already has open when
+    /// nothing changed, else the live generation after a catch-up under the lock (or, when another
+    /// process holds the lock for long, the last complete one: `stale`).
+    fn current_index(
+        &self,
+        cached: Option<OpenIndex>,
+        vector_id: Option<&str>,
+        model: &mut ModelLoad,
+        notices: &mut Vec<String>,
+    ) -> Result<(OpenIndex, bool)> {
+        let dir = IndexDir::of(&self.ledger);
+        let live = dir.current_stamp();
+        let mut generation = match cached {
+            Some(open) if live.is_some() && live == open.stamp => {
+                let vectors_done = vector_id
+                    .is_none_or(|id| open.generation.vector_id() == Some(id) && open.generation.chunk_counts().1 == 0);
+                if vectors_done && source::unchanged(&self.ledger, &open.generation.known_files())? {
+                    return Ok((open, false));
+                }
+                Some(open.generation)
+            }
+            _ => dir.open_current().ok(),
+        };
         let scan = source::scan(&self.ledger, generation.as_ref().map(|g| g.known_files()).as_ref())?;
         let mut stale = false;
-        if generation.as_ref().is_none_or(|g| g.is_behind(&scan, vector_id.as_deref())) {
+        if generation.as_ref().is_none_or(|g| g.is_behind(&scan, vector_id)) {
             match dir.lock(LOCK_WAIT)? {
                 Some(lock) => {
                     let (mut g, _) = dir.open_or_rebuild(&lock)?;
-                    let needs_vectors = vector_id.as_deref().is_some_and(|id| g.is_behind(&scan, Some(id)));
-                    if needs_vectors {
-                        embedder = join_loader(&mut notices, &mut loader);
+                    if vector_id.is_some_and(|id| g.is_behind(&scan, Some(id))) {
+                        model.wait(notices);
                     }
-                    let source = embedder.as_mut().map(|e| e as &mut dyn VectorSource);
+                    let source = model.ready.as_mut().map(|e| e as &mut dyn VectorSource);
                     let report = g.catch_up(&self.ledger, &scan, source, SEARCH_EMBED_BUDGET, false)?;
                     notices.extend(report.problems.iter().map(|p| format!("not searchable: {p}")));
                     generation = Some(g);
@@ -147,30 +253,7 @@ impl Service {
             }
         }
         let generation = generation.expect("opened or built above");
-        if embedder.is_none() {
-            embedder = join_loader(&mut notices, &mut loader);
-        }
-        let (chunks_total, chunks_without_vectors) = generation.chunk_counts();
-        if embedder.is_some() && chunks_without_vectors > 0 {
-            notices.push(format!(
-                "{chunks_without_vectors} of {chunks_total} chunks have no vector yet; semantic search misses them until `abathur index` runs"
-            ));
-        }
-        let mode = match (requested, &embedder) {
-            (Mode::Hybrid, None) => Mode::Text,
-            (Mode::Semantic, None) => {
-                return Err(Error::new(ErrorKind::Internal, notices.pop().unwrap_or_else(|| "no model".into())));
-            }
-            (m, _) => m,
-        };
-        let filters =
-            Filters { kinds: req.kinds.clone(), namespace, milestone: req.milestone.clone(), status: req.status };
-        let hits = self.rank(&generation, &query, mode, embedder.as_mut(), &filters, limit);
-        if embedder.is_some() {
-            *cache = embedder;
-        }
-        let hits = hits?;
-        Ok(SearchReply { mode, hits, notices, index: IndexInfo { chunks_total, chunks_without_vectors, stale } })
+        Ok((OpenIndex::open(generation, dir.current_stamp())?, stale))
     }
 
     /// `index`: catches the search index up with every file, embedding everything missing.
@@ -180,7 +263,9 @@ impl Service {
         let mut embedder = if req.text_only {
             None
         } else {
-            match model::locate(&self.model_home, &self.config.search.model).and_then(|m| Embedder::load(&m, LoadProfile::Bulk)) {
+            match model::locate(&self.model_home, &self.config.search.model)
+                .and_then(|m| Embedder::load(&m, LoadProfile::Bulk))
+            {
                 Ok(e) => Some(e),
                 Err(e) => {
                     notices.push(format!("no vectors made: {} ({})", e.message, e.hints.join("; ")));
@@ -202,21 +287,17 @@ impl Service {
 
     fn rank(
         &self,
-        generation: &Generation,
+        open: &OpenIndex,
         query: &str,
         mode: Mode,
         embedder: Option<&mut Embedder>,
         filters: &Filters,
         limit: usize,
     ) -> Result<Vec<Hit>> {
+        let generation = &open.generation;
         let f = generation.fields;
         let index = generation.tantivy();
-        let reader = index
-            .reader_builder()
-            .reload_policy(tantivy::ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|e: tantivy::TantivyError| internal(e))?;
-        let searcher = reader.searcher();
+        let searcher = open.reader.searcher();
         let filter = filters.query(&f);
         let mut candidates: HashMap<DocAddress, Candidate> = HashMap::new();
         let mut parser = QueryParser::for_index(index, vec![f.title, f.heading, f.body]);
@@ -233,14 +314,16 @@ impl Service {
             for (score, address) in
                 searcher.search(&q, &TopDocs::with_limit(CANDIDATES).order_by_score()).map_err(internal)?
             {
-                candidates.insert(address, Candidate { address, text: Some(score), cosine: None, coverage: 0.0 });
+                candidates
+                    .insert(address, Candidate { address, text: Some(score), cosine: None, coverage: 0.0, doc: None });
             }
         }
-        let vectors = match (mode, embedder) {
-            (Mode::Text, _) | (_, None) => None,
-            (_, Some(embedder)) if generation.vector_id() == Some(embedder.installed().vector_id().as_str()) => {
-                let query_vector = embedder.embed(&[query])?.pop().unwrap_or_default();
-                generation.vectors_view()?.map(|v| (v, query_vector))
+        let vectors = match (mode, embedder, &open.vectors) {
+            (Mode::Text, _, _) | (_, None, _) | (_, _, None) => None,
+            (_, Some(embedder), Some(vectors))
+                if generation.vector_id() == Some(embedder.installed().vector_id().as_str()) =>
+            {
+                Some((vectors, embedder.embed(&[query])?.pop().unwrap_or_default()))
             }
             _ => None,
         };
@@ -269,6 +352,7 @@ impl Service {
                         text: None,
                         cosine: None,
                         coverage: 0.0,
+                        doc: None,
                     });
                     entry.cosine = Some(1.0 - distance);
                 }
@@ -276,8 +360,7 @@ impl Service {
             // Text candidates the vector index did not propose still have a vector: score it.
             let mut buffer = vec![0.0_f32; vectors.dimensions()];
             for candidate in candidates.values_mut().filter(|c| c.cosine.is_none()) {
-                let doc: TantivyDocument = searcher.doc(candidate.address).map_err(internal)?;
-                let hash = doc.get_first(f.hash).and_then(|v| v.as_u64()).unwrap_or(0);
+                let hash = candidate.doc(&searcher)?.get_first(f.hash).and_then(|v| v.as_u64()).unwrap_or(0);
                 if vectors.get(hash, &mut buffer).unwrap_or(0) > 0 {
                     candidate.cosine = Some(buffer.iter().zip(query_vector).map(|(a, b)| a * b).sum());
                 }
@@ -287,7 +370,7 @@ impl Service {
             let weights = query_term_weights(index, &searcher, f.body, query)?;
             let mut analyzer = index.tokenizer_for_field(f.body).map_err(internal)?;
             for candidate in candidates.values_mut() {
-                let doc: TantivyDocument = searcher.doc(candidate.address).map_err(internal)?;
+                let doc = candidate.doc(&searcher)?;
                 let mut present = HashSet::new();
                 for field in [f.title, f.heading, f.body] {
                     let text = doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("");
@@ -308,10 +391,10 @@ impl Service {
             Mode::Semantic => c.cosine.unwrap_or(-1.0),
             Mode::Hybrid => fuse(c.coverage, c.cosine),
         };
-        let mut ranked: Vec<(f32, &Candidate)> = candidates
-            .values()
+        let mut ranked: Vec<(f32, Candidate)> = candidates
+            .into_values()
             .filter(|c| mode != Mode::Semantic || c.cosine.is_some())
-            .map(|c| (score(c), c))
+            .map(|c| (score(&c), c))
             // A hybrid score of 0 means no word matched and the meaning is unrelated: not a hit.
             .filter(|(s, _)| mode != Mode::Hybrid || *s > 0.0)
             .collect();
@@ -321,11 +404,11 @@ impl Service {
         let snippets = tantivy::snippet::SnippetGenerator::create(&searcher, &*text_query, f.body).ok();
         let mut seen_paths = HashSet::new();
         let mut hits = Vec::new();
-        for (score, candidate) in ranked {
+        for (score, mut candidate) in ranked {
             if hits.len() == limit {
                 break;
             }
-            let doc: TantivyDocument = searcher.doc(candidate.address).map_err(internal)?;
+            let doc = candidate.doc(&searcher)?.clone();
             let get = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string();
             let path = get(f.path);
             let expires = doc.get_first(f.expires).and_then(|v| v.as_i64()).unwrap_or(0);

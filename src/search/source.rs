@@ -88,6 +88,39 @@ pub fn scan(ledger: &Ledger, known: Option<&Known<'_>>) -> Result<Scan> {
     Ok(scan)
 }
 
+/// Whether nothing changed since `known` was recorded, checked without listing memory or task folders:
+/// their folder times, and every decision and report file's stamp. The cheap test a long-lived
+/// process runs before each search.
+pub fn unchanged(ledger: &Ledger, known: &Known<'_>) -> Result<bool> {
+    let root = ledger.root();
+    for top in ["memory", "tasks"] {
+        if root.join(top).is_dir() != known.dirs.contains_key(top) {
+            return Ok(false);
+        }
+    }
+    for (dir, mtime) in known.dirs {
+        match std::fs::metadata(root.join(dir)) {
+            Ok(meta) if meta.mtime() * 1_000_000_000 + meta.mtime_nsec() == *mtime => {}
+            _ => return Ok(false),
+        }
+    }
+    let mut scan = Scan::default();
+    let mut walker = Walker { root, known: None, scan: &mut scan };
+    walker.walk(&root.join("decisions"), Kind::Decision, ".md", true, false)?;
+    walker.walk(&root.join("gates"), Kind::Report, ".md", false, false)?;
+    let mut known_count = 0;
+    for prefix in ["decisions/", "gates/"] {
+        let from = (std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded);
+        for (path, doc) in known.files.range::<str, _>(from).take_while(|(p, _)| p.starts_with(prefix)) {
+            known_count += 1;
+            if scan.files.get(path).is_none_or(|(_, stamp)| *stamp != doc.stamp) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(known_count == scan.files.len())
+}
+
 struct Walker<'a, 'k> {
     root: &'a Path,
     known: Option<&'a Known<'k>>,
