@@ -87,6 +87,8 @@ cd "$ROOT"
 # MCP latency through stdio on the 10,000-task ledger, measured by the official Python SDK client.
 if python3 -c 'import mcp' 2>/dev/null; then
     fresh 10000
+    # Search needs the index (and, with a model installed, every task embedded: about a minute).
+    "$BIN" -q index > /dev/null
     echo "### MCP tool calls through stdio, 10000 tasks (official Python SDK client)" >> "$OUT"
     python3 "$ROOT/scripts/bench_mcp.py" "$BIN" "$WORK/run" 200 >> "$OUT"
     cd "$ROOT"

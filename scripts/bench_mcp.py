@@ -43,8 +43,13 @@ async def main():
                 ("task_queue_status", lambda i: {}),
                 ("task_enqueue", lambda i: {"description": f"bench task {i}", "source": "agent_planner"}),
                 ("task_claim", lambda i: {"agent": "bench"}),
+                ("memory_add", lambda i: {"namespace": "project:", "key": f"bench-{i + 1}", "value": f"Bench note {i}."}),
+                ("memory_get", lambda i: {"namespace": "project:", "key": "bench-1"}),
+                ("search (text)", lambda i: {"query": f"synthetic milestone deliverables {i % 7}", "mode": "text"}),
+                ("search (hybrid)", lambda i: {"query": f"what remains to implement for part {i % 7}"}),
             ]
-            for tool, args in cases:
+            for name, args in cases:
+                tool = name.split(" ")[0]
                 await s.call_tool(tool, args(-1))  # warm
                 samples = []
                 for i in range(CALLS):
@@ -52,7 +57,7 @@ async def main():
                     result = await s.call_tool(tool, args(i))
                     samples.append((time.perf_counter() - t0) * 1000)
                     assert not result.is_error, result.structured_content
-                rows.append((tool, statistics.median(samples), pct(samples, 0.95)))
+                rows.append((name, statistics.median(samples), pct(samples, 0.95)))
     print("| MCP call | p50 [ms] | p95 [ms] |")
     print("|:---|---:|---:|")
     for name, p50, p95 in rows:

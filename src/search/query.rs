@@ -214,16 +214,22 @@ impl Service {
     ) -> Result<(OpenIndex, bool)> {
         let dir = IndexDir::of(&self.ledger);
         let live = dir.current_stamp();
+        let up_to_date = |g: &Generation| -> Result<bool> {
+            let vectors_done = vector_id.is_none_or(|id| g.vector_id() == Some(id) && g.chunk_counts().1 == 0);
+            Ok(vectors_done && source::unchanged(&self.ledger, &g.known_files())?)
+        };
         let mut generation = match cached {
             Some(open) if live.is_some() && live == open.stamp => {
-                let vectors_done = vector_id
-                    .is_none_or(|id| open.generation.vector_id() == Some(id) && open.generation.chunk_counts().1 == 0);
-                if vectors_done && source::unchanged(&self.ledger, &open.generation.known_files())? {
+                if up_to_date(&open.generation)? {
                     return Ok((open, false));
                 }
                 Some(open.generation)
             }
-            _ => dir.open_current().ok(),
+            _ => match dir.open_current() {
+                Ok(g) if up_to_date(&g)? => return Ok((OpenIndex::open(g, live)?, false)),
+                Ok(g) => Some(g),
+                Err(_) => None,
+            },
         };
         let scan = source::scan(&self.ledger, generation.as_ref().map(|g| g.known_files()).as_ref())?;
         let mut stale = false;
