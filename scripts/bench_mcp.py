@@ -13,6 +13,7 @@ from mcp.client.stdio import stdio_client
 
 BIN, REPO = sys.argv[1], sys.argv[2]
 CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+RUN = int(time.time())  # memory keys unique per run
 
 
 def pct(samples, q):
@@ -43,10 +44,11 @@ async def main():
                 ("task_queue_status", lambda i: {}),
                 ("task_enqueue", lambda i: {"description": f"bench task {i}", "source": "agent_planner"}),
                 ("task_claim", lambda i: {"agent": "bench"}),
-                ("memory_add", lambda i: {"namespace": "project:", "key": f"bench-{i + 1}", "value": f"Bench note {i}."}),
-                ("memory_get", lambda i: {"namespace": "project:", "key": "bench-1"}),
+                # Searches first: after memory_add, a search also embeds the new entries (up to 32 each).
                 ("search (text)", lambda i: {"query": f"synthetic milestone deliverables {i % 7}", "mode": "text"}),
                 ("search (hybrid)", lambda i: {"query": f"what remains to implement for part {i % 7}"}),
+                ("memory_add", lambda i: {"namespace": "project:", "key": f"bench-{RUN}-{i + 1}", "value": f"Bench note {i}."}),
+                ("memory_get", lambda i: {"namespace": "project:", "key": f"bench-{RUN}-0"}),
             ]
             for name, args in cases:
                 tool = name.split(" ")[0]
