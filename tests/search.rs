@@ -202,3 +202,35 @@ fn a_long_lived_process_sees_what_other_processes_and_editors_change() {
     assert_eq!(find("quokka"), ["project:animals"]);
     assert!(find("wombat").is_empty());
 }
+
+#[test]
+fn a_search_while_another_process_holds_the_index_answers_from_the_last_complete_index() {
+    let repo = Repo::new();
+    repo.json(&["memory", "add", "project:", "first", "The first platypus entry."]);
+    assert_eq!(ids(&repo.json(&["search", "platypus"])), ["project:first"]);
+    // Another process keeps the index lock (as a long rebuild would) while a new entry arrives.
+    let lock = repo.path().join(".abathur/cache/search/index.lock");
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("flock (util-linux) is installed");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    repo.json(&["memory", "add", "project:", "second", "The second platypus entry."]);
+    let started = std::time::Instant::now();
+    let out = repo.run(&["--json", "search", "platypus"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["index"]["stale"], true, "{reply}");
+    assert_eq!(ids(&reply), ["project:first"], "the last complete index, not a torn one");
+    let notices = reply["notices"].as_array().unwrap();
+    assert!(notices.iter().any(|n| n.as_str().unwrap().contains("last complete index")), "{reply}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "it did not wait for the holder");
+    // Once the lock is free, the next search catches up.
+    let caught_up = repo.json(&["search", "platypus"]);
+    assert_eq!(caught_up["index"]["stale"], false);
+    assert_eq!(ids(&caught_up).len(), 2);
+}
