@@ -210,7 +210,9 @@ fn a_search_while_another_process_holds_the_index_answers_from_the_last_complete
     assert_eq!(ids(&repo.json(&["search", "platypus"])), ["project:first"]);
     // Another process keeps the index lock (as a long rebuild would) while a new entry arrives.
     let lock = repo.path().join(".abathur/cache/search/index.lock");
+    // `-o`: the lock belongs to flock itself, so killing it releases the lock (not its `sleep` child).
     let mut holder = std::process::Command::new("flock")
+        .arg("-o")
         .arg(&lock)
         .args(["sleep", "30"])
         .stdout(Stdio::null())
