@@ -214,7 +214,7 @@ fn a_search_while_another_process_holds_the_index_answers_from_the_last_complete
     let mut holder = std::process::Command::new("flock")
         .arg("-o")
         .arg(&lock)
-        .args(["sleep", "30"])
+        .args(["sleep", "8"])
         .stdout(Stdio::null())
         .spawn()
         .expect("flock (util-linux) is installed");
