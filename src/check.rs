@@ -32,6 +32,34 @@ pub struct CheckReport {
 }
 
 impl Service {
+    /// Validates the ledger as it is staged in git's index (what the next commit would hold), not the
+    /// work tree: the pre-commit hook's check. The staged files are copied to a scratch folder and
+    /// checked there, so unstaged edits neither hide nor cause problems.
+    pub fn check_staged(&self) -> Result<CheckReport> {
+        let repo = crate::git::open(self.ledger.workdir())?;
+        let index =
+            repo.index().map_err(|e| crate::Error::new(crate::ErrorKind::Internal, format!("git index: {e}")))?;
+        let scratch = tempfile::tempdir().map_err(|e| crate::Error::io(std::path::Path::new("/tmp"), e))?;
+        let ledger_prefix = format!("{}/", crate::ledger::LEDGER_DIR);
+        for entry in index.iter() {
+            let Ok(path) = std::str::from_utf8(&entry.path) else { continue };
+            if !path.starts_with(&ledger_prefix) || path.starts_with(&format!("{ledger_prefix}cache/")) {
+                continue;
+            }
+            let blob = repo
+                .find_blob(entry.id)
+                .map_err(|e| crate::Error::new(crate::ErrorKind::Internal, format!("git blob of {path}: {e}")))?;
+            let target = scratch.path().join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| crate::Error::io(parent, e))?;
+            }
+            std::fs::write(&target, blob.content()).map_err(|e| crate::Error::io(&target, e))?;
+        }
+        let ledger = crate::ledger::Ledger::at(scratch.path())?;
+        let staged = Service::from_ledger(ledger, self.clock)?;
+        staged.check()
+    }
+
     /// Validates every file of the ledger.
     pub fn check(&self) -> Result<CheckReport> {
         let workdir = self.ledger.workdir().to_path_buf();
@@ -43,12 +71,12 @@ impl Service {
             .iter()
             .map(|e| {
                 let (file, message) = e.message.split_once(": ").unwrap_or(("", &e.message));
-                Problem { file: rel(std::path::Path::new(file)), message: message.to_string() }
+                Problem { file: file.to_string(), message: message.to_string() }
             })
             .collect();
 
         let tasks = &heads.tasks;
-        let file_of = |id: &Id| rel(&tasks_dir.join(format!("{id}.toml")));
+        let file_of = |id: &Id| tasks_dir.join(format!("{id}.toml")).display().to_string();
         let find = |id: &Id| tasks.binary_search_by(|h| h.id.cmp(id)).ok();
         for head in tasks.iter() {
             for p in head.prerequisites.iter().filter(|p| find(p).is_none()) {
@@ -82,13 +110,119 @@ impl Service {
             for entry in entries.flatten() {
                 if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
                     problems.push(Problem {
-                        file: rel(&entry.path()),
+                        file: entry.path().display().to_string(),
                         message: "temporary file left by an interrupted writer; delete it".into(),
                     });
                 }
             }
         }
+        self.check_other_files(&mut problems, &|id: &Id| find(id).is_some())?;
+        for p in &mut problems {
+            p.file = rel(std::path::Path::new(&p.file));
+        }
         problems.sort_by(|a, b| (&a.file, &a.message).cmp(&(&b.file, &b.message)));
         Ok(CheckReport { tasks_checked: tasks.len(), problems })
+    }
+
+    /// Memory entries, milestones, gate records and decision records: each file parses, and every
+    /// link names something that exists.
+    fn check_other_files(&self, problems: &mut Vec<Problem>, task_exists: &dyn Fn(&Id) -> bool) -> Result<()> {
+        let root = self.ledger.root();
+        let from_error = |e: &crate::Error| {
+            let (file, message) = e.message.split_once(": ").unwrap_or(("", &e.message));
+            Problem { file: file.to_string(), message: message.to_string() }
+        };
+        let mut stack = vec![root.join("memory")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if name.starts_with(TEMP_PREFIX) {
+                    problems.push(Problem {
+                        file: path.display().to_string(),
+                        message: "temporary file left by an interrupted writer; delete it".into(),
+                    });
+                } else if name.ends_with(".md") {
+                    let result = crate::queue::store::read_limited(&path)
+                        .and_then(|t| crate::memory::entry::Entry::parse(&t, &path));
+                    if let Err(e) = result {
+                        problems.push(from_error(&e));
+                    }
+                }
+            }
+        }
+        let (milestones, milestone_problems) = self.milestones()?;
+        problems.extend(milestone_problems.iter().map(from_error));
+        let milestone_exists = |m: &str| milestones.iter().any(|r| r.id == m);
+        let mut gate_ids = Vec::new();
+        for entry in std::fs::read_dir(root.join("gates")).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            match crate::queue::store::read_limited(&path)
+                .and_then(|t| crate::gate::record::GateRecord::from_toml(&t, &path))
+            {
+                Ok(record) => {
+                    if !milestone_exists(&record.milestone) {
+                        problems.push(Problem {
+                            file: path.display().to_string(),
+                            message: format!(
+                                "field `milestone`: no milestone `{}`; restore its file",
+                                record.milestone
+                            ),
+                        });
+                    }
+                    gate_ids.push(record.id);
+                }
+                Err(e) => problems.push(from_error(&e)),
+            }
+        }
+        let mut decisions = Vec::new();
+        for entry in std::fs::read_dir(root.join("decisions")).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".md") || name.len() < 27 || Id::parse(&name[..26]).is_err() {
+                continue;
+            }
+            match crate::queue::store::read_limited(&path)
+                .and_then(|t| crate::decision::record::Decision::parse(&t, &path))
+            {
+                Ok(d) if d.meta.id.to_string() != name[..26] => problems.push(Problem {
+                    file: path.display().to_string(),
+                    message: format!(
+                        "field `id`: {} differs from the file name; rename the file or fix the id",
+                        d.meta.id
+                    ),
+                }),
+                Ok(d) => decisions.push((path, d)),
+                Err(e) => problems.push(from_error(&e)),
+            }
+        }
+        let decision_exists = |id: &Id| decisions.iter().any(|(_, d)| d.meta.id == *id);
+        for (path, d) in &decisions {
+            let mut dangling = |field: &str, what: String| {
+                problems.push(Problem {
+                    file: path.display().to_string(),
+                    message: format!("field `{field}`: {what} names nothing in the ledger; remove it or restore it"),
+                })
+            };
+            d.meta.tasks.iter().filter(|t| !task_exists(t)).for_each(|t| dangling("tasks", t.to_string()));
+            d.meta.milestones.iter().filter(|m| !milestone_exists(m)).for_each(|m| dangling("milestones", m.clone()));
+            d.meta.gates.iter().filter(|g| !gate_ids.contains(g)).for_each(|g| dangling("gates", g.to_string()));
+            d.meta
+                .supersedes
+                .iter()
+                .filter(|s| !decision_exists(s))
+                .for_each(|s| dangling("supersedes", s.to_string()));
+            d.meta
+                .superseded_by
+                .iter()
+                .filter(|s| !decision_exists(s))
+                .for_each(|s| dangling("superseded_by", s.to_string()));
+        }
+        Ok(())
     }
 }

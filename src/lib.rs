@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod decision;
 pub mod error;
 pub mod gate;
 pub mod git;

@@ -74,7 +74,10 @@ fn a_project_can_override_the_agent_templates() {
     .unwrap();
     repo.ok(&["init", "--claude"]);
     let text = std::fs::read_to_string(repo.path().join(".claude/agents/implementer.md")).unwrap();
-    assert!(text.contains("Tools: gate_check gate_decide gate_status memory_add memory_delete"), "{text}");
+    assert!(
+        text.contains("Tools: decision_record gate_check gate_decide gate_status memory_add memory_delete"),
+        "{text}"
+    );
     assert!(text.contains(" search task_cancel task_claim"), "{text}");
     std::fs::write(dir.join("implementer.md.j2"), "{% for %}").unwrap();
     let err = repo.fails(&["init", "--claude", "--force"], 1);

@@ -8,6 +8,7 @@ mod cache;
 mod concurrency;
 mod crash;
 mod gate;
+mod git_workflow;
 mod init;
 mod integrate;
 mod mcp_server;

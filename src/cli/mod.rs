@@ -4,7 +4,9 @@
 //! errors go to stderr. Exit codes: 0 success, 1 bad input or unknown entity, 2 bad command line,
 //! 3 conflict or busy (retrying may help), 4 internal failure.
 
+mod decision;
 mod gate;
+mod hooks;
 mod init;
 mod memory;
 mod milestone;
@@ -53,6 +55,9 @@ pub enum Command {
     /// Decide validation gates: signed go/no-go decisions at milestone boundaries
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// Decision records: ADR-style, linked to tasks, milestones and gates
+    #[command(subcommand)]
+    Decision(decision::DecisionCommand),
     /// Project memory: facts, events and how-tos by namespace and key
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
@@ -63,8 +68,15 @@ pub enum Command {
     /// Install or inspect the local embedding model
     #[command(subcommand)]
     Model(search::ModelCommand),
+    /// Install or remove the git hooks that keep the ledger valid
+    #[command(subcommand)]
+    Hooks(hooks::HooksCommand),
     /// Validate the whole ledger; exit 1 when anything is wrong (for CI and hooks)
-    Check,
+    Check {
+        /// Check what is staged for the next commit instead of the work tree (the pre-commit hook)
+        #[arg(long)]
+        staged: bool,
+    },
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
     Mcp,
     /// Print shell completions
@@ -140,11 +152,13 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
         Command::Milestone(cmd) => milestone::run(ui, &Service::open(&cwd)?, cmd),
         Command::Gate(cmd) => gate::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Hooks(cmd) => hooks::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Decision(cmd) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(cmd) => memory::run(ui, &Service::open(&cwd)?, cmd),
         Command::Search(args) => search::cmd_search(ui, &Service::open(&cwd)?, args),
         Command::Index(args) => search::cmd_index(ui, &Service::open(&cwd)?, args),
         Command::Model(cmd) => search::cmd_model(ui, &cwd, cmd),
-        Command::Check => cmd_check(ui, &Service::open(&cwd)?),
+        Command::Check { staged } => cmd_check(ui, &Service::open(&cwd)?, staged),
         Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "abathur", &mut std::io::stdout());
@@ -153,8 +167,8 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
     }
 }
 
-fn cmd_check(ui: &Ui, service: &Service) -> Result<()> {
-    let report = service.check()?;
+fn cmd_check(ui: &Ui, service: &Service, staged: bool) -> Result<()> {
+    let report = if staged { service.check_staged()? } else { service.check()? };
     ui.reply(&report, |r| r.problems.iter().map(|p| format!("{}: {}\n", p.file, p.message)).collect())?;
     if report.problems.is_empty() {
         ui.status(format!("The ledger is valid ({} tasks checked).", report.tasks_checked));

@@ -5,6 +5,7 @@
 //! never swept into an abathur commit; afterwards the real index is updated for exactly the paths
 //! committed.
 
+pub mod hooks;
 pub mod sign;
 
 use std::path::Path;

@@ -52,6 +52,17 @@ impl Ledger {
         Ok(Ledger { root, workdir })
     }
 
+    /// The ledger under `workdir`, created empty where missing, without looking for git: for
+    /// checking a copy of the ledger (such as the staged one) outside the repository.
+    pub fn at(workdir: &Path) -> Result<Ledger> {
+        let root = workdir.join(LEDGER_DIR);
+        for folder in FOLDERS {
+            let dir = root.join(folder);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        Ok(Ledger { root, workdir: workdir.to_path_buf() })
+    }
+
     /// Creates the ledger (idempotent: existing files are left exactly as they are).
     pub fn init(cwd: &Path) -> Result<(Ledger, InitReport)> {
         let workdir = main_workdir(cwd)?;

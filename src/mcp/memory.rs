@@ -1,7 +1,8 @@
-//! The memory and search tools: what agents know, and finding it by words or meaning.
+//! The memory, decision and search tools: what agents know, and finding it by words or meaning.
 //!
 //! Names and fields follow the earlier implementation's `memory_*` tools; `search` is the one
-//! retrieval entry point over memory, decisions, validation reports and tasks. The embedding model is
+//! retrieval entry point over memory, decisions, validation reports and tasks. Memory history stays a
+//! CLI command (`memory_get` with `version` reads any earlier version), keeping the set at 20 tools. The embedding model is
 //! loaded lazily, on the first semantic or hybrid search, and then kept for the server's lifetime.
 
 use rmcp::handler::server::wrapper::Parameters;
@@ -73,11 +74,20 @@ impl AbathurServer {
     }
 
     #[tool(
-        description = "Every version of a memory entry, newest first, tombstones included.",
-        annotations(title = "Memory history", read_only_hint = true, open_world_hint = false)
+        description = "Record a decision (ADR): title, context, decision, consequences; status accepted (default) or proposed; links to tasks, milestones and gates; supersedes [ids] marks earlier decisions superseded. Written as Markdown under .abathur/decisions/ and found by search.",
+        annotations(
+            title = "Record decision",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
-    async fn memory_history(&self, Parameters(req): Parameters<MemoryKeyRequest>) -> CallToolResult {
-        self.call(move |s| s.memory_history(req)).await
+    async fn decision_record(
+        &self,
+        Parameters(req): Parameters<crate::decision::api::DecisionAddRequest>,
+    ) -> CallToolResult {
+        self.call(move |s| s.decision_add(req)).await
     }
 
     #[tool(

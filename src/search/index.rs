@@ -472,15 +472,16 @@ impl Generation {
             f.body => chunk.body.as_str(),
             f.expires => doc.expires_at.unwrap_or(0),
         );
+        for milestone in &doc.milestones {
+            d.add_text(f.milestone, milestone);
+        }
         if let Some(ns) = &doc.namespace {
             d.add_text(f.namespace, ns);
             for (i, _) in ns.match_indices(':') {
                 d.add_text(f.ns_prefix, &ns[..=i]);
             }
         }
-        for (field, value) in
-            [(f.milestone, &doc.milestone), (f.memory_type, &doc.memory_type), (f.task_id, &doc.task_id)]
-        {
+        for (field, value) in [(f.memory_type, &doc.memory_type), (f.task_id, &doc.task_id)] {
             if let Some(v) = value {
                 d.add_text(field, v);
             }

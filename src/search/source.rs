@@ -199,8 +199,8 @@ pub struct SourceDoc {
     pub namespace: Option<String>,
     /// Memory type.
     pub memory_type: Option<String>,
-    /// Milestone (tasks, reports, decisions that name one).
-    pub milestone: Option<String>,
+    /// Milestones (a task's, a report's gate, those a decision names).
+    pub milestones: Vec<String>,
     /// Task id, for the live status filter.
     pub task_id: Option<String>,
     /// When a memory entry stops being searchable (milliseconds).
@@ -236,7 +236,7 @@ pub fn read(ledger: &Ledger, rel: &str, kind: Kind) -> Result<Option<SourceDoc>>
             Some(SourceDoc {
                 title: task.summary.clone(),
                 body,
-                milestone: task.milestone.clone(),
+                milestones: task.milestone.iter().cloned().collect(),
                 task_id: Some(task.id.to_string()),
                 ..SourceDoc::default()
             })
@@ -247,14 +247,26 @@ pub fn read(ledger: &Ledger, rel: &str, kind: Kind) -> Result<Option<SourceDoc>>
                 .ok()
                 .and_then(|t| crate::gate::record::GateRecord::from_toml(&t, &record).ok())
                 .map(|r| r.milestone);
-            Some(SourceDoc { title: first_heading(&text, rel), body: text, milestone, ..SourceDoc::default() })
+            let milestones = milestone.into_iter().collect();
+            Some(SourceDoc { title: first_heading(&text, rel), body: text, milestones, ..SourceDoc::default() })
         }
         Kind::Decision => {
+            if let Ok(record) = crate::decision::record::Decision::parse(&text, &path) {
+                let status = record.meta.status.as_str();
+                let body = format!("Status: {status}.\n\n{}", record.body);
+                return Ok(Some(SourceDoc {
+                    title: record.meta.title,
+                    body,
+                    milestones: record.meta.milestones,
+                    ..SourceDoc::default()
+                }));
+            }
             let (front, body) = split_any_front_matter(&text);
             let field =
                 |name: &str| front.and_then(|f| f.lines().find_map(|l| value_of(l, name))).filter(|v| !v.is_empty());
             let title = field("title").unwrap_or_else(|| first_heading(body, rel));
-            Some(SourceDoc { title, body: body.to_string(), milestone: field("milestone"), ..SourceDoc::default() })
+            let milestones = field("milestone").into_iter().collect();
+            Some(SourceDoc { title, body: body.to_string(), milestones, ..SourceDoc::default() })
         }
     })
 }
