@@ -201,3 +201,46 @@ fn hooks_honour_core_hooks_path_refresh_the_index_and_guard_gate_pushes() {
     assert!(!refused.status.success(), "{}", describe(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("push refused"), "{}", describe(&refused));
 }
+
+#[test]
+fn abathur_commit_batches_ledger_changes_with_a_summary_and_provenance_trailers() {
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Test"]);
+    repo.git(&["config", "user.email", "test@example.com"]);
+    std::fs::write(repo.path().join("unrelated.txt"), "user work\n").unwrap();
+    repo.git(&["add", "unrelated.txt"]);
+    let first = repo.json(&["commit"]);
+    assert!(first["files"].as_array().unwrap().iter().any(|f| f == ".abathur/config.toml"), "{first}");
+    let task = repo.add(&["Write the parser"]);
+    repo.json(&["memory", "add", "project:", "style", "Use rustfmt."]);
+    let decision = repo.json(&["decision", "add", "Use TOML"]);
+    let dry = repo.json(&["commit", "--dry-run", "--agent", "impl-1"]);
+    assert_eq!(dry["commit"], "");
+    let committed = repo.json(&["commit", "--agent", "impl-1", "-m", "Parser groundwork."]);
+    let message = committed["message"].as_str().unwrap();
+    assert_eq!(message, dry["message"].as_str().unwrap().replace("\n\n- ", "\n\nParser groundwork.\n\n- "));
+    assert!(message.starts_with("abathur: 1 decision, 1 memory entry, 1 task\n"), "{message}");
+    for needle in [
+        format!("- task {task} added: Write the parser"),
+        "- memory project:style added".to_string(),
+        format!("Abathur-Task: {task}"),
+        format!("Abathur-Decision: {}", decision["id"].as_str().unwrap()),
+        "Abathur-Agent: impl-1".to_string(),
+    ] {
+        assert!(message.contains(&needle), "{needle} missing from:\n{message}");
+    }
+    // Only ledger files were committed: the user's staged file is still staged, not committed.
+    assert_eq!(repo.git(&["log", "-1", "--format=%(trailers:key=Abathur-Task,valueonly)"]).trim(), task);
+    assert!(repo.git(&["show", "--name-only", "--format=", "HEAD"]).lines().all(|l| l.starts_with(".abathur/")));
+    assert_eq!(repo.git(&["diff", "--cached", "--name-only"]).trim(), "unrelated.txt");
+    // A state change and a deletion are described too.
+    let lease = repo.json(&["task", "claim"])["lease_id"].as_str().unwrap().to_string();
+    repo.ok(&["task", "complete", &task, "--lease", &lease]);
+    std::fs::remove_file(repo.path().join(decision["path"].as_str().unwrap())).unwrap();
+    let next = repo.json(&["commit"]);
+    let message = next["message"].as_str().unwrap();
+    assert!(message.contains(&format!("task {task} pending → completed")), "{message}");
+    assert!(message.contains("decision") && message.contains("deleted"), "{message}");
+    assert!(repo.git(&["status", "--porcelain", ".abathur"]).trim().is_empty());
+    assert_eq!(repo.json(&["commit"])["files"].as_array().unwrap().len(), 0, "nothing left to commit");
+}

@@ -35,3 +35,39 @@ pub fn run(ui: &Ui, service: &Service, cmd: HooksCommand) -> Result<()> {
         out
     })
 }
+
+/// Commit pending ledger changes with a generated summary and provenance trailers
+#[derive(Debug, clap::Args)]
+pub struct CommitArgs {
+    /// A paragraph to put before the generated list of changes
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Who made the changes (an Abathur-Agent trailer; default $ABATHUR_AGENT)
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Sign the commit with git's configured key
+    #[arg(long)]
+    pub sign: bool,
+    /// Print the message; commit nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs `abathur commit`.
+pub fn cmd_commit(ui: &Ui, service: &Service, args: CommitArgs) -> Result<()> {
+    let req = crate::git::ledger_commit::LedgerCommitRequest {
+        agent: args.agent.or_else(|| std::env::var("ABATHUR_AGENT").ok()),
+        note: args.message,
+        sign: args.sign,
+        dry_run: args.dry_run,
+    };
+    let reply = service.ledger_commit(req)?;
+    if reply.files.is_empty() {
+        ui.status("Nothing to commit: the ledger has no pending changes.");
+    } else if reply.commit.is_empty() {
+        ui.status(format!("Would commit {} file(s):", reply.files.len()));
+    } else {
+        ui.status(format!("Committed {} file(s) as {}.", reply.files.len(), &reply.commit[..12]));
+    }
+    ui.reply(&reply, |r| r.message.clone())
+}

@@ -68,6 +68,8 @@ pub enum Command {
     /// Install or inspect the local embedding model
     #[command(subcommand)]
     Model(search::ModelCommand),
+    /// Commit pending ledger changes with a generated message and provenance trailers
+    Commit(hooks::CommitArgs),
     /// Install or remove the git hooks that keep the ledger valid
     #[command(subcommand)]
     Hooks(hooks::HooksCommand),
@@ -152,6 +154,7 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
         Command::Milestone(cmd) => milestone::run(ui, &Service::open(&cwd)?, cmd),
         Command::Gate(cmd) => gate::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Commit(args) => hooks::cmd_commit(ui, &Service::open(&cwd)?, args),
         Command::Hooks(cmd) => hooks::run(ui, &Service::open(&cwd)?, cmd),
         Command::Decision(cmd) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(cmd) => memory::run(ui, &Service::open(&cwd)?, cmd),

@@ -279,7 +279,7 @@ impl Service {
             );
             let committed = crate::git::commit(
                 &repo,
-                &crate::git::CommitRequest { paths: &paths, message: &message, sign: !req.unsigned },
+                &crate::git::CommitRequest { paths: &paths, removed: &[], message: &message, sign: !req.unsigned },
             )?;
             crate::git::tag(&repo, &tag, &committed.commit, &format!("{title}\n\n{rationale}"), !req.unsigned)?;
             Ok(DecideReply {

@@ -6,6 +6,7 @@
 //! committed.
 
 pub mod hooks;
+pub mod ledger_commit;
 pub mod sign;
 
 use std::path::Path;
@@ -17,6 +18,8 @@ use sign::{Signer, git_error};
 pub struct CommitRequest<'a> {
     /// Files to commit, relative to the work tree (they must exist there).
     pub paths: &'a [String],
+    /// Files to delete in the commit, relative to the work tree.
+    pub removed: &'a [String],
     /// The commit message, trailers included.
     pub message: &'a str,
     /// Sign with git's configured signer; `false` records an unsigned commit.
@@ -82,6 +85,9 @@ pub fn commit(repo: &git2::Repository, req: &CommitRequest<'_>) -> Result<Commit
         };
         index.add(&entry).map_err(|e| git_error("staging a file", e))?;
     }
+    for rel in req.removed {
+        let _ = index.remove_path(Path::new(rel));
+    }
     let tree_id = index.write_tree_to(repo).map_err(|e| git_error("writing the tree", e))?;
     let tree = repo.find_tree(tree_id).map_err(|e| git_error("reading the tree", e))?;
     let who = identity(repo)?;
@@ -108,6 +114,9 @@ pub fn commit(repo: &git2::Repository, req: &CommitRequest<'_>) -> Result<Commit
     if let Ok(mut real) = repo.index() {
         for rel in req.paths {
             let _ = real.add_path(Path::new(rel));
+        }
+        for rel in req.removed {
+            let _ = real.remove_path(Path::new(rel));
         }
         let _ = real.write();
     }
