@@ -13,6 +13,7 @@ mod init;
 mod integrate;
 mod mcp_server;
 mod memory;
+mod merge;
 mod milestone;
 mod search;
 mod search_quality;

@@ -70,6 +70,18 @@ pub enum Command {
     Model(search::ModelCommand),
     /// Commit pending ledger changes with a generated message and provenance trailers
     Commit(hooks::CommitArgs),
+    /// git's merge driver for ledger files (registered by `hooks install`): merges %A with %O and %B
+    #[command(hide = true)]
+    MergeDriver {
+        /// %O: the common ancestor's version
+        base: PathBuf,
+        /// %A: our version; the merge result is written here
+        ours: PathBuf,
+        /// %B: their version
+        theirs: PathBuf,
+        /// %P: the file's path in the repository
+        path: String,
+    },
     /// Install or remove the git hooks that keep the ledger valid
     #[command(subcommand)]
     Hooks(hooks::HooksCommand),
@@ -155,6 +167,9 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Milestone(cmd) => milestone::run(ui, &Service::open(&cwd)?, cmd),
         Command::Gate(cmd) => gate::run(ui, &Service::open(&cwd)?, cmd),
         Command::Commit(args) => hooks::cmd_commit(ui, &Service::open(&cwd)?, args),
+        Command::MergeDriver { base, ours, theirs, path } => {
+            if crate::git::merge::run_driver(&base, &ours, &theirs, &path)? { Ok(()) } else { std::process::exit(1) }
+        }
         Command::Hooks(cmd) => hooks::run(ui, &Service::open(&cwd)?, cmd),
         Command::Decision(cmd) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(cmd) => memory::run(ui, &Service::open(&cwd)?, cmd),

@@ -5,7 +5,8 @@
 //!   verify` must accept every gate decision;
 //! - post-merge, post-checkout: refresh the search index in the background (git does not wait).
 //!
-//! Hooks go where git runs them: `core.hooksPath` when set, else the common git dir's `hooks/` (shared
+//! `install` also registers the merge driver for ledger files (`.gitattributes` and the local git
+//! config; see `git::merge`). Hooks go where git runs them: `core.hooksPath` when set, else the common git dir's `hooks/` (shared
 //! by linked worktrees). A hook already there is kept as `<hook>.abathur-chained` and run first, with
 //! the same arguments and input; `uninstall` puts it back.
 
@@ -115,7 +116,39 @@ pub fn install(repo: &git2::Repository, force: bool) -> Result<HooksReport> {
         write_executable(&path, &script(hook, &binary))?;
         hooks.push(HookOutcome { hook: hook.into(), outcome: outcome.into() });
     }
+    register_merge_driver(repo, &binary)?;
+    hooks.push(HookOutcome {
+        hook: "merge driver".into(),
+        outcome: "registered (.gitattributes, merge.abathur.driver)".into(),
+    });
     Ok(HooksReport { hooks_dir: dir.display().to_string(), hooks })
+}
+
+/// Lines `.gitattributes` needs so git hands ledger files to the merge driver.
+const ATTRIBUTES: &str = "# abathur: merge ledger files field by field (docs/git.md)\n.abathur/**/*.toml merge=abathur\n.abathur/**/*.md merge=abathur\n";
+
+/// Adds the attribute lines (once) and the driver to the repository's git config.
+fn register_merge_driver(repo: &git2::Repository, binary: &Path) -> Result<()> {
+    let workdir =
+        repo.workdir().ok_or_else(|| Error::new(ErrorKind::Validation, "a bare repository has no work tree"))?;
+    let attributes = workdir.join(".gitattributes");
+    let existing = std::fs::read_to_string(&attributes).unwrap_or_default();
+    if !existing.contains(".abathur/**/*.toml merge=abathur") {
+        let sep = if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
+        crate::ledger::atomic::write(&attributes, format!("{existing}{sep}{ATTRIBUTES}").as_bytes())?;
+    }
+    let mut config = repo
+        .config()
+        .and_then(|c| c.open_level(git2::ConfigLevel::Local))
+        .map_err(|e| crate::git::sign::git_error("opening git config", e))?;
+    let quoted = format!("'{}'", binary.display().to_string().replace('\'', "'\\''"));
+    config
+        .set_str("merge.abathur.name", "abathur ledger merge (by field)")
+        .map_err(|e| crate::git::sign::git_error("writing git config", e))?;
+    config
+        .set_str("merge.abathur.driver", &format!("{quoted} merge-driver %O %A %B %P"))
+        .map_err(|e| crate::git::sign::git_error("writing git config", e))?;
+    Ok(())
 }
 
 /// Removes abathur's hooks and restores the ones they chained.
@@ -138,6 +171,22 @@ pub fn uninstall(repo: &git2::Repository) -> Result<HooksReport> {
         };
         hooks.push(HookOutcome { hook: hook.into(), outcome: outcome.into() });
     }
+    if let Ok(mut config) = repo.config().and_then(|c| c.open_level(git2::ConfigLevel::Local)) {
+        let _ = config.remove("merge.abathur.name");
+        let _ = config.remove("merge.abathur.driver");
+    }
+    if let Some(attributes) = repo.workdir().map(|w| w.join(".gitattributes"))
+        && let Ok(text) = std::fs::read_to_string(&attributes)
+        && text.contains(ATTRIBUTES)
+    {
+        let rest = text.replace(ATTRIBUTES, "");
+        if rest.trim().is_empty() {
+            let _ = std::fs::remove_file(&attributes);
+        } else {
+            crate::ledger::atomic::write(&attributes, rest.as_bytes())?;
+        }
+    }
+    hooks.push(HookOutcome { hook: "merge driver".into(), outcome: "unregistered".into() });
     Ok(HooksReport { hooks_dir: dir.display().to_string(), hooks })
 }
 

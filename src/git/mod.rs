@@ -7,6 +7,7 @@
 
 pub mod hooks;
 pub mod ledger_commit;
+pub mod merge;
 pub mod sign;
 
 use std::path::Path;

@@ -1,0 +1,245 @@
+//! The merge driver with real `git merge` on real branches: field-wise merges, lifecycle resolution,
+//! honest conflicts on free text, and 100 randomised two-branch edit scenarios in which no field is lost.
+
+use toml::{Table, Value};
+
+use crate::common::{Repo, describe};
+
+fn setup(n: usize) -> (Repo, Vec<String>) {
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Test"]);
+    repo.git(&["config", "user.email", "test@example.com"]);
+    repo.json(&["hooks", "install"]);
+    // Only the merge driver matters here; the hooks (tested in git_workflow.rs) would slow every commit.
+    repo.git(&["config", "core.hooksPath", "no-hooks-here"]);
+    let ids: Vec<String> = (0..n).map(|i| repo.add(&[&format!("Task number {i}\n\nLine one.\nLine two.")])).collect();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "base"]);
+    (repo, ids)
+}
+
+fn path(repo: &Repo, id: &str) -> std::path::PathBuf {
+    repo.path().join(format!(".abathur/tasks/{id}.toml"))
+}
+
+fn edit(repo: &Repo, id: &str, f: impl FnOnce(&mut Table)) {
+    let p = path(repo, id);
+    let mut table: Table = std::fs::read_to_string(&p).unwrap().parse().unwrap();
+    f(&mut table);
+    std::fs::write(&p, toml::to_string(&table).unwrap()).unwrap();
+}
+
+fn read(repo: &Repo, id: &str) -> Table {
+    std::fs::read_to_string(path(repo, id)).unwrap().parse().unwrap()
+}
+
+fn branch_commit(repo: &Repo, from: &str, name: &str, id: &str, f: impl FnOnce(&mut Table)) {
+    repo.git(&["checkout", "-q", "-b", name, from]);
+    edit(repo, id, f);
+    repo.git(&["commit", "-qam", name]);
+}
+
+fn merge(repo: &Repo, ours: &str, theirs: &str) -> std::process::Output {
+    repo.git(&["checkout", "-q", ours]);
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["merge", "-q", "--no-edit", theirs]).current_dir(repo.path());
+    crate::common::hermetic(&mut cmd, repo.path());
+    cmd.output().unwrap()
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.into())
+}
+
+#[test]
+fn different_fields_merge_cleanly_and_a_completion_survives_a_claim() {
+    let (repo, ids) = setup(2);
+    let id = &ids[0];
+    branch_commit(&repo, "main", "a", id, |t| {
+        t.insert("base_priority".into(), Value::Integer(9));
+        t.insert("state".into(), s("completed"));
+        t.insert("started_at".into(), s("2026-12-01T00:00:00.000Z"));
+        t.insert("completed_at".into(), s("2026-12-01T01:00:00.000Z"));
+        t.insert("last_updated_at".into(), s("2026-12-01T01:00:00.000Z"));
+    });
+    branch_commit(&repo, "main", "b", id, |t| {
+        t.insert("description".into(), s("Task number 0, reworded.\n\nLine one.\nLine two."));
+        t.insert("prerequisites".into(), Value::Array(vec![s(&ids[1])]));
+        t.insert("state".into(), s("running"));
+        t.insert("started_at".into(), s("2026-12-02T00:00:00.000Z"));
+        t.insert("last_updated_at".into(), s("2026-12-02T00:00:00.000Z"));
+    });
+    let out = merge(&repo, "a", "b");
+    assert!(out.status.success(), "{}", describe(&out));
+    let merged = read(&repo, id);
+    assert_eq!(merged["base_priority"].as_integer(), Some(9));
+    assert!(merged["description"].as_str().unwrap().contains("reworded"));
+    assert_eq!(merged["prerequisites"].as_array().unwrap().len(), 1);
+    assert_eq!(merged["state"].as_str(), Some("completed"), "finished beats running, though running is later");
+    repo.ok(&["check"]);
+}
+
+#[test]
+fn the_same_text_changed_twice_is_a_conflict_with_both_versions() {
+    let (repo, ids) = setup(1);
+    let id = &ids[0];
+    branch_commit(&repo, "main", "a", id, |t| {
+        t.insert("description".into(), s("Ours: do it with a parser."));
+    });
+    branch_commit(&repo, "main", "b", id, |t| {
+        t.insert("description".into(), s("Theirs: do it with regular expressions."));
+    });
+    let out = merge(&repo, "a", "b");
+    assert!(!out.status.success(), "{}", describe(&out));
+    let text = std::fs::read_to_string(path(&repo, id)).unwrap();
+    assert!(text.starts_with("<<<<<<< ours (abathur: both branches changed `description`)"), "{text}");
+    assert!(
+        text.contains("Ours: do it with a parser.") && text.contains("Theirs: do it with regular expressions."),
+        "{text}"
+    );
+    let check = repo.run(&["check"]);
+    assert_eq!(check.status.code(), Some(1), "an unresolved conflict fails the check");
+}
+
+/// A tiny deterministic generator (no extra dependency).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const SCALARS: [&str; 4] = ["base_priority", "agent_type", "milestone", "estimated_duration_seconds"];
+
+fn scalar(key: &str, side: &str, r: u64) -> Value {
+    match key {
+        "base_priority" => Value::Integer((r % 11) as i64),
+        "estimated_duration_seconds" => Value::Integer(60 + (r % 10_000) as i64),
+        "agent_type" => s(&format!("agent-{side}-{}", r % 100)),
+        _ => s(&format!("M{}", 1 + r % 9)),
+    }
+}
+
+#[test]
+fn a_hundred_random_two_branch_edits_lose_no_field() {
+    let n = 100;
+    let (repo, ids) = setup(n + 1);
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut conflicts_expected = 0;
+    for i in 0..n {
+        let id = &ids[i];
+        let mut sides: Vec<(Table, Vec<String>, Vec<String>, bool)> = Vec::new();
+        let text_conflict = i % 10 == 9;
+        let base = read(&repo, id);
+        for (k, side) in ["a", "b"].iter().enumerate() {
+            let mut plan = Table::new();
+            let mut keys = Vec::new();
+            for key in SCALARS {
+                if rng.below(3) == 0 {
+                    plan.insert(key.into(), scalar(key, side, rng.next()));
+                    keys.push(key.to_string());
+                }
+            }
+            // Free text: one side only, unless this scenario is meant to conflict.
+            if (k == 0 && rng.below(2) == 0) || text_conflict {
+                plan.insert("description".into(), s(&format!("Description from {side} in scenario {i}.")));
+                keys.push("description".into());
+            }
+            let mut events = Vec::new();
+            if rng.below(2) == 0 {
+                events.push(format!("note-{side}-{i}"));
+            }
+            let prereq = rng.below(3) == 0;
+            let complete = rng.below(4) == 0;
+            let stamp = format!("2026-12-{:02}T{:02}:00:00.000Z", 1 + rng.below(28), rng.below(24));
+            plan.insert("last_updated_at".into(), s(&stamp));
+            sides.push((plan, keys, events, prereq));
+            let (plan, _, events, prereq) = sides.last().unwrap().clone();
+            branch_commit(&repo, "main", &format!("{side}{i}"), id, |t| {
+                for (k, v) in plan {
+                    t.insert(k, v);
+                }
+                let list = t.entry("events").or_insert(Value::Array(vec![])).as_array_mut().unwrap();
+                for e in &events {
+                    let mut ev = Table::new();
+                    ev.insert("at".into(), s(&stamp));
+                    ev.insert("event".into(), s(e));
+                    list.push(Value::Table(ev));
+                }
+                if prereq {
+                    t.insert("prerequisites".into(), Value::Array(vec![s(&ids[n])]));
+                }
+                if complete {
+                    t.insert("state".into(), s("completed"));
+                    t.insert("started_at".into(), s(&stamp));
+                    t.insert("completed_at".into(), s(&stamp));
+                }
+            });
+        }
+        let out = merge(&repo, &format!("a{i}"), &format!("b{i}"));
+        let desc_a = sides[0].0.get("description").cloned();
+        let desc_b = sides[1].0.get("description").cloned();
+        if text_conflict {
+            conflicts_expected += 1;
+            assert!(!out.status.success(), "scenario {i}: {}", describe(&out));
+            let text = std::fs::read_to_string(path(&repo, id)).unwrap();
+            for d in [desc_a, desc_b].into_iter().flatten() {
+                assert!(text.contains(d.as_str().unwrap()), "scenario {i}: lost {d} in\n{text}");
+            }
+            repo.git(&["merge", "--abort"]);
+            continue;
+        }
+        assert!(out.status.success(), "scenario {i}: {}", describe(&out));
+        let merged = read(&repo, id);
+        let merged_text = std::fs::read_to_string(path(&repo, id)).unwrap();
+        abathur::queue::task::TaskRecord::from_toml(&merged_text, &path(&repo, id))
+            .unwrap_or_else(|e| panic!("scenario {i}: merged file invalid: {}", e.message));
+        let (a, b) = (&sides[0], &sides[1]);
+        for key in SCALARS.iter().map(|k| k.to_string()).chain(["description".to_string()]) {
+            // Setting a field to its base value is no change at all.
+            let changed = |side: &(Table, Vec<String>, Vec<String>, bool)| {
+                side.1.contains(&key) && side.0.get(&key) != base.get(&key)
+            };
+            let (in_a, in_b) = (changed(a), changed(b));
+            let got = merged.get(&key);
+            match (in_a, in_b) {
+                (true, false) => assert_eq!(got, a.0.get(&key), "scenario {i}: {key} from a lost"),
+                (false, true) => assert_eq!(got, b.0.get(&key), "scenario {i}: {key} from b lost"),
+                (true, true) if a.0.get(&key) != b.0.get(&key) => {
+                    assert!(got == a.0.get(&key) || got == b.0.get(&key), "scenario {i}: {key} is neither side's");
+                    let notes = merged["events"].as_array().unwrap();
+                    assert!(
+                        notes.iter().any(|e| e.get("event").and_then(Value::as_str) == Some("merged")
+                            && e.get("note").and_then(Value::as_str).is_some_and(|n| n.contains(&key))),
+                        "scenario {i}: the value that lost for {key} is not recorded"
+                    );
+                }
+                _ => {}
+            }
+        }
+        let events: Vec<&str> = merged["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.get("event").and_then(Value::as_str))
+            .collect();
+        for e in a.2.iter().chain(&b.2) {
+            assert!(events.contains(&e.as_str()), "scenario {i}: event {e} lost");
+        }
+        if a.3 || b.3 {
+            assert_eq!(
+                merged["prerequisites"].as_array().unwrap(),
+                &vec![s(&ids[n])],
+                "scenario {i}: prerequisite lost"
+            );
+        }
+    }
+    assert_eq!(conflicts_expected, 10);
+    repo.git(&["checkout", "-q", "main"]);
+}
