@@ -244,3 +244,44 @@ fn abathur_commit_batches_ledger_changes_with_a_summary_and_provenance_trailers(
     assert!(repo.git(&["status", "--porcelain", ".abathur"]).trim().is_empty());
     assert_eq!(repo.json(&["commit"])["files"].as_array().unwrap().len(), 0, "nothing left to commit");
 }
+
+#[test]
+fn review_summarises_a_range_for_a_pull_request() {
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Test"]);
+    repo.git(&["config", "user.email", "test@example.com"]);
+    repo.ok(&["milestone", "add", "M1", "--title", "Core"]);
+    let old = repo.add(&["Old task", "-m", "M1"]);
+    let doomed = repo.add(&["Doomed task", "-m", "M1"]);
+    repo.json(&["commit"]);
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+
+    let schema = repo.add(&["Create the schema", "-m", "M1"]);
+    let tests = repo.add(&["Write the tests", "-m", "M1", "--after", &schema]);
+    let lease = repo.json(&["task", "claim", "--task", &old])["lease_id"].as_str().unwrap().to_string();
+    repo.ok(&["task", "complete", &old, "--lease", &lease]);
+    repo.ok(&["task", "cancel", &doomed]);
+    repo.json(&["decision", "add", "Use TOML", "-m", "M1"]);
+    repo.json(&["memory", "add", "project:", "style", "Use rustfmt."]);
+    repo.ok(&["gate", "approve", "M1", "-r", "done", "--unsigned"]);
+    repo.json(&["commit"]);
+
+    let md = repo.ok(&["review", &format!("{base}..HEAD")]);
+    for needle in [
+        "### Tasks (2 added, 1 cancelled, 1 completed)",
+        "| completed | M1 | Old task |",
+        "```mermaid",
+        &format!("t{} --> t{}", &schema[..10], &tests[..10]),
+        "- M1: 0/2 → 1/4 tasks completed",
+        "- M1: approve (UNSIGNED)",
+        "Use TOML (accepted, recorded)",
+        "- project:style added",
+    ] {
+        assert!(md.contains(needle), "{needle:?} missing from:\n{md}");
+    }
+    let json = repo.json(&["review", &base, "--format", "json"]);
+    assert_eq!(json["tasks"].as_array().unwrap().len(), 4);
+    assert_eq!(json["gates"][0], "M1: approve (UNSIGNED)");
+    let bad = repo.run(&["review", "nope..HEAD"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
+}

@@ -71,3 +71,23 @@ pub fn cmd_commit(ui: &Ui, service: &Service, args: CommitArgs) -> Result<()> {
     }
     ui.reply(&reply, |r| r.message.clone())
 }
+
+/// Summarise what a range of commits did to the ledger (for a pull-request comment)
+#[derive(Debug, clap::Args)]
+pub struct ReviewArgs {
+    /// The range, e.g. main..HEAD (a single revision means REV..HEAD)
+    pub range: String,
+    /// markdown (default) or json
+    #[arg(long, value_parser = ["markdown", "json"], default_value = "markdown")]
+    pub format: String,
+}
+
+/// Runs `abathur review`.
+pub fn cmd_review(ui: &Ui, service: &Service, args: ReviewArgs) -> Result<()> {
+    let review = service.review(&args.range)?;
+    if args.format == "json" {
+        let ui = Ui { json: true, quiet: ui.quiet };
+        return ui.reply(&review, |_| String::new());
+    }
+    ui.reply(&review, |r| r.to_markdown())
+}

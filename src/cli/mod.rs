@@ -82,6 +82,8 @@ pub enum Command {
         /// %P: the file's path in the repository
         path: String,
     },
+    /// What a range of commits did to the ledger, as Markdown for a pull request (or JSON)
+    Review(hooks::ReviewArgs),
     /// Install or remove the git hooks that keep the ledger valid
     #[command(subcommand)]
     Hooks(hooks::HooksCommand),
@@ -170,6 +172,7 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::MergeDriver { base, ours, theirs, path } => {
             if crate::git::merge::run_driver(&base, &ours, &theirs, &path)? { Ok(()) } else { std::process::exit(1) }
         }
+        Command::Review(args) => hooks::cmd_review(ui, &Service::open(&cwd)?, args),
         Command::Hooks(cmd) => hooks::run(ui, &Service::open(&cwd)?, cmd),
         Command::Decision(cmd) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(cmd) => memory::run(ui, &Service::open(&cwd)?, cmd),

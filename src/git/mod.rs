@@ -8,6 +8,7 @@
 pub mod hooks;
 pub mod ledger_commit;
 pub mod merge;
+pub mod review;
 pub mod sign;
 
 use std::path::Path;

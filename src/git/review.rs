@@ -1,0 +1,258 @@
+//! `abathur review BASE..HEAD`: what a range of commits did to the ledger, for a pull-request comment.
+//!
+//! It compares the ledger files of the two commits (not the commits in between: a task claimed and
+//! completed inside the range shows as completed), and reports tasks by what happened to them,
+//! milestone progress, decisions, gate decisions with their signature status, and memory. Markdown
+//! output carries the touched tasks as a Mermaid graph, which GitHub and GitLab render.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::queue::task::{State, TaskRecord};
+use crate::service::Service;
+
+/// A task the range touched.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct TaskChange {
+    /// Task id.
+    pub id: String,
+    /// One-line summary.
+    pub summary: String,
+    /// added, claimed, completed, failed, cancelled, retried, updated or deleted.
+    pub change: String,
+    /// Lifecycle state at HEAD.
+    pub state: Option<String>,
+    /// Milestone.
+    pub milestone: Option<String>,
+    /// Prerequisites at HEAD (for the graph).
+    pub prerequisites: Vec<String>,
+}
+
+/// A milestone's tasks at both ends of the range.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct MilestoneChange {
+    /// Milestone id.
+    pub milestone: String,
+    /// Completed / total at BASE.
+    pub before: (usize, usize),
+    /// Completed / total at HEAD.
+    pub after: (usize, usize),
+}
+
+/// Everything `review` reports.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct Review {
+    /// The range reviewed, as given.
+    pub range: String,
+    /// Tasks touched.
+    pub tasks: Vec<TaskChange>,
+    /// Milestones whose task counts changed.
+    pub milestones: Vec<MilestoneChange>,
+    /// Decision records added or changed: `id: title (status)`.
+    pub decisions: Vec<String>,
+    /// Gate decisions recorded: `milestone: decision (signed|UNSIGNED)`.
+    pub gates: Vec<String>,
+    /// Memory entries added, updated or deleted: `namespace:key change`.
+    pub memory: Vec<String>,
+}
+
+impl Service {
+    /// Reviews the ledger changes between two commits (`BASE..HEAD`, or `BASE` for `BASE..HEAD`).
+    pub fn review(&self, range: &str) -> Result<Review> {
+        let repo = crate::git::open(self.ledger.workdir())?;
+        let (base, head) = range.split_once("..").unwrap_or((range, "HEAD"));
+        let head = if head.is_empty() { "HEAD" } else { head };
+        let tree = |rev: &str| {
+            repo.revparse_single(rev).and_then(|o| o.peel_to_tree()).map_err(|e| {
+                Error::new(ErrorKind::Validation, format!("range: `{rev}` is not a commit: {}", e.message()))
+                    .hint("give a range such as main..HEAD or origin/main..")
+            })
+        };
+        let (old, new) = (tree(base)?, tree(head)?);
+        let read_all = |t: &git2::Tree<'_>, dir: &str| -> BTreeMap<String, String> {
+            let mut out = BTreeMap::new();
+            if let Ok(entry) = t.get_path(Path::new(dir))
+                && let Ok(obj) = entry.to_object(&repo)
+                && let Some(sub) = obj.as_tree()
+            {
+                let _ = sub.walk(git2::TreeWalkMode::PreOrder, |root, e| {
+                    if let Ok(name) = e.name()
+                        && let Ok(o) = e.to_object(&repo)
+                        && let Some(blob) = o.as_blob()
+                    {
+                        out.insert(format!("{root}{name}"), String::from_utf8_lossy(blob.content()).into_owned());
+                    }
+                    git2::TreeWalkResult::Ok
+                });
+            }
+            out
+        };
+        let tasks = |t: &git2::Tree<'_>| -> BTreeMap<String, TaskRecord> {
+            read_all(t, ".abathur/tasks")
+                .into_iter()
+                .filter_map(|(name, text)| {
+                    let path = format!(".abathur/tasks/{name}");
+                    TaskRecord::from_toml(&text, Path::new(&path)).ok().map(|r| (r.id.to_string(), r))
+                })
+                .collect()
+        };
+        let (before, after) = (tasks(&old), tasks(&new));
+        let mut task_changes = Vec::new();
+        for id in before.keys().chain(after.keys()).collect::<std::collections::BTreeSet<_>>() {
+            let (b, a) = (before.get(id), after.get(id));
+            let change = match (b, a) {
+                (None, Some(_)) => "added",
+                (Some(_), None) => "deleted",
+                (Some(b), Some(a)) if b.state != a.state => match a.state {
+                    State::Running => "claimed",
+                    State::Completed => "completed",
+                    State::Failed => "failed",
+                    State::Cancelled => "cancelled",
+                    State::Pending => "retried",
+                },
+                (Some(b), Some(a)) if b.to_toml() != a.to_toml() => "updated",
+                _ => continue,
+            };
+            let record = a.or(b).expect("one side has it");
+            task_changes.push(TaskChange {
+                id: id.clone(),
+                summary: record.summary.clone(),
+                change: change.into(),
+                state: a.map(|r| format!("{:?}", r.state).to_lowercase()),
+                milestone: record.milestone.clone(),
+                prerequisites: a.map(|r| r.prerequisites.iter().map(|p| p.to_string()).collect()).unwrap_or_default(),
+            });
+        }
+        let progress = |set: &BTreeMap<String, TaskRecord>, m: &str| {
+            let of: Vec<&TaskRecord> = set.values().filter(|t| t.milestone.as_deref() == Some(m)).collect();
+            (of.iter().filter(|t| t.state == State::Completed).count(), of.len())
+        };
+        let mut milestone_ids: Vec<String> = task_changes.iter().filter_map(|t| t.milestone.clone()).collect();
+        milestone_ids.sort();
+        milestone_ids.dedup();
+        let milestones = milestone_ids
+            .into_iter()
+            .map(|m| MilestoneChange { before: progress(&before, &m), after: progress(&after, &m), milestone: m })
+            .filter(|m| m.before != m.after)
+            .collect();
+        let changed = |dir: &str| -> Vec<(String, Option<String>, Option<String>)> {
+            let (o, n) = (read_all(&old, dir), read_all(&new, dir));
+            let keys: std::collections::BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+            keys.into_iter()
+                .filter(|k| o.get(*k) != n.get(*k))
+                .map(|k| (format!("{dir}/{k}"), o.get(k).cloned(), n.get(k).cloned()))
+                .collect()
+        };
+        let decisions = changed(".abathur/decisions")
+            .into_iter()
+            .filter_map(|(path, o, n)| {
+                let d = crate::decision::record::Decision::parse(n.as_ref().or(o.as_ref())?, Path::new(&path)).ok()?;
+                let verb = if o.is_none() {
+                    "recorded"
+                } else if n.is_none() {
+                    "deleted"
+                } else {
+                    "changed"
+                };
+                Some(format!("{}: {} ({}, {verb})", d.meta.id, d.meta.title, d.meta.status.as_str()))
+            })
+            .collect();
+        let gates = changed(".abathur/gates")
+            .into_iter()
+            .filter(|(path, o, n)| path.ends_with(".toml") && o.is_none() && n.is_some())
+            .filter_map(|(path, _, n)| crate::gate::record::GateRecord::from_toml(&n?, Path::new(&path)).ok())
+            .map(|g| {
+                let decision = serde_json::to_value(g.decision)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                format!("{}: {decision} ({})", g.milestone, if g.signed { "signed" } else { "UNSIGNED" })
+            })
+            .collect();
+        let memory = changed(".abathur/memory")
+            .into_iter()
+            .filter(|(path, _, _)| path.ends_with(".md") && !path.contains("/.history/"))
+            .filter_map(|(path, o, n)| {
+                let e = crate::memory::entry::Entry::parse(n.as_ref().or(o.as_ref())?, Path::new(&path)).ok()?;
+                let what = if e.meta.deleted {
+                    "deleted".to_string()
+                } else if o.is_none() {
+                    "added".into()
+                } else {
+                    format!("updated to v{}", e.meta.version)
+                };
+                Some(format!("{}{} {what}", e.meta.namespace, e.meta.key))
+            })
+            .collect();
+        Ok(Review { range: range.to_string(), tasks: task_changes, milestones, decisions, gates, memory })
+    }
+}
+
+impl Review {
+    /// The review as Markdown for a pull-request comment.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!("## Ledger changes in `{}`\n\n", self.range);
+        if self.tasks.is_empty() && self.decisions.is_empty() && self.gates.is_empty() && self.memory.is_empty() {
+            out.push_str("No ledger changes.\n");
+            return out;
+        }
+        if !self.tasks.is_empty() {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for t in &self.tasks {
+                *counts.entry(t.change.as_str()).or_default() += 1;
+            }
+            let summary: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
+            out.push_str(&format!(
+                "### Tasks ({})\n\n| task | change | milestone | summary |\n|---|---|---|---|\n",
+                summary.join(", ")
+            ));
+            for t in &self.tasks {
+                out.push_str(&format!(
+                    "| `{}` | {} | {} | {} |\n",
+                    &t.id[..10.min(t.id.len())],
+                    t.change,
+                    t.milestone.as_deref().unwrap_or(""),
+                    t.summary.replace('|', "\\|")
+                ));
+            }
+            out.push_str("\n```mermaid\ngraph TD\n");
+            let known: std::collections::HashSet<&str> = self.tasks.iter().map(|t| t.id.as_str()).collect();
+            for t in &self.tasks {
+                let label = t.summary.replace('"', "'");
+                let label: String = label.chars().take(48).collect();
+                out.push_str(&format!("  t{}[\"{label}<br/>{}\"]\n", &t.id[..10.min(t.id.len())], t.change));
+            }
+            for t in &self.tasks {
+                for p in t.prerequisites.iter().filter(|p| known.contains(p.as_str())) {
+                    out.push_str(&format!("  t{} --> t{}\n", &p[..10.min(p.len())], &t.id[..10.min(t.id.len())]));
+                }
+            }
+            out.push_str("```\n\n");
+        }
+        if !self.milestones.is_empty() {
+            out.push_str("### Milestones\n\n");
+            for m in &self.milestones {
+                out.push_str(&format!(
+                    "- {}: {}/{} → {}/{} tasks completed\n",
+                    m.milestone, m.before.0, m.before.1, m.after.0, m.after.1
+                ));
+            }
+            out.push('\n');
+        }
+        for (title, items) in
+            [("Gate decisions", &self.gates), ("Decisions", &self.decisions), ("Memory", &self.memory)]
+        {
+            if !items.is_empty() {
+                out.push_str(&format!("### {title}\n\n"));
+                for i in items {
+                    out.push_str(&format!("- {i}\n"));
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
