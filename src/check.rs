@@ -157,6 +157,7 @@ impl Service {
         problems.extend(milestone_problems.iter().map(from_error));
         let milestone_exists = |m: &str| milestones.iter().any(|r| r.id == m);
         let mut gate_ids = Vec::new();
+        let mut gate_records = Vec::new();
         for entry in std::fs::read_dir(root.join("gates")).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.extension().is_none_or(|e| e != "toml") {
@@ -176,8 +177,28 @@ impl Service {
                         });
                     }
                     gate_ids.push(record.id);
+                    gate_records.push((path.clone(), record));
                 }
                 Err(e) => problems.push(from_error(&e)),
+            }
+        }
+        // Gate order: a milestone's gate is decided only after every earlier milestone's gate opened.
+        let order = |m: &str| milestones.iter().find(|r| r.id == m).map(|r| r.order);
+        for (path, record) in &gate_records {
+            let Some(k) = order(&record.milestone) else { continue };
+            for earlier in milestones.iter().filter(|m| m.order < k) {
+                let opened = gate_records
+                    .iter()
+                    .any(|(_, r)| r.milestone == earlier.id && r.decision.opens() && r.decided_at <= record.decided_at);
+                if !opened {
+                    problems.push(Problem {
+                        file: path.display().to_string(),
+                        message: format!(
+                            "gate order: {} was decided while the gate of the earlier milestone {} had not opened",
+                            record.milestone, earlier.id
+                        ),
+                    });
+                }
             }
         }
         let mut decisions = Vec::new();

@@ -285,3 +285,26 @@ fn review_summarises_a_range_for_a_pull_request() {
     let bad = repo.run(&["review", "nope..HEAD"]);
     assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
 }
+
+#[test]
+fn check_reports_gates_decided_out_of_milestone_order() {
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Test"]);
+    repo.git(&["config", "user.email", "test@example.com"]);
+    repo.ok(&["milestone", "add", "M1", "--title", "One"]);
+    repo.ok(&["milestone", "add", "M2", "--title", "Two"]);
+    let m1 = repo.json(&["gate", "approve", "M1", "-r", "ok", "--unsigned"]);
+    repo.json(&["gate", "approve", "M2", "-r", "ok", "--unsigned"]);
+    repo.ok(&["check"]);
+    // A merge or a hand edit that loses M1's decision leaves M2 decided out of order.
+    let report = repo.path().join(m1["report"].as_str().unwrap());
+    std::fs::remove_file(report.with_extension("toml")).unwrap();
+    let out = repo.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("gate order: M2 was decided while the gate of the earlier milestone M1 had not opened"),
+        "{}",
+        describe(&out)
+    );
+}
