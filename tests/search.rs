@@ -236,3 +236,28 @@ fn a_search_while_another_process_holds_the_index_answers_from_the_last_complete
     assert_eq!(caught_up["index"]["stale"], false);
     assert_eq!(ids(&caught_up).len(), 2);
 }
+
+#[test]
+fn a_first_search_waits_for_the_first_index_another_process_is_building() {
+    let repo = Repo::new();
+    repo.json(&["memory", "add", "project:", "only", "The lonely echidna entry."]);
+    // No index exists yet, and another process holds the index lock (as a first `abathur index`
+    // would) for longer than a search waits to answer from an older index: there is none to answer
+    // from, so the search waits for the builder rather than failing.
+    let lock = repo.path().join(".abathur/cache/search/index.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "4"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("flock (util-linux) is installed");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = repo.run(&["--json", "search", "echidna"]);
+    holder.wait().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["index"]["stale"], false, "{reply}");
+    assert_eq!(ids(&reply), ["project:only"]);
+}

@@ -29,6 +29,9 @@ pub const SEARCH_EMBED_BUDGET: usize = 32;
 const MAX_QUERY_CHARS: usize = 1000;
 /// How long a search waits for another process's catch-up before answering from the last index.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
+/// How long a search waits when there is no complete index yet to answer from: the process holding
+/// the lock is building the first one, so waiting for it is the only honest answer.
+const FIRST_BUILD_WAIT: Duration = Duration::from_secs(600);
 
 /// The fusion of word evidence and meaning into one rank score in 0..1.
 ///
@@ -234,7 +237,8 @@ impl Service {
         let scan = source::scan(&self.ledger, generation.as_ref().map(|g| g.known_files()).as_ref())?;
         let mut stale = false;
         if generation.as_ref().is_none_or(|g| g.is_behind(&scan, vector_id)) {
-            match dir.lock(LOCK_WAIT)? {
+            let wait = if generation.is_some() { LOCK_WAIT } else { FIRST_BUILD_WAIT };
+            match dir.lock(wait)? {
                 Some(lock) => {
                     let (mut g, _) = dir.open_or_rebuild(&lock)?;
                     if vector_id.is_some_and(|id| g.is_behind(&scan, Some(id))) {
@@ -253,8 +257,11 @@ impl Service {
                     );
                 }
                 None => {
-                    return Err(Error::new(ErrorKind::Busy, "the search index is being built by another process")
-                        .hint("retry in a moment, or wait for `abathur index` to finish"));
+                    return Err(Error::new(
+                        ErrorKind::Busy,
+                        "another process has been building the first search index for 10 minutes",
+                    )
+                    .hint("wait for `abathur index` to finish, then search again"));
                 }
             }
         }
