@@ -46,6 +46,16 @@ impl Id {
     pub fn as_string(&self) -> String {
         self.to_string()
     }
+
+    /// The 128 bits, for binary caches.
+    pub fn to_bits(self) -> u128 {
+        self.0
+    }
+
+    /// An id from its 128 bits (as [`Id::to_bits`] gave them).
+    pub fn from_bits(bits: u128) -> Id {
+        Id(bits)
+    }
 }
 
 impl fmt::Display for Id {

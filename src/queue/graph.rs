@@ -24,14 +24,19 @@ impl Graph {
         Graph { prereqs, dependents }
     }
 
-    /// Longest chain of edges from each node along `edges`, counting only nodes `live` says are live;
-    /// a node whose neighbours are not live has length 0. Back edges of a cycle are ignored.
-    pub fn longest_paths(edges: &[Vec<usize>], live: &dyn Fn(usize) -> bool) -> Vec<u32> {
+    /// Longest chain of edges from each of `starts` along `edges`, counting only nodes `live` says are
+    /// live; a node whose neighbours are not live has length 0. Back edges of a cycle are ignored.
+    /// Lengths are exact for `starts` and the nodes below them; other nodes read 0.
+    pub fn longest_paths(
+        edges: &[Vec<usize>],
+        live: &dyn Fn(usize) -> bool,
+        starts: impl IntoIterator<Item = usize>,
+    ) -> Vec<u32> {
         let n = edges.len();
         let mut length = vec![0u32; n];
         let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
         let mut stack: Vec<(usize, usize)> = Vec::new();
-        for start in 0..n {
+        for start in starts {
             if state[start] != 0 || !live(start) {
                 continue;
             }
@@ -56,15 +61,20 @@ impl Graph {
         length
     }
 
-    /// Number of distinct live nodes reachable from each live node along `edges`.
+    /// Number of distinct live nodes reachable along `edges` from each live node of `starts` (other
+    /// nodes read 0).
     ///
     /// Cost is the sum of the reachable sets; fine for the shallow, wide graphs of real projects.
-    pub fn reach_counts(edges: &[Vec<usize>], live: &dyn Fn(usize) -> bool) -> Vec<u32> {
+    pub fn reach_counts(
+        edges: &[Vec<usize>],
+        live: &dyn Fn(usize) -> bool,
+        starts: impl IntoIterator<Item = usize>,
+    ) -> Vec<u32> {
         let n = edges.len();
         let mut counts = vec![0u32; n];
         let mut seen = vec![usize::MAX; n];
         let mut stack = Vec::new();
-        for start in 0..n {
+        for start in starts {
             if !live(start) || !edges[start].iter().any(|&m| live(m)) {
                 continue;
             }
@@ -201,17 +211,21 @@ mod tests {
         assert_eq!(cycle.first(), cycle.last());
         assert_eq!(cycle.len(), 4);
         let all = |_| true;
-        assert_eq!(Graph::longest_paths(&g.prereqs, &all).len(), 3);
+        assert_eq!(Graph::longest_paths(&g.prereqs, &all, 0..3).len(), 3);
     }
 
     #[test]
     fn depth_and_reach_count_downstream_work() {
         let g = diamond();
         let all = |_| true;
-        assert_eq!(Graph::longest_paths(&g.dependents, &all), vec![2, 1, 1, 0]);
-        assert_eq!(Graph::reach_counts(&g.dependents, &all), vec![3, 1, 1, 0]);
+        assert_eq!(Graph::longest_paths(&g.dependents, &all, 0..4), vec![2, 1, 1, 0]);
+        assert_eq!(Graph::reach_counts(&g.dependents, &all, 0..4), vec![3, 1, 1, 0]);
         let not_d = |i| i != 3;
-        assert_eq!(Graph::reach_counts(&g.dependents, &not_d), vec![2, 0, 0, 0]);
+        assert_eq!(Graph::reach_counts(&g.dependents, &not_d, 0..4), vec![2, 0, 0, 0]);
+        // Starting from one node gives that node's exact figures.
+        assert_eq!(Graph::longest_paths(&g.dependents, &all, [0])[0], 2);
+        assert_eq!(Graph::longest_paths(&g.prereqs, &all, [3])[3], 2);
+        assert_eq!(Graph::reach_counts(&g.dependents, &all, [1]), vec![0, 1, 0, 0]);
         let path = g.upstream_path(3, 0).unwrap();
         assert!(path == vec![3, 1, 0] || path == vec![3, 2, 0], "{path:?}");
         assert_eq!(g.upstream_path(0, 3), None);

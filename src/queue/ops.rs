@@ -17,7 +17,7 @@ use crate::id::Id;
 use crate::queue::api::*;
 use crate::queue::store::{self, TaskHead};
 use crate::queue::task::{self, Lease, Source, State, Status, TaskRecord};
-use crate::queue::view::{self, GateBlocks, QueueView};
+use crate::queue::view::{self, GateBlocks, QueueView, Scope};
 use crate::service::Service;
 use crate::time::Timestamp;
 
@@ -34,8 +34,9 @@ impl Service {
     }
 
     /// Like [`Service::queue_view`], with `fresh` records (just read from their files) taking
-    /// precedence over the cache, and optionally every file's fingerprint checked.
-    fn queue_view_with(&self, fresh: &[&TaskRecord], verify: bool) -> Result<QueueView> {
+    /// precedence over the cache, optionally every file's fingerprint checked, and the graph work
+    /// limited to `scope`.
+    fn queue_view_with(&self, fresh: &[&TaskRecord], verify: bool, scope: Scope<'_>) -> Result<QueueView> {
         let mut heads = if verify { self.tasks.load_verified()? } else { self.tasks.load()? };
         for record in fresh {
             // Usually the cache already holds exactly this head: then nothing is copied.
@@ -54,7 +55,7 @@ impl Service {
                 Err(i) => tasks.insert(i, head),
             }
         }
-        Ok(QueueView::build(heads, self.clock.now(), &self.config.priority, &self.gate_blocks()))
+        Ok(QueueView::build_scoped(heads, self.clock.now(), &self.config.priority, &self.gate_blocks(), scope))
     }
 
     /// Milestones whose tasks are held back by a gate, and whether an escalation pauses claims.
@@ -180,7 +181,7 @@ impl Service {
     pub fn task_get(&self, req: GetRequest) -> Result<TaskDetail> {
         let id = self.resolve_task(&req.task_id)?;
         let record = self.tasks.read(&id)?;
-        let view = self.queue_view_with(&[&record], false)?;
+        let view = self.queue_view_with(&[&record], false, Scope::Only(&[id]))?;
         Ok(detail(&view, &record, self.clock.now()))
     }
 
@@ -193,7 +194,7 @@ impl Service {
         if req.status.is_some() && req.exclude_status.is_some() {
             return Err(Error::invalid("exclude_status", "give either status or exclude_status, not both"));
         }
-        let view = self.queue_view_with(&[], req.verify)?;
+        let view = self.queue_view_with(&[], req.verify, Scope::All)?;
         let matching: Vec<usize> = (0..view.heads.len())
             .filter(|&i| {
                 let (h, d) = (&view.heads[i], &view.derived[i]);

@@ -102,9 +102,30 @@ pub struct QueueView {
     pub gates: GateBlocks,
 }
 
+/// Which tasks a view works out depth, downstream work and priority for. Status and blocked reasons
+/// are always derived for every task; the graph work is what a single-task read can skip.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    /// Every task (lists, queue status, claims, plans).
+    All,
+    /// Only these tasks (`task get`); every other task reads 0 for depth, downstream work and priority.
+    Only(&'a [Id]),
+}
+
 impl QueueView {
     /// Derives everything from `heads` as of `now`.
     pub fn build(heads: Heads, now: Timestamp, weights: &PriorityWeights, gates: &GateBlocks) -> QueueView {
+        QueueView::build_scoped(heads, now, weights, gates, Scope::All)
+    }
+
+    /// Derives status for every task and the rest for the tasks of `scope`.
+    pub fn build_scoped(
+        heads: Heads,
+        now: Timestamp,
+        weights: &PriorityWeights,
+        gates: &GateBlocks,
+        scope: Scope<'_>,
+    ) -> QueueView {
         let Heads { tasks: heads, symbols, problems, journal_mark } = heads;
         let find = |id: &Id| heads.binary_search_by(|h| h.id.cmp(id)).ok();
         let prereqs = heads.iter().map(|h| h.prerequisites.iter().filter_map(find).collect()).collect();
@@ -176,12 +197,17 @@ impl QueueView {
         // 3. Depths and downstream work, over unfinished tasks only.
         let live_flags: Vec<bool> = derived.iter().map(|d| !d.state.is_terminal()).collect();
         let live = |i: usize| live_flags[i];
-        let upstream = Graph::longest_paths(&graph.prereqs, &live);
-        let downstream = Graph::longest_paths(&graph.dependents, &live);
-        let blocking = Graph::reach_counts(&graph.dependents, &live);
+        let scoped: Vec<usize> = match scope {
+            Scope::All => (0..heads.len()).collect(),
+            Scope::Only(ids) => ids.iter().filter_map(find).collect(),
+        };
+        let upstream = Graph::longest_paths(&graph.prereqs, &live, scoped.iter().copied());
+        let downstream = Graph::longest_paths(&graph.dependents, &live, scoped.iter().copied());
+        let blocking = Graph::reach_counts(&graph.dependents, &live, scoped.iter().copied());
 
         // 4. Priority.
-        for (i, d) in derived.iter_mut().enumerate() {
+        for i in scoped {
+            let d = &mut derived[i];
             d.dependency_depth = upstream[i];
             d.downstream_depth = downstream[i];
             d.blocking_count = blocking[i];

@@ -11,9 +11,9 @@
 //! folder stamp cannot show is a tool rewriting a file in place; `abathur task list --verify` and
 //! `abathur check` stat every file. See docs/storage.md.
 //!
-//! The snapshot is laid out for a fast cold start: heads hold no strings of their own (agent types and
-//! milestones are interned in a small symbol table), and heads and fingerprints are parallel vectors,
-//! so a load decodes straight into the vector the queue computes with.
+//! The snapshot is laid out for a fast cold start (see [`snapshot`]): heads hold no strings of their
+//! own (agent types and milestones are interned in a small symbol table), records are fixed-width, and
+//! the fingerprints, which only re-verification needs, are read only then.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -24,6 +24,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+mod snapshot;
+
 use crate::error::{Error, Result};
 use crate::id::{Id, IdPrefix};
 use crate::ledger::Ledger;
@@ -31,9 +33,6 @@ use crate::ledger::atomic;
 use crate::ledger::lock::LedgerLock;
 use crate::queue::task::{MAX_FILE_BYTES, Source, State, TaskRecord};
 use crate::time::Timestamp;
-
-/// Bumped whenever the cache layout or [`TaskHead`] changes; a mismatched cache is rebuilt.
-const CACHE_MAGIC: u32 = 0xABA7_0004;
 
 /// A file changed this recently (ns) may change again within the same timestamp tick: re-read it.
 const RACY_WINDOW_NS: i64 = 50_000_000;
@@ -46,14 +45,18 @@ const JOURNAL_LIMIT: usize = 512;
 pub struct Sym(u32);
 
 /// The strings many tasks share, stored once.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Symbols {
     names: Vec<String>,
-    #[serde(skip)]
     index: HashMap<String, Sym>,
 }
 
 impl Symbols {
+    /// A table holding `names`, in order.
+    fn from_names(names: Vec<String>) -> Symbols {
+        Symbols { names, index: HashMap::new() }
+    }
+
     /// The symbol for `name`, adding it if new.
     pub fn intern(&mut self, name: &str) -> Sym {
         if self.index.len() != self.names.len() {
@@ -182,7 +185,7 @@ struct FolderStamp {
 }
 
 /// A file in the tasks folder that did not parse as a task, with the reason.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 struct Problem {
     name: String,
     fingerprint: Fingerprint,
@@ -191,12 +194,13 @@ struct Problem {
 
 /// The parsed state of the tasks folder: heads sorted by id, their fingerprints beside them. Heads
 /// and symbols are shared with the views built from them, and copied only when changed while shared.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 struct Entries {
     symbols: Arc<Symbols>,
     heads: Arc<Vec<TaskHead>>,
-    /// `(fingerprint, racy)` of `heads[i]`'s file.
-    stamps: Vec<(Fingerprint, bool)>,
+    /// `(fingerprint, racy)` of `heads[i]`'s file; `None` when loaded without them (ordinary reads
+    /// trust the folder stamp and never compare fingerprints).
+    stamps: Option<Vec<(Fingerprint, bool)>>,
     problems: Vec<Problem>,
 }
 
@@ -213,22 +217,18 @@ impl Entries {
         match position {
             Ok(i) => {
                 heads[i] = head;
-                self.stamps[i] = stamp;
+                if let Some(stamps) = &mut self.stamps {
+                    stamps[i] = stamp;
+                }
             }
             Err(i) => {
                 heads.insert(i, head);
-                self.stamps.insert(i, stamp);
+                if let Some(stamps) = &mut self.stamps {
+                    stamps.insert(i, stamp);
+                }
             }
         }
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Snapshot {
-    magic: u32,
-    generation: u64,
-    folder: FolderStamp,
-    entries: Entries,
 }
 
 /// A journal record: one task file as an abathur writer just wrote it.
@@ -404,9 +404,9 @@ impl TaskStore {
         let mut cached = match remembered {
             Some(mut cached) if !verify_all => {
                 cached.apply_journal(&self.journal_path);
-                if cached.reached(folder) { cached } else { self.read_cache() }
+                if cached.reached(folder) { cached } else { self.read_cache(false) }
             }
-            _ => self.read_cache(),
+            _ => self.read_cache(verify_all),
         };
         for _ in 0..8 {
             if verify_all || cached.reached(folder) {
@@ -437,6 +437,9 @@ impl TaskStore {
                 cached.journal_len
             );
         }
+        if cached.entries.stamps.is_none() {
+            cached = self.read_cache(true); // re-verification compares fingerprints
+        }
         let entries = self.verify(cached.entries)?;
         if self.folder_stamp().ok() == Some(folder) {
             // Nothing moved while we listed: save a snapshot, unless a writer is busy (it journals).
@@ -451,8 +454,9 @@ impl TaskStore {
     fn verify(&self, cached: Entries) -> Result<Entries> {
         let Entries { symbols: old_symbols, heads, stamps, problems } = cached;
         let heads = Arc::try_unwrap(heads).unwrap_or_else(|shared| (*shared).clone());
+        // Without fingerprints nothing can be trusted: every file is parsed again.
         let mut known: HashMap<Id, (TaskHead, (Fingerprint, bool))> =
-            heads.into_iter().zip(stamps).map(|(h, s)| (h.id, (h, s))).collect();
+            heads.into_iter().zip(stamps.unwrap_or_default()).map(|(h, s)| (h.id, (h, s))).collect();
         let mut symbols = Symbols::default();
         let mut known_problems: HashMap<String, Problem> = problems.into_iter().map(|p| (p.name.clone(), p)).collect();
         let mut fresh = Entries::default();
@@ -506,7 +510,7 @@ impl TaskStore {
         found.sort_by_key(|(head, _)| head.id);
         let (heads, stamps): (Vec<TaskHead>, _) = found.into_iter().unzip();
         fresh.heads = Arc::new(heads);
-        fresh.stamps = stamps;
+        fresh.stamps = Some(stamps);
         fresh.symbols = Arc::new(symbols);
         fresh.problems.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(fresh)
@@ -532,26 +536,20 @@ impl TaskStore {
         Ok(FolderStamp { ino: meta.ino(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() })
     }
 
-    /// Snapshot plus the journal records of the same generation, up to the first torn one.
-    fn read_cache(&self) -> Cached {
-        let Ok(bytes) = std::fs::read(&self.snapshot_path) else { return Cached::empty() };
-        let Ok(snapshot) = postcard::from_bytes::<Snapshot>(&bytes) else { return Cached::empty() };
-        let consistent = snapshot.entries.heads.len() == snapshot.entries.stamps.len()
-            && snapshot.entries.heads.iter().all(|h| {
-                (h.agent_type.0 as usize) < snapshot.entries.symbols.names.len()
-                    && h.milestone.is_none_or(|m| (m.0 as usize) < snapshot.entries.symbols.names.len())
-            });
-        if snapshot.magic != CACHE_MAGIC || !consistent {
+    /// Snapshot (with the fingerprints when asked) plus the journal records of the same generation,
+    /// up to the first torn one.
+    fn read_cache(&self, with_fingerprints: bool) -> Cached {
+        let Some((header, entries)) = snapshot::decode(&self.snapshot_path, with_fingerprints) else {
             return Cached::empty();
-        }
+        };
         let mut cached = Cached {
-            generation: snapshot.generation,
-            entries: snapshot.entries,
-            snapshot_folder: snapshot.folder,
-            valid_for: Some(snapshot.folder),
+            generation: header.generation,
+            entries,
+            snapshot_folder: header.folder,
+            valid_for: Some(header.folder),
             journal_len: 0,
             journal_offset: 0,
-            stamps: vec![snapshot.folder],
+            stamps: vec![header.folder],
         };
         cached.apply_journal(&self.journal_path);
         cached
@@ -581,18 +579,7 @@ impl TaskStore {
     /// the snapshot's entries; plus the journal length. For writers, which only append.
     fn cache_stamp(&self) -> Option<(u64, FolderStamp, usize)> {
         use std::io::{Read, Seek, SeekFrom};
-        #[derive(Deserialize)]
-        struct Header {
-            magic: u32,
-            generation: u64,
-            folder: FolderStamp,
-        }
-        let mut head = [0u8; 64];
-        let n = std::fs::File::open(&self.snapshot_path).ok()?.read(&mut head).ok()?;
-        let (header, _) = postcard::take_from_bytes::<Header>(&head[..n]).ok()?;
-        if header.magic != CACHE_MAGIC {
-            return None;
-        }
+        let header = snapshot::read_header(&self.snapshot_path)?;
         // Only the last journal record matters; frames end with their length so it can be found.
         let mut journal = match std::fs::File::open(&self.journal_path) {
             Ok(file) => file,
@@ -628,7 +615,7 @@ impl TaskStore {
         // moves the folder stamp.
         let fingerprint = Fingerprint::of(&meta);
         if journal_len >= JOURNAL_LIMIT {
-            let cached = self.read_cache();
+            let cached = self.read_cache(true);
             if cached.generation == generation && cached.valid_for == Some(before) {
                 let mut entries = cached.entries;
                 let head = TaskHead::of(record, Arc::make_mut(&mut entries.symbols));
@@ -665,16 +652,8 @@ impl TaskStore {
 
     /// Replaces the snapshot and empties the journal. The caller holds the ledger lock.
     fn save_snapshot(&self, folder: FolderStamp, entries: &Entries) {
-        #[derive(Serialize)]
-        struct SnapshotRef<'a> {
-            magic: u32,
-            generation: u64,
-            folder: FolderStamp,
-            entries: &'a Entries,
-        }
         let generation = ulid::Ulid::new().random() as u64;
-        let snapshot = SnapshotRef { magic: CACHE_MAGIC, generation, folder, entries };
-        let Ok(bytes) = postcard::to_stdvec(&snapshot) else { return };
+        let Some(bytes) = snapshot::encode(generation, folder, entries) else { return };
         let Some(dir) = self.snapshot_path.parent() else { return };
         if std::fs::create_dir_all(dir).is_err() {
             return; // a read-only checkout still works, just without the speed-up

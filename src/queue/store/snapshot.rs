@@ -1,0 +1,512 @@
+//! The snapshot file (`.abathur/cache/tasks.idx`) in a fixed-width binary layout.
+//!
+//! Every command that reads the queue starts by loading this file, so its layout is chosen for a
+//! cheap cold start rather than for generality: fixed-width little-endian records decode with a few
+//! loads each (no varints, no per-field dispatch), the file is streamed through one small buffer
+//! instead of being read whole, and the per-file fingerprints, which only re-verification needs,
+//! sit in a trailing section that ordinary reads never touch.
+//!
+//! ```text
+//! header   magic u32 | 0 u32 | generation u64 | folder ino u64 | folder mtime i64
+//!          | body length u64 | xxh3 of the header so far and the body u64 | fingerprints xxh3 u64
+//! body     symbols:  count u32, then (length u32, UTF-8 bytes) each
+//!          heads:    count u32, then per head an 80-byte record followed by its prerequisites (16 bytes each)
+//!          problems: count u32, then (name, fingerprint, message) each
+//! trailer  one 33-byte fingerprint per head, in head order
+//! ```
+//!
+//! Anything unexpected (a wrong magic, a checksum, an out-of-range value, ids out of order) makes the
+//! whole file unusable, and the store rebuilds it from the task files: the cache is disposable.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{Entries, Fingerprint, FolderStamp, Problem, Sym, Symbols, TaskHead};
+use crate::id::Id;
+use crate::queue::task::{Source, State};
+use crate::time::Timestamp;
+
+/// Bumped whenever the layout or [`TaskHead`] changes; a file with another magic is rebuilt.
+pub(super) const MAGIC: u32 = 0xABA7_0005;
+
+const HEADER_LEN: usize = 56;
+/// The header bytes covered by the body's checksum: all but the two checksums.
+const SUMMED_HEADER_LEN: usize = 40;
+const HEAD_LEN: usize = 80;
+const FINGERPRINT_LEN: usize = 33;
+/// Bounds that no real ledger reaches; past them the file is treated as corrupt.
+const MAX_COUNT: u32 = 50_000_000;
+const MAX_STRING: u32 = 1 << 20;
+const MAX_PREREQUISITES: u32 = 100_000;
+
+const HAS_DEADLINE: u8 = 1;
+const HAS_NOT_BEFORE: u8 = 2;
+const HAS_LEASE: u8 = 4;
+const HAS_ESTIMATE: u8 = 8;
+const HAS_MILESTONE: u8 = 16;
+
+/// The snapshot's identity, readable without decoding the rest.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Header {
+    /// Changes with every snapshot written; journal records name the one they extend.
+    pub generation: u64,
+    /// The tasks folder's stamp the snapshot was taken at.
+    pub folder: FolderStamp,
+    body_len: u64,
+    body_sum: u64,
+    fingerprints_sum: u64,
+}
+
+/// Encodes a snapshot of `entries`, which must carry their fingerprints.
+pub(super) fn encode(generation: u64, folder: FolderStamp, entries: &Entries) -> Option<Vec<u8>> {
+    let stamps = entries.stamps.as_ref().filter(|s| s.len() == entries.heads.len())?;
+    let mut body = Vec::with_capacity(entries.heads.len() * (HEAD_LEN + 8) + 256);
+    put_u32(&mut body, entries.symbols.names.len() as u32);
+    for name in &entries.symbols.names {
+        put_str(&mut body, name);
+    }
+    put_u32(&mut body, entries.heads.len() as u32);
+    for head in entries.heads.iter() {
+        body.extend_from_slice(&head_record(head));
+        for p in &head.prerequisites {
+            body.extend_from_slice(&p.to_bits().to_le_bytes());
+        }
+    }
+    put_u32(&mut body, entries.problems.len() as u32);
+    for problem in &entries.problems {
+        put_str(&mut body, &problem.name);
+        body.extend_from_slice(&fingerprint_record(problem.fingerprint, false));
+        put_str(&mut body, &problem.message);
+    }
+    let mut trailer = Vec::with_capacity(stamps.len() * FINGERPRINT_LEN);
+    for &(fingerprint, racy) in stamps {
+        trailer.extend_from_slice(&fingerprint_record(fingerprint, racy));
+    }
+    let mut file = Vec::with_capacity(HEADER_LEN + body.len() + trailer.len());
+    put_u32(&mut file, MAGIC);
+    put_u32(&mut file, 0);
+    file.extend_from_slice(&generation.to_le_bytes());
+    file.extend_from_slice(&folder.ino.to_le_bytes());
+    file.extend_from_slice(&folder.mtime_ns.to_le_bytes());
+    file.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    let mut body_sum = Xxh3::new();
+    body_sum.update(&file[..SUMMED_HEADER_LEN]);
+    body_sum.update(&body);
+    file.extend_from_slice(&body_sum.digest().to_le_bytes());
+    file.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&trailer).to_le_bytes());
+    file.extend_from_slice(&body);
+    file.extend_from_slice(&trailer);
+    Some(file)
+}
+
+/// Reads just the header; `None` when the file is missing or of another layout.
+pub(super) fn read_header(path: &Path) -> Option<Header> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut bytes = [0u8; HEADER_LEN];
+    file.read_exact(&mut bytes).ok()?;
+    parse_header(&bytes)
+}
+
+/// Decodes the snapshot at `path`, with the fingerprints only when `with_fingerprints`; `None` when
+/// it is missing, torn, corrupt or of another layout.
+pub(super) fn decode(path: &Path, with_fingerprints: bool) -> Option<(Header, Entries)> {
+    let mut input = Input::new(std::fs::File::open(path).ok()?);
+    let header_bytes = input.bytes::<HEADER_LEN>()?;
+    let header = parse_header(&header_bytes)?;
+    input.section_sum();
+    input.hash.update(&header_bytes[..SUMMED_HEADER_LEN]);
+
+    let symbol_count = input.count()?;
+    let mut names = Vec::with_capacity(symbol_count.min(1024) as usize);
+    for _ in 0..symbol_count {
+        names.push(input.string()?);
+    }
+    let symbols = Symbols::from_names(names);
+    let head_count = input.count()?;
+    let mut heads = Vec::with_capacity(head_count as usize);
+    let mut last: Option<Id> = None;
+    for _ in 0..head_count {
+        let (mut head, prerequisites) = parse_head(&input.bytes::<HEAD_LEN>()?, symbols.len())?;
+        if last.is_some_and(|l| l >= head.id) {
+            return None; // heads are stored sorted by id, each once
+        }
+        last = Some(head.id);
+        head.prerequisites.reserve_exact(prerequisites as usize);
+        for _ in 0..prerequisites {
+            head.prerequisites.push(Id::from_bits(u128::from_le_bytes(input.bytes::<16>()?)));
+        }
+        heads.push(head);
+    }
+    let problem_count = input.count()?;
+    let mut problems = Vec::new();
+    for _ in 0..problem_count {
+        let name = input.string()?;
+        let (fingerprint, _) = parse_fingerprint(&input.bytes::<FINGERPRINT_LEN>()?);
+        let message = input.string()?;
+        problems.push(Problem { name, fingerprint, message });
+    }
+    if input.section_sum() != (header.body_sum, header.body_len) {
+        return None;
+    }
+    let stamps = if with_fingerprints {
+        let mut stamps = Vec::with_capacity(heads.len());
+        for _ in 0..heads.len() {
+            stamps.push(parse_fingerprint(&input.bytes::<FINGERPRINT_LEN>()?));
+        }
+        if input.section_sum().0 != header.fingerprints_sum {
+            return None;
+        }
+        Some(stamps)
+    } else {
+        None
+    };
+    Some((header, Entries { symbols: Arc::new(symbols), heads: Arc::new(heads), stamps, problems }))
+}
+
+fn parse_header(bytes: &[u8; HEADER_LEN]) -> Option<Header> {
+    let mut f = Fields(bytes);
+    if f.u32() != MAGIC || f.u32() != 0 {
+        return None;
+    }
+    Some(Header {
+        generation: f.u64(),
+        folder: FolderStamp { ino: f.u64(), mtime_ns: f.i64() },
+        body_len: f.u64(),
+        body_sum: f.u64(),
+        fingerprints_sum: f.u64(),
+    })
+}
+
+fn head_record(h: &TaskHead) -> [u8; HEAD_LEN] {
+    let flag = |set: bool, bit: u8| if set { bit } else { 0 };
+    let flags = flag(h.deadline.is_some(), HAS_DEADLINE)
+        | flag(h.not_before.is_some(), HAS_NOT_BEFORE)
+        | flag(h.lease_expires_at.is_some(), HAS_LEASE)
+        | flag(h.estimated_duration_seconds.is_some(), HAS_ESTIMATE)
+        | flag(h.milestone.is_some(), HAS_MILESTONE);
+    let millis = |t: Option<Timestamp>| t.map_or(0, Timestamp::millis);
+    let mut out = [0u8; HEAD_LEN];
+    let mut w = Out(&mut out);
+    w.put(&h.id.to_bits().to_le_bytes());
+    w.put(&h.submitted_at.millis().to_le_bytes());
+    w.put(&millis(h.deadline).to_le_bytes());
+    w.put(&millis(h.not_before).to_le_bytes());
+    w.put(&millis(h.lease_expires_at).to_le_bytes());
+    w.put(&h.estimated_duration_seconds.unwrap_or(0).to_le_bytes());
+    w.put(&h.agent_type.0.to_le_bytes());
+    w.put(&h.milestone.map_or(0, |m| m.0).to_le_bytes());
+    w.put(&h.max_retries.to_le_bytes());
+    w.put(&h.retry_count.to_le_bytes());
+    w.put(&(h.prerequisites.len() as u32).to_le_bytes());
+    w.put(&[source_code(h.source), h.base_priority, state_code(h.state), flags]);
+    out
+}
+
+fn parse_head(bytes: &[u8; HEAD_LEN], symbol_count: usize) -> Option<(TaskHead, u32)> {
+    let mut f = Fields(bytes);
+    let id = Id::from_bits(f.u128());
+    let submitted_at = Timestamp::from_millis(f.i64());
+    let (deadline, not_before, lease_expires_at) = (f.i64(), f.i64(), f.i64());
+    let estimate = f.u64();
+    let (agent_type, milestone) = (f.u32(), f.u32());
+    let (max_retries, retry_count, prerequisites) = (f.u32(), f.u32(), f.u32());
+    let [source, base_priority, state, flags] = f.take::<4>();
+    let symbol = |raw: u32| ((raw as usize) < symbol_count).then_some(Sym(raw));
+    let when = |bit: u8, millis: i64| (flags & bit != 0).then(|| Timestamp::from_millis(millis));
+    if prerequisites > MAX_PREREQUISITES || base_priority > 10 {
+        return None;
+    }
+    let head = TaskHead {
+        id,
+        source: source_of(source)?,
+        agent_type: symbol(agent_type)?,
+        base_priority,
+        prerequisites: Vec::new(),
+        deadline: when(HAS_DEADLINE, deadline),
+        estimated_duration_seconds: (flags & HAS_ESTIMATE != 0).then_some(estimate),
+        milestone: if flags & HAS_MILESTONE != 0 { Some(symbol(milestone)?) } else { None },
+        max_retries,
+        submitted_at,
+        state: state_of(state)?,
+        retry_count,
+        not_before: when(HAS_NOT_BEFORE, not_before),
+        lease_expires_at: when(HAS_LEASE, lease_expires_at),
+    };
+    Some((head, prerequisites))
+}
+
+fn fingerprint_record(fp: Fingerprint, racy: bool) -> [u8; FINGERPRINT_LEN] {
+    let mut out = [0u8; FINGERPRINT_LEN];
+    let mut w = Out(&mut out);
+    w.put(&fp.len.to_le_bytes());
+    w.put(&fp.ino.to_le_bytes());
+    w.put(&fp.mtime_ns.to_le_bytes());
+    w.put(&fp.ctime_ns.to_le_bytes());
+    w.put(&[u8::from(racy)]);
+    out
+}
+
+fn parse_fingerprint(bytes: &[u8; FINGERPRINT_LEN]) -> (Fingerprint, bool) {
+    let mut f = Fields(bytes);
+    let fingerprint = Fingerprint { len: f.u64(), ino: f.u64(), mtime_ns: f.i64(), ctime_ns: f.i64() };
+    (fingerprint, f.take::<1>()[0] != 0)
+}
+
+fn source_code(source: Source) -> u8 {
+    match source {
+        Source::Human => 0,
+        Source::AgentRequirements => 1,
+        Source::AgentPlanner => 2,
+        Source::AgentImplementation => 3,
+    }
+}
+
+fn source_of(code: u8) -> Option<Source> {
+    [Source::Human, Source::AgentRequirements, Source::AgentPlanner, Source::AgentImplementation]
+        .get(code as usize)
+        .copied()
+}
+
+fn state_code(state: State) -> u8 {
+    match state {
+        State::Pending => 0,
+        State::Running => 1,
+        State::Completed => 2,
+        State::Failed => 3,
+        State::Cancelled => 4,
+    }
+}
+
+fn state_of(code: u8) -> Option<State> {
+    [State::Pending, State::Running, State::Completed, State::Failed, State::Cancelled].get(code as usize).copied()
+}
+
+fn put_u32(out: &mut Vec<u8>, value: u32) {
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_u32(out, text.len() as u32);
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// Writes fields into a fixed-size record, front to back.
+struct Out<'a>(&'a mut [u8]);
+
+impl Out<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let rest = std::mem::take(&mut self.0);
+        let (dst, rest) = rest.split_at_mut(bytes.len());
+        dst.copy_from_slice(bytes);
+        self.0 = rest;
+    }
+}
+
+/// Reads fields from a fixed-size record, front to back. Records are exactly as long as their
+/// fields, so running out is a bug in this file, never a property of the input.
+struct Fields<'a>(&'a [u8]);
+
+impl Fields<'_> {
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let (head, rest) = self.0.split_at(N);
+        self.0 = rest;
+        head.try_into().expect("split_at gave N bytes")
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.take())
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.take())
+    }
+    fn i64(&mut self) -> i64 {
+        i64::from_le_bytes(self.take())
+    }
+    fn u128(&mut self) -> u128 {
+        u128::from_le_bytes(self.take())
+    }
+}
+
+/// Reads the file through one fixed buffer, hashing what was handed out in large runs (once per
+/// refill or section) rather than per field.
+struct Input {
+    file: std::fs::File,
+    buf: Box<[u8]>,
+    /// Next byte to hand out.
+    pos: usize,
+    /// End of the bytes read into `buf`.
+    end: usize,
+    /// Bytes before this position were handed out and hashed already.
+    hashed: usize,
+    hash: Xxh3,
+    /// Bytes handed out since the last [`Input::section_sum`].
+    read: u64,
+}
+
+impl Input {
+    const BUFFER: usize = 64 * 1024;
+
+    fn new(file: std::fs::File) -> Input {
+        Input {
+            file,
+            buf: vec![0u8; Self::BUFFER].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            hashed: 0,
+            hash: Xxh3::new(),
+            read: 0,
+        }
+    }
+
+    /// Makes at least `need` (at most the buffer size) unread bytes available.
+    fn refill(&mut self, need: usize) -> Option<()> {
+        self.hash.update(&self.buf[self.hashed..self.pos]);
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        (self.pos, self.hashed) = (0, 0);
+        while self.end < need {
+            match self.file.read(&mut self.buf[self.end..]) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.end += n,
+            }
+        }
+        Some(())
+    }
+
+    fn bytes<const N: usize>(&mut self) -> Option<[u8; N]> {
+        if self.end - self.pos < N {
+            self.refill(N)?;
+        }
+        let out: [u8; N] = self.buf[self.pos..self.pos + N].try_into().expect("N bytes are available");
+        self.pos += N;
+        self.read += N as u64;
+        Some(out)
+    }
+
+    fn count(&mut self) -> Option<u32> {
+        let n = u32::from_le_bytes(self.bytes()?);
+        (n <= MAX_COUNT).then_some(n)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        let len = u32::from_le_bytes(self.bytes()?);
+        if len > MAX_STRING {
+            return None;
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        while out.len() < len as usize {
+            if self.pos == self.end {
+                self.refill(1)?;
+            }
+            let n = (len as usize - out.len()).min(self.end - self.pos);
+            out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+        }
+        self.read += u64::from(len);
+        String::from_utf8(out).ok()
+    }
+
+    /// The hash of everything handed out since the last call, and its length;
+    /// starts the next section.
+    fn section_sum(&mut self) -> (u64, u64) {
+        self.hash.update(&self.buf[self.hashed..self.pos]);
+        self.hashed = self.pos;
+        let sum = (self.hash.digest(), self.read);
+        self.hash.reset();
+        self.read = 0;
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Entries {
+        let mut symbols = Symbols::default();
+        let agent = symbols.intern("implementer");
+        let milestone = symbols.intern("M1");
+        let first = Id::generate();
+        let heads = vec![
+            TaskHead {
+                id: first,
+                source: Source::AgentPlanner,
+                agent_type: agent,
+                base_priority: 7,
+                prerequisites: vec![],
+                deadline: Some(Timestamp::from_millis(1_800_000_000_000)),
+                estimated_duration_seconds: Some(3600),
+                milestone: Some(milestone),
+                max_retries: 3,
+                submitted_at: Timestamp::from_millis(1_700_000_000_000),
+                state: State::Running,
+                retry_count: 1,
+                not_before: None,
+                lease_expires_at: Some(Timestamp::from_millis(1_700_000_600_000)),
+            },
+            TaskHead {
+                id: Id::from_bits(first.to_bits() + 1),
+                source: Source::Human,
+                agent_type: agent,
+                base_priority: 0,
+                prerequisites: vec![first, Id::from_bits(7)],
+                deadline: None,
+                estimated_duration_seconds: Some(0),
+                milestone: None,
+                max_retries: 0,
+                submitted_at: Timestamp::from_millis(-5),
+                state: State::Cancelled,
+                retry_count: 0,
+                not_before: Some(Timestamp::from_millis(0)),
+                lease_expires_at: None,
+            },
+        ];
+        let fp = |n: u64| Fingerprint { len: n, ino: n + 1, mtime_ns: -(n as i64), ctime_ns: n as i64 * 3 };
+        Entries {
+            symbols: Arc::new(symbols),
+            heads: Arc::new(heads),
+            stamps: Some(vec![(fp(1), false), (fp(2), true)]),
+            problems: vec![Problem { name: "x.toml".into(), fingerprint: fp(9), message: "bad field".into() }],
+        }
+    }
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), bytes).expect("write");
+        file
+    }
+
+    #[test]
+    fn every_field_round_trips() {
+        let entries = sample();
+        let folder = FolderStamp { ino: 42, mtime_ns: 123 };
+        let file = write(&encode(99, folder, &entries).expect("fingerprints present"));
+        let (header, back) = decode(file.path(), true).expect("decodes");
+        assert_eq!((header.generation, header.folder), (99, folder));
+        assert_eq!(*back.heads, *entries.heads);
+        assert_eq!(back.stamps, entries.stamps);
+        assert_eq!(back.symbols.names, entries.symbols.names);
+        assert_eq!(back.problems[0].message, "bad field");
+        let (_, hot) = decode(file.path(), false).expect("decodes without fingerprints");
+        assert_eq!(*hot.heads, *entries.heads);
+        assert!(hot.stamps.is_none());
+        assert_eq!(read_header(file.path()).map(|h| h.generation), Some(99));
+    }
+
+    #[test]
+    fn any_flipped_byte_or_truncation_is_refused() {
+        let bytes = encode(1, FolderStamp { ino: 1, mtime_ns: 1 }, &sample()).expect("encodes");
+        for i in [0, 4, 9, HEADER_LEN + 3, HEADER_LEN + 40, bytes.len() - 40, bytes.len() - 1] {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x20;
+            let file = write(&bad);
+            assert!(decode(file.path(), true).is_none(), "flipped byte {i} was accepted");
+        }
+        for len in [0, 10, HEADER_LEN, HEADER_LEN + 100, bytes.len() - 1] {
+            let file = write(&bytes[..len]);
+            assert!(decode(file.path(), true).is_none(), "truncation to {len} was accepted");
+        }
+    }
+}
