@@ -129,3 +129,67 @@ fn a_long_lived_service_sees_other_processes_and_git() {
     repo.git(&["checkout", "--", ".abathur/tasks"]);
     assert_eq!(list(&service), committed);
 }
+
+/// Status counts, per-task status and dependents as the full read (`task list`) derives them.
+fn full_read_figures(repo: &Repo) -> (std::collections::BTreeMap<String, u64>, Vec<(String, String)>) {
+    let listed = repo.json(&["task", "list", "-n", "500"]);
+    let mut counts = std::collections::BTreeMap::new();
+    let mut statuses = Vec::new();
+    for row in listed["tasks"].as_array().unwrap() {
+        *counts.entry(row["status"].as_str().unwrap().to_string()).or_insert(0) += 1;
+        statuses.push((row["id"].as_str().unwrap().to_string(), row["status"].as_str().unwrap().to_string()));
+    }
+    (counts, statuses)
+}
+
+#[test]
+fn lean_reads_of_finished_tasks_agree_with_full_reads() {
+    // `task get`, `task status` and `task claim` keep tasks finished at snapshot time in compact form;
+    // whatever mix of snapshot and journal they read, they must say what a full read says.
+    let (repo, ids) = busy_ledger();
+    // A cancelled task with a cancelled dependent: both finished before the snapshot.
+    let with_dependent = ids.iter().find(|id| {
+        let got = repo.json(&["task", "get", id]);
+        got["status"] == "ready" && !got["dependents"].as_array().unwrap().is_empty()
+    });
+    let cancelled = repo.json(&["task", "cancel", with_dependent.unwrap()]);
+    assert!(cancelled["total_cancelled"].as_u64().unwrap() >= 2, "{cancelled}");
+    std::fs::remove_dir_all(repo.path().join(".abathur/cache")).unwrap();
+    let _ = repo.json(&["task", "list"]); // a fresh snapshot: finished tasks in their own section
+    for _ in 0..3 {
+        let claim = repo.json(&["task", "claim"]);
+        repo.ok(&["task", "complete", claim["task"]["id"].as_str().unwrap()]); // journaled, not snapshotted
+    }
+    let open = ids.iter().rev().find(|id| repo.json(&["task", "get", id])["status"] == "ready").unwrap();
+    repo.ok(&["task", "cancel", open]); // and its dependents, all journaled
+    let check = |repo: &Repo| {
+        let (counts, statuses) = full_read_figures(repo);
+        let status = repo.json(&["task", "status"]);
+        for (name, n) in &counts {
+            assert_eq!(status[name.as_str()].as_u64(), Some(*n), "{name}: {status}");
+        }
+        assert_eq!(status["total_tasks"].as_u64(), Some(statuses.len() as u64));
+        let got: Vec<serde_json::Value> = statuses.iter().map(|(id, _)| repo.json(&["task", "get", id])).collect();
+        for ((id, listed), detail) in statuses.iter().zip(&got) {
+            assert_eq!(detail["status"].as_str(), Some(listed.as_str()), "{id}");
+            let mut dependents: Vec<&str> = got
+                .iter()
+                .filter(|other| other["prerequisites"].as_array().unwrap().iter().any(|p| p == id.as_str()))
+                .map(|other| other["id"].as_str().unwrap())
+                .collect();
+            dependents.sort_unstable();
+            let shown: Vec<&str> =
+                detail["dependents"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+            assert_eq!(shown, dependents, "dependents of {id}");
+        }
+    };
+    check(&repo);
+    // A finished task reopened by hand, in place: `task get` reads the file and shows it waiting.
+    let done = ids.iter().find(|id| repo.json(&["task", "get", id])["status"] == "completed").unwrap();
+    let path = repo.tasks_dir().join(format!("{done}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap().replace("state = \"completed\"", "state = \"pending\"");
+    std::fs::write(&path, text).unwrap();
+    assert_ne!(repo.json(&["task", "get", done])["status"], "completed");
+    repo.ok(&["task", "list", "--verify"]);
+    check(&repo);
+}

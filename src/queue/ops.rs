@@ -21,6 +21,17 @@ use crate::queue::view::{self, GateBlocks, QueueView, Scope};
 use crate::service::Service;
 use crate::time::Timestamp;
 
+/// How much of the ledger a view reads.
+#[derive(Clone, Copy, Debug)]
+enum ViewLoad {
+    /// Finished tasks in compact form: for the commands that only need open work in full.
+    Lean,
+    /// Every task in full.
+    Full,
+    /// Every task in full, every file's fingerprint checked.
+    Verified,
+}
+
 /// Most tasks one list may return.
 pub const MAX_LIST_LIMIT: u32 = 500;
 /// Tasks listed when no limit is given.
@@ -34,26 +45,16 @@ impl Service {
     }
 
     /// Like [`Service::queue_view`], with `fresh` records (just read from their files) taking
-    /// precedence over the cache, optionally every file's fingerprint checked, and the graph work
-    /// limited to `scope`.
-    fn queue_view_with(&self, fresh: &[&TaskRecord], verify: bool, scope: Scope<'_>) -> Result<QueueView> {
-        let mut heads = if verify { self.tasks.load_verified()? } else { self.tasks.load()? };
+    /// precedence over the cache and the graph work limited to `scope`. `load` says how much to read:
+    /// a lean view (see [`crate::queue::store::Finished`]) holds finished tasks in compact form.
+    fn queue_view_with(&self, fresh: &[&TaskRecord], load: ViewLoad, scope: Scope<'_>) -> Result<QueueView> {
+        let mut heads = match load {
+            ViewLoad::Lean => self.tasks.load_lean()?,
+            ViewLoad::Full => self.tasks.load()?,
+            ViewLoad::Verified => self.tasks.load_verified()?,
+        };
         for record in fresh {
-            // Usually the cache already holds exactly this head: then nothing is copied.
-            let position = heads.tasks.binary_search_by(|h| h.id.cmp(&record.id));
-            let known = |h: &TaskHead| {
-                let mut probe = heads.symbols.as_ref().clone();
-                TaskHead::of(record, &mut probe) == *h && probe.len() == heads.symbols.len()
-            };
-            if position.is_ok_and(|i| known(&heads.tasks[i])) {
-                continue;
-            }
-            let head = TaskHead::of(record, std::sync::Arc::make_mut(&mut heads.symbols));
-            let tasks = std::sync::Arc::make_mut(&mut heads.tasks);
-            match position {
-                Ok(i) => tasks[i] = head,
-                Err(i) => tasks.insert(i, head),
-            }
+            heads.refresh(record);
         }
         Ok(QueueView::build_scoped(heads, self.clock.now(), &self.config.priority, &self.gate_blocks(), scope))
     }
@@ -181,7 +182,7 @@ impl Service {
     pub fn task_get(&self, req: GetRequest) -> Result<TaskDetail> {
         let id = self.resolve_task(&req.task_id)?;
         let record = self.tasks.read(&id)?;
-        let view = self.queue_view_with(&[&record], false, Scope::Only(&[id]))?;
+        let view = self.queue_view_with(&[&record], ViewLoad::Lean, Scope::Only(&[id]))?;
         Ok(detail(&view, &record, self.clock.now()))
     }
 
@@ -194,7 +195,8 @@ impl Service {
         if req.status.is_some() && req.exclude_status.is_some() {
             return Err(Error::invalid("exclude_status", "give either status or exclude_status, not both"));
         }
-        let view = self.queue_view_with(&[], req.verify, Scope::All)?;
+        let view =
+            self.queue_view_with(&[], if req.verify { ViewLoad::Verified } else { ViewLoad::Full }, Scope::All)?;
         let matching: Vec<usize> = (0..view.heads.len())
             .filter(|&i| {
                 let (h, d) = (&view.heads[i], &view.derived[i]);
@@ -214,7 +216,7 @@ impl Service {
 
     /// `task_queue_status`: totals and health of the queue.
     pub fn task_queue_status(&self) -> Result<QueueStatus> {
-        let view = self.queue_view()?;
+        let view = self.queue_view_with(&[], ViewLoad::Lean, Scope::All)?;
         let now = self.clock.now();
         let mut counts = [0usize; 7];
         let (mut sum, mut live) = (0.0, 0usize);
@@ -242,10 +244,17 @@ impl Service {
                 }
             }
         }
+        let mut newest = newest.map(|i| (view.heads[i].submitted_at, view.heads[i].id));
+        for t in view.finished.iter().flat_map(|f| f.iter()) {
+            counts[status_of(t.state) as usize] += 1;
+            if newest.is_none_or(|n| (t.submitted_at, t.id) > n) {
+                newest = Some((t.submitted_at, t.id));
+            }
+        }
         let at = |i: Option<usize>| i.map(|i| view.heads[i].submitted_at.to_string());
         let id = |i: Option<usize>| i.map(|i| view.heads[i].id.to_string());
         Ok(QueueStatus {
-            total_tasks: view.heads.len(),
+            total_tasks: view.task_count(),
             pending: counts[Status::Pending as usize],
             blocked: counts[Status::Blocked as usize],
             ready: counts[Status::Ready as usize],
@@ -257,8 +266,8 @@ impl Service {
             max_depth,
             oldest_pending: at(oldest),
             oldest_pending_task_id: id(oldest),
-            newest_task: at(newest),
-            newest_task_id: id(newest),
+            newest_task: newest.map(|(t, _)| t.to_string()),
+            newest_task_id: newest.map(|(_, id)| id.to_string()),
             active_leases: active,
             expired_leases: expired,
             warnings: warnings(&view),
@@ -318,16 +327,17 @@ impl Service {
         if let Some(text) = &req.task_id {
             return self.claim_one(text, &agent, req.lease_seconds);
         }
-        let view = self.queue_view()?;
-        let candidates = claim_candidates(&view, req.agent_type.as_deref());
+        let scope = Scope::Ready(req.agent_type.as_deref());
+        let view = self.queue_view_with(&[], ViewLoad::Lean, scope)?;
+        let mut candidates = claim_candidates(&view, req.agent_type.as_deref());
         let _lock = self.ledger.lock()?;
-        if let Some(reply) = self.claim_first(&view, &candidates, &agent, req.lease_seconds)? {
+        if let Some(reply) = self.claim_first(&view, &mut candidates, &agent, req.lease_seconds)? {
             return Ok(reply);
         }
         // Everything we ranked was taken meanwhile: rank again under the lock, where nothing moves.
-        let fresh = self.queue_view()?;
-        let candidates = claim_candidates(&fresh, req.agent_type.as_deref());
-        if let Some(reply) = self.claim_first(&fresh, &candidates, &agent, req.lease_seconds)? {
+        let fresh = self.queue_view_with(&[], ViewLoad::Lean, scope)?;
+        let mut candidates = claim_candidates(&fresh, req.agent_type.as_deref());
+        if let Some(reply) = self.claim_first(&fresh, &mut candidates, &agent, req.lease_seconds)? {
             return Ok(reply);
         }
         let waiting = fresh.derived.iter().filter(|d| matches!(d.status, Status::Blocked | Status::Pending)).count();
@@ -347,7 +357,7 @@ impl Service {
         let _lock = self.ledger.lock()?;
         let view = self.queue_view()?;
         let i = view.position(&id).ok_or_else(|| Error::not_found("task", &id.to_string()))?;
-        if let Some(reply) = self.claim_first(&view, &[i], agent, lease_seconds)? {
+        if let Some(reply) = self.claim_first(&view, &mut [i], agent, lease_seconds)? {
             return Ok(reply);
         }
         let why = match view.derived[i].status {
@@ -359,10 +369,12 @@ impl Service {
         Err(Error::conflict(format!("task {id} cannot be claimed: {why}")))
     }
 
+    /// Claims the first of `candidates` still claimable. Past the first [`CLAIM_RANKED`] (which
+    /// [`claim_candidates`] orders), the rest are ordered when reached.
     fn claim_first(
         &self,
         view: &QueueView,
-        candidates: &[usize],
+        candidates: &mut [usize],
         agent: &str,
         lease_seconds: Option<u64>,
     ) -> Result<Option<ClaimReply>> {
@@ -370,7 +382,11 @@ impl Service {
         // Rivals that claimed since our view was loaded journaled it under this same lock: skip the
         // candidates they took without reading their files.
         let taken = view.journal_mark.and_then(|mark| self.tasks.changed_since(mark)).unwrap_or_default();
-        for &i in candidates {
+        for k in 0..candidates.len() {
+            if k == CLAIM_RANKED {
+                candidates[k..].sort_unstable_by(|&a, &b| view.rank_order(a, b));
+            }
+            let i = candidates[k];
             let id = &view.heads[i].id;
             if taken.get(id).is_some_and(|state| *state != State::Pending) {
                 continue;
@@ -675,13 +691,22 @@ impl Service {
     }
 }
 
-/// Ready tasks, best first, optionally of one agent type.
+/// Ready tasks, optionally of one agent type, the best [`CLAIM_RANKED`] first and in order; the
+/// rest follow unordered (a claim rarely gets past the first few, so they are sorted only if needed).
 fn claim_candidates(view: &QueueView, agent_type: Option<&str>) -> Vec<usize> {
-    let ready: Vec<usize> = (0..view.heads.len())
+    let mut ready: Vec<usize> = (0..view.heads.len())
         .filter(|&i| view.derived[i].status == Status::Ready && agent_type.is_none_or(|a| view.agent_type(i) == a))
         .collect();
-    view.ranked(ready)
+    let best = CLAIM_RANKED.min(ready.len());
+    if best < ready.len() {
+        ready.select_nth_unstable_by(best, |&a, &b| view.rank_order(a, b));
+    }
+    ready[..best].sort_unstable_by(|&a, &b| view.rank_order(a, b));
+    ready
 }
+
+/// Candidates a claim ranks exactly before it needs more (see [`claim_candidates`]).
+const CLAIM_RANKED: usize = 128;
 
 /// The state a task is in once an expired lease is taken into account.
 fn effective_state(record: &TaskRecord, now: Timestamp) -> State {
@@ -758,8 +783,7 @@ fn json_of(text: &Option<String>) -> Option<serde_json::Value> {
 pub fn detail(view: &QueueView, r: &TaskRecord, now: Timestamp) -> TaskDetail {
     let i = view.position(&r.id);
     let d = i.map(|i| &view.derived[i]);
-    let dependents =
-        i.map(|i| view.graph.dependents[i].iter().map(|&j| view.heads[j].id.to_string()).collect()).unwrap_or_default();
+    let dependents = view.dependents_of(&r.id).iter().map(Id::to_string).collect();
     let (status, state) = match d {
         Some(d) => (d.status, d.state),
         None => (if r.state == State::Pending { Status::Ready } else { status_of(r.state) }, r.state),

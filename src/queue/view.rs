@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use crate::config::PriorityWeights;
 use crate::id::Id;
 use crate::queue::graph::Graph;
-use crate::queue::store::{Heads, JournalMark, Symbols, TaskHead};
+use crate::queue::store::{Finished, Heads, JournalMark, Symbols, TaskHead};
 use crate::queue::task::{Source, State, Status};
 use crate::time::Timestamp;
 
@@ -84,10 +84,15 @@ impl Derived {
 }
 
 /// Every task with its derived facts, indexed for lookups.
+///
+/// Built from a lean load, `heads` holds the open tasks (and any journaled since the snapshot) and
+/// `finished` the tasks that had finished, in compact form: counts and lookups must consult both.
 #[derive(Debug)]
 pub struct QueueView {
     /// Task heads sorted by id.
     pub heads: std::sync::Arc<Vec<TaskHead>>,
+    /// After a lean load, the finished tasks not in `heads`.
+    pub finished: Option<std::sync::Arc<Finished>>,
     /// `derived[i]` belongs to `heads[i]`.
     pub derived: Vec<Derived>,
     /// Prerequisite edges between known tasks.
@@ -110,6 +115,9 @@ pub enum Scope<'a> {
     All,
     /// Only these tasks (`task get`); every other task reads 0 for depth, downstream work and priority.
     Only(&'a [Id]),
+    /// Only the ready tasks, of one agent type when given (what a claim ranks); every other task
+    /// reads 0.
+    Ready(Option<&'a str>),
 }
 
 impl QueueView {
@@ -126,7 +134,8 @@ impl QueueView {
         gates: &GateBlocks,
         scope: Scope<'_>,
     ) -> QueueView {
-        let Heads { tasks: heads, symbols, problems, journal_mark } = heads;
+        let Heads { tasks: heads, finished, symbols, problems, journal_mark } = heads;
+        let finished_state = |id: &Id| finished.as_ref().and_then(|f| f.get(id)).map(|t| t.state);
         let find = |id: &Id| heads.binary_search_by(|h| h.id.cmp(id)).ok();
         let prereqs = heads.iter().map(|h| h.prerequisites.iter().filter_map(find).collect()).collect();
         let graph = Graph::new(prereqs);
@@ -166,12 +175,14 @@ impl QueueView {
                 State::Pending => {
                     let mut reasons = Vec::new();
                     for p in &h.prerequisites {
-                        match find(p) {
+                        let state = match find(p) {
+                            Some(j) => Some(derived[j].state),
+                            None => finished_state(p),
+                        };
+                        match state {
                             None => reasons.push(Blocker::Missing(*p)),
-                            Some(j) => match derived[j].state {
-                                State::Completed => {}
-                                s => reasons.push(Blocker::Prerequisite(*p, s)),
-                            },
+                            Some(State::Completed) => {}
+                            Some(s) => reasons.push(Blocker::Prerequisite(*p, s)),
                         }
                     }
                     if let Some(m) = h.milestone.filter(|m| gates.closed.contains_key(symbols.name(*m))) {
@@ -200,6 +211,13 @@ impl QueueView {
         let scoped: Vec<usize> = match scope {
             Scope::All => (0..heads.len()).collect(),
             Scope::Only(ids) => ids.iter().filter_map(find).collect(),
+            Scope::Ready(agent_type) => {
+                let wanted = agent_type.map(|a| symbols.find(a));
+                (0..heads.len())
+                    .filter(|&i| derived[i].status == Status::Ready)
+                    .filter(|&i| wanted.is_none_or(|sym| sym == Some(heads[i].agent_type)))
+                    .collect()
+            }
         };
         let upstream = Graph::longest_paths(&graph.prereqs, &live, scoped.iter().copied());
         let downstream = Graph::longest_paths(&graph.dependents, &live, scoped.iter().copied());
@@ -218,12 +236,30 @@ impl QueueView {
             }
         }
 
-        QueueView { heads, derived, graph, symbols, journal_mark, problems, gates: gates.clone() }
+        QueueView { heads, finished, derived, graph, symbols, journal_mark, problems, gates: gates.clone() }
     }
 
-    /// Position of task `id`.
+    /// Position of task `id` among the heads.
     pub fn position(&self, id: &Id) -> Option<usize> {
         self.heads.binary_search_by(|h| h.id.cmp(id)).ok()
+    }
+
+    /// Every task, finished ones of a lean view included.
+    pub fn task_count(&self) -> usize {
+        self.heads.len() + self.finished.as_ref().map_or(0, |f| f.len())
+    }
+
+    /// The tasks that list `id` among their prerequisites, in id order.
+    pub fn dependents_of(&self, id: &Id) -> Vec<Id> {
+        let mut dependents: Vec<Id> = match self.position(id) {
+            Some(i) => self.graph.dependents[i].iter().map(|&j| self.heads[j].id).collect(),
+            None => self.heads.iter().filter(|h| h.prerequisites.contains(id)).map(|h| h.id).collect(),
+        };
+        if let Some(finished) = &self.finished {
+            dependents.extend(finished.dependents_of(id));
+            dependents.sort_unstable();
+        }
+        dependents
     }
 
     /// The sentences explaining why the task at `i` waits.
@@ -256,14 +292,17 @@ impl QueueView {
 
     /// Indices ordered for claiming and listing: calculated priority (high first), then age, then id.
     pub fn ranked(&self, mut indices: Vec<usize>) -> Vec<usize> {
-        indices.sort_by(|&a, &b| {
-            self.derived[b]
-                .calculated_priority
-                .total_cmp(&self.derived[a].calculated_priority)
-                .then(self.heads[a].submitted_at.cmp(&self.heads[b].submitted_at))
-                .then(self.heads[a].id.cmp(&self.heads[b].id))
-        });
+        indices.sort_by(|&a, &b| self.rank_order(a, b));
         indices
+    }
+
+    /// The order of [`QueueView::ranked`]: a total order, since ids are unique.
+    pub fn rank_order(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        self.derived[b]
+            .calculated_priority
+            .total_cmp(&self.derived[a].calculated_priority)
+            .then(self.heads[a].submitted_at.cmp(&self.heads[b].submitted_at))
+            .then(self.heads[a].id.cmp(&self.heads[b].id))
     }
 }
 

@@ -24,7 +24,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+mod finished;
 mod snapshot;
+
+pub use finished::{Finished, FinishedTask};
 
 use crate::error::{Error, Result};
 use crate::id::{Id, IdPrefix};
@@ -194,6 +197,9 @@ struct Problem {
 
 /// The parsed state of the tasks folder: heads sorted by id, their fingerprints beside them. Heads
 /// and symbols are shared with the views built from them, and copied only when changed while shared.
+///
+/// A lean load (see [`Finished`]) keeps the tasks that were finished when the snapshot was taken in
+/// `finished` instead of `heads`; tasks journaled since stay in `heads` whatever their state.
 #[derive(Clone, Debug, Default)]
 struct Entries {
     symbols: Arc<Symbols>,
@@ -202,6 +208,8 @@ struct Entries {
     /// trust the folder stamp and never compare fingerprints).
     stamps: Option<Vec<(Fingerprint, bool)>>,
     problems: Vec<Problem>,
+    /// Set by a lean load.
+    finished: Option<Arc<Finished>>,
 }
 
 impl Entries {
@@ -212,6 +220,11 @@ impl Entries {
     /// Inserts or replaces a task. New tasks have the newest ids, so inserts land at the end.
     fn upsert(&mut self, head: TaskHead, stamp: (Fingerprint, bool)) {
         self.problems.retain(|p| p.name.strip_suffix(".toml") != Some(&head.id.to_string()));
+        if let Some(finished) = &mut self.finished
+            && Arc::make_mut(finished).absorb(&head)
+        {
+            return;
+        }
         let position = self.position(&head.id);
         let heads = Arc::make_mut(&mut self.heads);
         match position {
@@ -320,12 +333,56 @@ pub struct JournalMark {
 pub struct Heads {
     /// The journal position these heads reflect, when they came from the cache.
     pub journal_mark: Option<JournalMark>,
-    /// Parsed tasks, sorted by id (shared with the store's in-process cache).
+    /// Parsed tasks, sorted by id (shared with the store's in-process cache). After a lean load,
+    /// only the tasks not in `finished`.
     pub tasks: Arc<Vec<TaskHead>>,
+    /// After a lean load ([`TaskStore::load_lean`]), the tasks that had finished, in compact form.
+    pub finished: Option<Arc<Finished>>,
     /// The agent types and milestones the heads refer to.
     pub symbols: Arc<Symbols>,
     /// One error per malformed or unexpected file; the rest still load.
     pub problems: Vec<Error>,
+}
+
+impl Heads {
+    /// Puts `record`, just read from its file, in place of what the cache knew of it. Usually the
+    /// cache already holds exactly this head, and nothing is copied.
+    pub fn refresh(&mut self, record: &TaskRecord) {
+        if let Some(finished) = &mut self.finished
+            && let Some(known) = finished.get(&record.id)
+        {
+            let head = TaskHead::of(record, &mut Symbols::default());
+            if *known == FinishedTask::of(&head) || Arc::make_mut(finished).absorb(&head) {
+                return; // still finished: kept (or replaced) in compact form
+            }
+            // Reopened (a hand edit or a merge): it was taken out, and goes among the open heads.
+        }
+        let position = self.tasks.binary_search_by(|h| h.id.cmp(&record.id));
+        let known = |h: &TaskHead| {
+            let mut probe = self.symbols.as_ref().clone();
+            TaskHead::of(record, &mut probe) == *h && probe.len() == self.symbols.len()
+        };
+        if position.is_ok_and(|i| known(&self.tasks[i])) {
+            return;
+        }
+        let head = TaskHead::of(record, Arc::make_mut(&mut self.symbols));
+        let tasks = Arc::make_mut(&mut self.tasks);
+        match position {
+            Ok(i) => tasks[i] = head,
+            Err(i) => tasks.insert(i, head),
+        }
+    }
+}
+
+/// How much a load reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Load {
+    /// Finished tasks in compact form ([`Finished`]).
+    Lean,
+    /// Every task as a full head.
+    Full,
+    /// Every task as a full head, after checking every file's fingerprint.
+    Verified,
 }
 
 /// Task files of one ledger.
@@ -386,15 +443,23 @@ impl TaskStore {
     /// Loads every task's head: from the cache when it provably matches the folder, else by
     /// re-verifying every file's fingerprint and re-parsing the changed ones.
     pub fn load(&self) -> Result<Heads> {
-        self.load_with(false)
+        self.load_with(Load::Full)
+    }
+
+    /// Like [`TaskStore::load`], but may give the tasks that had finished in compact form
+    /// ([`Heads::finished`]), which costs a fraction at any ledger size. For the commands that only
+    /// need open work in full.
+    pub fn load_lean(&self) -> Result<Heads> {
+        self.load_with(Load::Lean)
     }
 
     /// Like [`TaskStore::load`], but always checks every file's fingerprint (catches in-place edits).
     pub fn load_verified(&self) -> Result<Heads> {
-        self.load_with(true)
+        self.load_with(Load::Verified)
     }
 
-    fn load_with(&self, verify_all: bool) -> Result<Heads> {
+    fn load_with(&self, load: Load) -> Result<Heads> {
+        let verify_all = load == Load::Verified;
         // The folder is stamped before the cache is read: if the stamp is one the snapshot or a
         // journal record reached, every change since is a journaled abathur write, so the cache is
         // the folder's state or newer. A writer renames its file a few microseconds before it
@@ -402,11 +467,11 @@ impl TaskStore {
         let folder = self.folder_stamp()?;
         let remembered = self.memo.lock().ok().and_then(|mut memo| memo.take());
         let mut cached = match remembered {
-            Some(mut cached) if !verify_all => {
+            Some(mut cached) if load == Load::Lean || (load == Load::Full && cached.entries.finished.is_none()) => {
                 cached.apply_journal(&self.journal_path);
-                if cached.reached(folder) { cached } else { self.read_cache(false) }
+                if cached.reached(folder) { cached } else { self.read_cache(load) }
             }
-            _ => self.read_cache(verify_all),
+            _ => self.read_cache(load),
         };
         for _ in 0..8 {
             if verify_all || cached.reached(folder) {
@@ -438,7 +503,7 @@ impl TaskStore {
             );
         }
         if cached.entries.stamps.is_none() {
-            cached = self.read_cache(true); // re-verification compares fingerprints
+            cached = self.read_cache(Load::Verified); // re-verification compares fingerprints
         }
         let entries = self.verify(cached.entries)?;
         if self.folder_stamp().ok() == Some(folder) {
@@ -452,7 +517,7 @@ impl TaskStore {
 
     /// Lists the folder, reusing cached entries whose fingerprint matches and parsing the rest.
     fn verify(&self, cached: Entries) -> Result<Entries> {
-        let Entries { symbols: old_symbols, heads, stamps, problems } = cached;
+        let Entries { symbols: old_symbols, heads, stamps, problems, finished: _ } = cached;
         let heads = Arc::try_unwrap(heads).unwrap_or_else(|shared| (*shared).clone());
         // Without fingerprints nothing can be trusted: every file is parsed again.
         let mut known: HashMap<Id, (TaskHead, (Fingerprint, bool))> =
@@ -536,10 +601,15 @@ impl TaskStore {
         Ok(FolderStamp { ino: meta.ino(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() })
     }
 
-    /// Snapshot (with the fingerprints when asked) plus the journal records of the same generation,
-    /// up to the first torn one.
-    fn read_cache(&self, with_fingerprints: bool) -> Cached {
-        let Some((header, entries)) = snapshot::decode(&self.snapshot_path, with_fingerprints) else {
+    /// Snapshot (read as `load` asks) plus the journal records of the same generation, up to the first
+    /// torn one.
+    fn read_cache(&self, load: Load) -> Cached {
+        let decode = match load {
+            Load::Lean => snapshot::Decode::Lean,
+            Load::Full => snapshot::Decode::Full,
+            Load::Verified => snapshot::Decode::WithFingerprints,
+        };
+        let Some((header, entries)) = snapshot::decode(&self.snapshot_path, decode) else {
             return Cached::empty();
         };
         let mut cached = Cached {
@@ -615,7 +685,7 @@ impl TaskStore {
         // moves the folder stamp.
         let fingerprint = Fingerprint::of(&meta);
         if journal_len >= JOURNAL_LIMIT {
-            let cached = self.read_cache(true);
+            let cached = self.read_cache(Load::Verified);
             if cached.generation == generation && cached.valid_for == Some(before) {
                 let mut entries = cached.entries;
                 let head = TaskHead::of(record, Arc::make_mut(&mut entries.symbols));
@@ -673,7 +743,13 @@ fn into_heads(entries: &Entries) -> Heads {
                 .hint("fix or restore the file (`git diff`, `git checkout -- <file>`), then run `abathur check`")
         })
         .collect();
-    Heads { journal_mark: None, tasks: Arc::clone(&entries.heads), symbols: Arc::clone(&entries.symbols), problems }
+    Heads {
+        journal_mark: None,
+        tasks: Arc::clone(&entries.heads),
+        finished: entries.finished.clone(),
+        symbols: Arc::clone(&entries.symbols),
+        problems,
+    }
 }
 
 /// Bytes a journal frame adds around its body: length, checksum, trailing length.

@@ -8,12 +8,16 @@
 //!
 //! ```text
 //! header   magic u32 | 0 u32 | generation u64 | folder ino u64 | folder mtime i64
-//!          | body length u64 | xxh3 of the header so far and the body u64 | fingerprints xxh3 u64
+//!          | body length u64 | CRC-32 of the header so far and the body u64 | fingerprints CRC-32 u64
 //! body     symbols:  count u32, then (length u32, UTF-8 bytes) each
-//!          heads:    count u32, then per head an 80-byte record followed by its prerequisites (16 bytes each)
+//!          open:     count u32, then per head an 80-byte record followed by its prerequisites (16 bytes each)
+//!          finished: the same, for completed, failed and cancelled tasks
 //!          problems: count u32, then (name, fingerprint, message) each
-//! trailer  one 33-byte fingerprint per head, in head order
+//! trailer  one 33-byte fingerprint per head, open heads first, then finished ones
 //! ```
+//!
+//! Open and finished heads are separate sections, each sorted by id, so that a lean read can keep
+//! the finished ones in compact form ([`Finished`]) without building their full heads.
 //!
 //! Anything unexpected (a wrong magic, a checksum, an out-of-range value, ids out of order) makes the
 //! whole file unusable, and the store rebuilds it from the task files: the cache is disposable.
@@ -22,15 +26,29 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use xxhash_rust::xxh3::Xxh3;
+use crc32fast::Hasher;
 
-use super::{Entries, Fingerprint, FolderStamp, Problem, Sym, Symbols, TaskHead};
+use super::{Entries, Fingerprint, Finished, FinishedTask, FolderStamp, Problem, Sym, Symbols, TaskHead};
 use crate::id::Id;
 use crate::queue::task::{Source, State};
 use crate::time::Timestamp;
 
 /// Bumped whenever the layout or [`TaskHead`] changes; a file with another magic is rebuilt.
-pub(super) const MAGIC: u32 = 0xABA7_0005;
+pub(super) const MAGIC: u32 = 0xABA7_0007;
+
+/// A file's fingerprint and whether it was racy when taken (see the store).
+type Stamp = (Fingerprint, bool);
+
+/// What a decode builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Decode {
+    /// Open heads in full, finished tasks in compact form, no fingerprints.
+    Lean,
+    /// Every head in full, no fingerprints.
+    Full,
+    /// Every head in full, with fingerprints.
+    WithFingerprints,
+}
 
 const HEADER_LEN: usize = 56;
 /// The header bytes covered by the body's checksum: all but the two checksums.
@@ -60,19 +78,27 @@ pub(super) struct Header {
     fingerprints_sum: u64,
 }
 
-/// Encodes a snapshot of `entries`, which must carry their fingerprints.
+/// Encodes a snapshot of `entries`, which must be complete (not lean) and carry their fingerprints.
 pub(super) fn encode(generation: u64, folder: FolderStamp, entries: &Entries) -> Option<Vec<u8>> {
+    if entries.finished.is_some() {
+        return None;
+    }
     let stamps = entries.stamps.as_ref().filter(|s| s.len() == entries.heads.len())?;
     let mut body = Vec::with_capacity(entries.heads.len() * (HEAD_LEN + 8) + 256);
     put_u32(&mut body, entries.symbols.names.len() as u32);
     for name in &entries.symbols.names {
         put_str(&mut body, name);
     }
-    put_u32(&mut body, entries.heads.len() as u32);
-    for head in entries.heads.iter() {
-        body.extend_from_slice(&head_record(head));
-        for p in &head.prerequisites {
-            body.extend_from_slice(&p.to_bits().to_le_bytes());
+    let (finished, open): (Vec<usize>, Vec<usize>) =
+        (0..entries.heads.len()).partition(|&i| entries.heads[i].state.is_terminal());
+    for section in [&open, &finished] {
+        put_u32(&mut body, section.len() as u32);
+        for &i in section {
+            let head = &entries.heads[i];
+            body.extend_from_slice(&head_record(head));
+            for p in &head.prerequisites {
+                body.extend_from_slice(&p.to_bits().to_le_bytes());
+            }
         }
     }
     put_u32(&mut body, entries.problems.len() as u32);
@@ -82,7 +108,8 @@ pub(super) fn encode(generation: u64, folder: FolderStamp, entries: &Entries) ->
         put_str(&mut body, &problem.message);
     }
     let mut trailer = Vec::with_capacity(stamps.len() * FINGERPRINT_LEN);
-    for &(fingerprint, racy) in stamps {
+    for &i in open.iter().chain(&finished) {
+        let (fingerprint, racy) = stamps[i];
         trailer.extend_from_slice(&fingerprint_record(fingerprint, racy));
     }
     let mut file = Vec::with_capacity(HEADER_LEN + body.len() + trailer.len());
@@ -92,11 +119,11 @@ pub(super) fn encode(generation: u64, folder: FolderStamp, entries: &Entries) ->
     file.extend_from_slice(&folder.ino.to_le_bytes());
     file.extend_from_slice(&folder.mtime_ns.to_le_bytes());
     file.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    let mut body_sum = Xxh3::new();
+    let mut body_sum = Hasher::new();
     body_sum.update(&file[..SUMMED_HEADER_LEN]);
     body_sum.update(&body);
-    file.extend_from_slice(&body_sum.digest().to_le_bytes());
-    file.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&trailer).to_le_bytes());
+    file.extend_from_slice(&u64::from(body_sum.finalize()).to_le_bytes());
+    file.extend_from_slice(&u64::from(crc32fast::hash(&trailer)).to_le_bytes());
     file.extend_from_slice(&body);
     file.extend_from_slice(&trailer);
     Some(file)
@@ -110,9 +137,9 @@ pub(super) fn read_header(path: &Path) -> Option<Header> {
     parse_header(&bytes)
 }
 
-/// Decodes the snapshot at `path`, with the fingerprints only when `with_fingerprints`; `None` when
-/// it is missing, torn, corrupt or of another layout.
-pub(super) fn decode(path: &Path, with_fingerprints: bool) -> Option<(Header, Entries)> {
+/// Decodes the snapshot at `path` as `decode` asks; `None` when it is missing, torn, corrupt or of
+/// another layout.
+pub(super) fn decode(path: &Path, decode: Decode) -> Option<(Header, Entries)> {
     let mut input = Input::new(std::fs::File::open(path).ok()?);
     let header_bytes = input.bytes::<HEADER_LEN>()?;
     let header = parse_header(&header_bytes)?;
@@ -125,21 +152,13 @@ pub(super) fn decode(path: &Path, with_fingerprints: bool) -> Option<(Header, En
         names.push(input.string()?);
     }
     let symbols = Symbols::from_names(names);
-    let head_count = input.count()?;
-    let mut heads = Vec::with_capacity(head_count as usize);
-    let mut last: Option<Id> = None;
-    for _ in 0..head_count {
-        let (mut head, prerequisites) = parse_head(&input.bytes::<HEAD_LEN>()?, symbols.len())?;
-        if last.is_some_and(|l| l >= head.id) {
-            return None; // heads are stored sorted by id, each once
-        }
-        last = Some(head.id);
-        head.prerequisites.reserve_exact(prerequisites as usize);
-        for _ in 0..prerequisites {
-            head.prerequisites.push(Id::from_bits(u128::from_le_bytes(input.bytes::<16>()?)));
-        }
-        heads.push(head);
-    }
+    let open = read_heads(&mut input, symbols.len(), |head| head)?;
+    let (finished_heads, finished) = if decode == Decode::Lean {
+        let compact = read_heads(&mut input, symbols.len(), FinishedTask::from)?;
+        (Vec::new(), Some(Arc::new(Finished::from_sorted(compact))))
+    } else {
+        (read_heads(&mut input, symbols.len(), |head| head)?, None)
+    };
     let problem_count = input.count()?;
     let mut problems = Vec::new();
     for _ in 0..problem_count {
@@ -151,9 +170,9 @@ pub(super) fn decode(path: &Path, with_fingerprints: bool) -> Option<(Header, En
     if input.section_sum() != (header.body_sum, header.body_len) {
         return None;
     }
-    let stamps = if with_fingerprints {
-        let mut stamps = Vec::with_capacity(heads.len());
-        for _ in 0..heads.len() {
+    let fingerprints = if decode == Decode::WithFingerprints {
+        let mut stamps = Vec::with_capacity(open.len() + finished_heads.len());
+        for _ in 0..open.len() + finished_heads.len() {
             stamps.push(parse_fingerprint(&input.bytes::<FINGERPRINT_LEN>()?));
         }
         if input.section_sum().0 != header.fingerprints_sum {
@@ -163,7 +182,62 @@ pub(super) fn decode(path: &Path, with_fingerprints: bool) -> Option<(Header, En
     } else {
         None
     };
-    Some((header, Entries { symbols: Arc::new(symbols), heads: Arc::new(heads), stamps, problems }))
+    let (heads, stamps) = if finished.is_some() { (open, None) } else { merge(open, finished_heads, fingerprints)? };
+    let entries = Entries { symbols: Arc::new(symbols), heads: Arc::new(heads), stamps, problems, finished };
+    Some((header, entries))
+}
+
+/// Reads one section of heads, each with its prerequisites and turned into a `T` by `into`; `None`
+/// if the section is malformed or out of order.
+fn read_heads<T>(input: &mut Input, symbol_count: usize, into: impl Fn(TaskHead) -> T) -> Option<Vec<T>> {
+    let count = input.count()?;
+    let mut heads = Vec::with_capacity(count as usize);
+    let mut last: Option<Id> = None;
+    for _ in 0..count {
+        let (mut head, prerequisites) = parse_head(&input.bytes::<HEAD_LEN>()?, symbol_count)?;
+        if last.is_some_and(|l| l >= head.id) {
+            return None; // each section is sorted by id, each task once
+        }
+        last = Some(head.id);
+        head.prerequisites.reserve_exact(prerequisites as usize);
+        for _ in 0..prerequisites {
+            head.prerequisites.push(Id::from_bits(u128::from_le_bytes(input.bytes::<16>()?)));
+        }
+        heads.push(into(head));
+    }
+    Some(heads)
+}
+
+/// Merges the open and finished sections (and their fingerprints, stored in the same order) into
+/// one list sorted by id; `None` if a task appears in both.
+fn merge(
+    open: Vec<TaskHead>,
+    finished: Vec<TaskHead>,
+    fingerprints: Option<Vec<Stamp>>,
+) -> Option<(Vec<TaskHead>, Option<Vec<Stamp>>)> {
+    let split = open.len();
+    let total = open.len() + finished.len();
+    let mut heads = Vec::with_capacity(total);
+    let mut order = Vec::with_capacity(if fingerprints.is_some() { total } else { 0 });
+    let (mut open, mut finished) = (open.into_iter().peekable(), finished.into_iter().peekable());
+    let (mut i, mut j) = (0, split);
+    loop {
+        let take_open = match (open.peek(), finished.peek()) {
+            (Some(a), Some(b)) if a.id == b.id => return None,
+            (Some(a), Some(b)) => a.id < b.id,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let (head, position) = if take_open { (open.next(), &mut i) } else { (finished.next(), &mut j) };
+        heads.push(head.expect("peeked"));
+        if fingerprints.is_some() {
+            order.push(*position);
+        }
+        *position += 1;
+    }
+    let stamps = fingerprints.map(|f| order.iter().map(|&k| f[k]).collect());
+    Some((heads, stamps))
 }
 
 fn parse_header(bytes: &[u8; HEADER_LEN]) -> Option<Header> {
@@ -340,7 +414,7 @@ struct Input {
     end: usize,
     /// Bytes before this position were handed out and hashed already.
     hashed: usize,
-    hash: Xxh3,
+    hash: Hasher,
     /// Bytes handed out since the last [`Input::section_sum`].
     read: u64,
 }
@@ -355,7 +429,7 @@ impl Input {
             pos: 0,
             end: 0,
             hashed: 0,
-            hash: Xxh3::new(),
+            hash: Hasher::new(),
             read: 0,
         }
     }
@@ -413,8 +487,7 @@ impl Input {
     fn section_sum(&mut self) -> (u64, u64) {
         self.hash.update(&self.buf[self.hashed..self.pos]);
         self.hashed = self.pos;
-        let sum = (self.hash.digest(), self.read);
-        self.hash.reset();
+        let sum = (u64::from(std::mem::take(&mut self.hash).finalize()), self.read);
         self.read = 0;
         sum
     }
@@ -469,6 +542,7 @@ mod tests {
             heads: Arc::new(heads),
             stamps: Some(vec![(fp(1), false), (fp(2), true)]),
             problems: vec![Problem { name: "x.toml".into(), fingerprint: fp(9), message: "bad field".into() }],
+            finished: None,
         }
     }
 
@@ -483,16 +557,46 @@ mod tests {
         let entries = sample();
         let folder = FolderStamp { ino: 42, mtime_ns: 123 };
         let file = write(&encode(99, folder, &entries).expect("fingerprints present"));
-        let (header, back) = decode(file.path(), true).expect("decodes");
+        let (header, back) = decode(file.path(), Decode::WithFingerprints).expect("decodes");
         assert_eq!((header.generation, header.folder), (99, folder));
         assert_eq!(*back.heads, *entries.heads);
         assert_eq!(back.stamps, entries.stamps);
         assert_eq!(back.symbols.names, entries.symbols.names);
         assert_eq!(back.problems[0].message, "bad field");
-        let (_, hot) = decode(file.path(), false).expect("decodes without fingerprints");
+        let (_, hot) = decode(file.path(), Decode::Full).expect("decodes without fingerprints");
         assert_eq!(*hot.heads, *entries.heads);
         assert!(hot.stamps.is_none());
         assert_eq!(read_header(file.path()).map(|h| h.generation), Some(99));
+        // A lean read keeps the running task in full and the cancelled one in compact form.
+        let (_, lean) = decode(file.path(), Decode::Lean).expect("decodes lean");
+        assert_eq!(*lean.heads, entries.heads[..1]);
+        let finished = lean.finished.expect("finished tasks kept apart");
+        let cancelled = &entries.heads[1];
+        assert_eq!(finished.get(&cancelled.id), Some(&FinishedTask::of(cancelled)));
+        assert_eq!(finished.dependents_of(&entries.heads[0].id).collect::<Vec<_>>(), [cancelled.id]);
+        let lean = Entries { finished: Some(finished), ..sample() };
+        assert!(encode(1, folder, &lean).is_none(), "lean entries are never saved");
+    }
+
+    #[test]
+    fn many_heads_split_and_merge_back_in_id_order() {
+        let mut entries = sample();
+        let template = entries.heads[0].clone();
+        let states = [State::Pending, State::Completed, State::Running, State::Failed, State::Cancelled];
+        let heads: Vec<TaskHead> = (0..500u128)
+            .map(|n| TaskHead { id: Id::from_bits(1_000 + n), state: states[n as usize % 5], ..template.clone() })
+            .collect();
+        let fp = |n: usize| Fingerprint { len: n as u64, ino: 1, mtime_ns: 2, ctime_ns: 3 };
+        entries.stamps = Some((0..heads.len()).map(|n| (fp(n), n % 7 == 0)).collect());
+        entries.heads = Arc::new(heads);
+        let file = write(&encode(5, FolderStamp { ino: 1, mtime_ns: 1 }, &entries).expect("encodes"));
+        let (_, full) = decode(file.path(), Decode::WithFingerprints).expect("decodes");
+        assert_eq!(*full.heads, *entries.heads);
+        assert_eq!(full.stamps, entries.stamps, "fingerprints follow their heads through the merge");
+        let (_, lean) = decode(file.path(), Decode::Lean).expect("decodes lean");
+        assert_eq!(lean.heads.len(), 200);
+        assert!(lean.heads.iter().all(|h| !h.state.is_terminal()));
+        assert_eq!(lean.finished.expect("finished").len(), 300);
     }
 
     #[test]
@@ -502,11 +606,11 @@ mod tests {
             let mut bad = bytes.clone();
             bad[i] ^= 0x20;
             let file = write(&bad);
-            assert!(decode(file.path(), true).is_none(), "flipped byte {i} was accepted");
+            assert!(decode(file.path(), Decode::WithFingerprints).is_none(), "flipped byte {i} was accepted");
         }
         for len in [0, 10, HEADER_LEN, HEADER_LEN + 100, bytes.len() - 1] {
             let file = write(&bytes[..len]);
-            assert!(decode(file.path(), true).is_none(), "truncation to {len} was accepted");
+            assert!(decode(file.path(), Decode::WithFingerprints).is_none(), "truncation to {len} was accepted");
         }
     }
 }
