@@ -1,7 +1,9 @@
 """MCP latency through the stdio transport, measured by the official Python SDK client.
 
-Usage: bench_mcp.py BIN REPO [CALLS]. Prints a Markdown table: start-up (spawn, initialize, tools/list)
-and per-tool p50/p95 over CALLS calls. Run by scripts/bench.sh on the seeded 10,000-task ledger.
+Usage: bench_mcp.py BIN REPO [CALLS] [search]. Prints a Markdown table: start-up (spawn, initialize,
+tools/list) and per-tool p50/p95 over CALLS calls. Run by scripts/bench.sh on the seeded 10,000-task
+ledger, and with `search` (memory and search tools only) by scripts/bench_search.sh on its seeded
+chunks.
 """
 import asyncio
 import statistics
@@ -13,6 +15,7 @@ from mcp.client.stdio import stdio_client
 
 BIN, REPO = sys.argv[1], sys.argv[2]
 CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+SEARCH_ONLY = len(sys.argv) > 4 and sys.argv[4] == "search"
 RUN = int(time.time())  # memory keys unique per run
 
 
@@ -37,7 +40,8 @@ async def main():
         async with ClientSession(r, w) as s:
             await s.initialize()
             listed = await s.call_tool("task_list", {"limit": 1})
-            some_id = listed.structured_content["tasks"][0]["id"]
+            tasks = listed.structured_content["tasks"]
+            some_id = tasks[0]["id"] if tasks else None
             cases = [
                 ("task_get", lambda i: {"task_id": some_id}),
                 ("task_list", lambda i: {}),
@@ -50,6 +54,8 @@ async def main():
                 ("memory_add", lambda i: {"namespace": "project:", "key": f"bench-{RUN}-{i + 1}", "value": f"Bench note {i}."}),
                 ("memory_get", lambda i: {"namespace": "project:", "key": f"bench-{RUN}-0"}),
             ]
+            if SEARCH_ONLY:
+                cases = [c for c in cases if not c[0].startswith("task_")]
             for name, args in cases:
                 tool = name.split(" ")[0]
                 await s.call_tool(tool, args(-1))  # warm

@@ -31,6 +31,12 @@ for N in "${SIZES[@]}"; do
         -n "search, hybrid (cold CLI process: loads the model)" "$BIN search 'how do we undo a bad release'" > /dev/null
     cat "$WORK/h.md" >> "$OUT"
     echo >> "$OUT"
+    if python3 -c 'import mcp' 2>/dev/null; then
+        echo "MCP through stdio (official Python SDK client, 200 calls each):" >> "$OUT"
+        echo >> "$OUT"
+        python3 "$ROOT/scripts/bench_mcp.py" "$BIN" "$WORK/s$N" 200 search >> "$OUT"
+        echo >> "$OUT"
+    fi
     cd "$ROOT"
 done
 

@@ -3,21 +3,24 @@
 //! Every command that reads the queue starts by loading this file, so its layout is chosen for a
 //! cheap cold start rather than for generality: fixed-width little-endian records decode with a few
 //! loads each (no varints, no per-field dispatch), the file is streamed through one small buffer
-//! instead of being read whole, and the per-file fingerprints, which only re-verification needs,
-//! sit in a trailing section that ordinary reads never touch.
+//! instead of being read whole, and each kind of reader reads only the sections it needs:
 //!
 //! ```text
-//! header   magic u32 | 0 u32 | generation u64 | folder ino u64 | folder mtime i64
-//!          | body length u64 | CRC-32 of the header so far and the body u64 | fingerprints CRC-32 u64
-//! body     symbols:  count u32, then (length u32, UTF-8 bytes) each
-//!          open:     count u32, then per head an 80-byte record followed by its prerequisites (16 bytes each)
-//!          finished: the same, for completed, failed and cancelled tasks
-//!          problems: count u32, then (name, fingerprint, message) each
-//! trailer  one 33-byte fingerprint per head, open heads first, then finished ones
+//! header    magic u32 | 0 u32 | generation u64 | folder ino u64 | folder mtime i64
+//!           | lean length u64 | finished length u64
+//!           | CRC-32 of the header so far and the lean section u64 | finished CRC-32 u64 | fingerprints CRC-32 u64
+//! lean      symbols:  count u32, then (length u32, UTF-8 bytes) each
+//!           open:     count u32, then per open task an 80-byte head followed by its prerequisites (16 bytes each)
+//!           finished: count u32, then per finished task a 29-byte record (id, submitted, state,
+//!                     prerequisite count) followed by its prerequisites
+//!           problems: count u32, then (name, fingerprint, message) each
+//! finished  the finished tasks' 80-byte heads with their prerequisites, in the same order
+//! trailer   one 33-byte fingerprint per task, open tasks first, then finished ones
 //! ```
 //!
-//! Open and finished heads are separate sections, each sorted by id, so that a lean read can keep
-//! the finished ones in compact form ([`Finished`]) without building their full heads.
+//! A lean read (`task get`, `task status`, `task claim`) stops after the lean section: finished tasks,
+//! most of any mature ledger, cost it 29 bytes each ([`Finished`]). A full read adds the finished
+//! heads; only re-verification reads the fingerprints.
 //!
 //! Anything unexpected (a wrong magic, a checksum, an out-of-range value, ids out of order) makes the
 //! whole file unusable, and the store rebuilds it from the task files: the cache is disposable.
@@ -34,7 +37,7 @@ use crate::queue::task::{Source, State};
 use crate::time::Timestamp;
 
 /// Bumped whenever the layout or [`TaskHead`] changes; a file with another magic is rebuilt.
-pub(super) const MAGIC: u32 = 0xABA7_0007;
+pub(super) const MAGIC: u32 = 0xABA7_0008;
 
 /// A file's fingerprint and whether it was racy when taken (see the store).
 type Stamp = (Fingerprint, bool);
@@ -50,10 +53,11 @@ pub(super) enum Decode {
     WithFingerprints,
 }
 
-const HEADER_LEN: usize = 56;
-/// The header bytes covered by the body's checksum: all but the two checksums.
-const SUMMED_HEADER_LEN: usize = 40;
+const HEADER_LEN: usize = 72;
+/// The header bytes covered by the lean section's checksum: all but the three checksums.
+const SUMMED_HEADER_LEN: usize = 48;
 const HEAD_LEN: usize = 80;
+const FINISHED_LEN: usize = 29;
 const FINGERPRINT_LEN: usize = 33;
 /// Bounds that no real ledger reaches; past them the file is treated as corrupt.
 const MAX_COUNT: u32 = 50_000_000;
@@ -73,8 +77,10 @@ pub(super) struct Header {
     pub generation: u64,
     /// The tasks folder's stamp the snapshot was taken at.
     pub folder: FolderStamp,
-    body_len: u64,
-    body_sum: u64,
+    lean_len: u64,
+    finished_len: u64,
+    lean_sum: u64,
+    finished_sum: u64,
     fingerprints_sum: u64,
 }
 
@@ -84,47 +90,62 @@ pub(super) fn encode(generation: u64, folder: FolderStamp, entries: &Entries) ->
         return None;
     }
     let stamps = entries.stamps.as_ref().filter(|s| s.len() == entries.heads.len())?;
-    let mut body = Vec::with_capacity(entries.heads.len() * (HEAD_LEN + 8) + 256);
-    put_u32(&mut body, entries.symbols.names.len() as u32);
-    for name in &entries.symbols.names {
-        put_str(&mut body, name);
-    }
     let (finished, open): (Vec<usize>, Vec<usize>) =
         (0..entries.heads.len()).partition(|&i| entries.heads[i].state.is_terminal());
-    for section in [&open, &finished] {
-        put_u32(&mut body, section.len() as u32);
-        for &i in section {
-            let head = &entries.heads[i];
-            body.extend_from_slice(&head_record(head));
-            for p in &head.prerequisites {
-                body.extend_from_slice(&p.to_bits().to_le_bytes());
-            }
+    let put_prerequisites = |out: &mut Vec<u8>, head: &TaskHead| {
+        for p in &head.prerequisites {
+            out.extend_from_slice(&p.to_bits().to_le_bytes());
         }
+    };
+
+    let mut lean = Vec::with_capacity(open.len() * (HEAD_LEN + 8) + finished.len() * FINISHED_LEN + 256);
+    put_u32(&mut lean, entries.symbols.names.len() as u32);
+    for name in &entries.symbols.names {
+        put_str(&mut lean, name);
     }
-    put_u32(&mut body, entries.problems.len() as u32);
+    put_u32(&mut lean, open.len() as u32);
+    for &i in &open {
+        lean.extend_from_slice(&head_record(&entries.heads[i]));
+        put_prerequisites(&mut lean, &entries.heads[i]);
+    }
+    put_u32(&mut lean, finished.len() as u32);
+    for &i in &finished {
+        lean.extend_from_slice(&finished_record(&entries.heads[i]));
+        put_prerequisites(&mut lean, &entries.heads[i]);
+    }
+    put_u32(&mut lean, entries.problems.len() as u32);
     for problem in &entries.problems {
-        put_str(&mut body, &problem.name);
-        body.extend_from_slice(&fingerprint_record(problem.fingerprint, false));
-        put_str(&mut body, &problem.message);
+        put_str(&mut lean, &problem.name);
+        lean.extend_from_slice(&fingerprint_record(problem.fingerprint, false));
+        put_str(&mut lean, &problem.message);
     }
+
+    let mut full = Vec::with_capacity(finished.len() * (HEAD_LEN + 8));
+    for &i in &finished {
+        full.extend_from_slice(&head_record(&entries.heads[i]));
+        put_prerequisites(&mut full, &entries.heads[i]);
+    }
+
     let mut trailer = Vec::with_capacity(stamps.len() * FINGERPRINT_LEN);
     for &i in open.iter().chain(&finished) {
         let (fingerprint, racy) = stamps[i];
         trailer.extend_from_slice(&fingerprint_record(fingerprint, racy));
     }
-    let mut file = Vec::with_capacity(HEADER_LEN + body.len() + trailer.len());
+
+    let mut file = Vec::with_capacity(HEADER_LEN + lean.len() + full.len() + trailer.len());
     put_u32(&mut file, MAGIC);
     put_u32(&mut file, 0);
-    file.extend_from_slice(&generation.to_le_bytes());
-    file.extend_from_slice(&folder.ino.to_le_bytes());
-    file.extend_from_slice(&folder.mtime_ns.to_le_bytes());
-    file.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    let mut body_sum = Hasher::new();
-    body_sum.update(&file[..SUMMED_HEADER_LEN]);
-    body_sum.update(&body);
-    file.extend_from_slice(&u64::from(body_sum.finalize()).to_le_bytes());
-    file.extend_from_slice(&u64::from(crc32fast::hash(&trailer)).to_le_bytes());
-    file.extend_from_slice(&body);
+    for field in [generation, folder.ino, folder.mtime_ns as u64, lean.len() as u64, full.len() as u64] {
+        file.extend_from_slice(&field.to_le_bytes());
+    }
+    let mut lean_sum = Hasher::new();
+    lean_sum.update(&file[..SUMMED_HEADER_LEN]);
+    lean_sum.update(&lean);
+    for sum in [lean_sum.finalize(), crc32fast::hash(&full), crc32fast::hash(&trailer)] {
+        file.extend_from_slice(&u64::from(sum).to_le_bytes());
+    }
+    file.extend_from_slice(&lean);
+    file.extend_from_slice(&full);
     file.extend_from_slice(&trailer);
     Some(file)
 }
@@ -152,13 +173,8 @@ pub(super) fn decode(path: &Path, decode: Decode) -> Option<(Header, Entries)> {
         names.push(input.string()?);
     }
     let symbols = Symbols::from_names(names);
-    let open = read_heads(&mut input, symbols.len(), |head| head)?;
-    let (finished_heads, finished) = if decode == Decode::Lean {
-        let compact = read_heads(&mut input, symbols.len(), FinishedTask::from)?;
-        (Vec::new(), Some(Arc::new(Finished::from_sorted(compact))))
-    } else {
-        (read_heads(&mut input, symbols.len(), |head| head)?, None)
-    };
+    let open = read_heads(&mut input, symbols.len())?;
+    let finished = read_finished(&mut input)?;
     let problem_count = input.count()?;
     let mut problems = Vec::new();
     for _ in 0..problem_count {
@@ -167,7 +183,24 @@ pub(super) fn decode(path: &Path, decode: Decode) -> Option<(Header, Entries)> {
         let message = input.string()?;
         problems.push(Problem { name, fingerprint, message });
     }
-    if input.section_sum() != (header.body_sum, header.body_len) {
+    if input.section_sum() != (header.lean_sum, header.lean_len) {
+        return None;
+    }
+    let symbols = Arc::new(symbols);
+    if decode == Decode::Lean {
+        let finished = Some(Arc::new(Finished::from_sorted(finished)));
+        return Some((header, Entries { symbols, heads: Arc::new(open), stamps: None, problems, finished }));
+    }
+
+    let mut finished_heads = Vec::with_capacity(finished.len());
+    for compact in &finished {
+        let head = read_head(&mut input, symbols.len())?;
+        if head.id != compact.id || !head.state.is_terminal() {
+            return None; // the two copies of the finished tasks disagree
+        }
+        finished_heads.push(head);
+    }
+    if input.section_sum() != (header.finished_sum, header.finished_len) {
         return None;
     }
     let fingerprints = if decode == Decode::WithFingerprints {
@@ -182,30 +215,57 @@ pub(super) fn decode(path: &Path, decode: Decode) -> Option<(Header, Entries)> {
     } else {
         None
     };
-    let (heads, stamps) = if finished.is_some() { (open, None) } else { merge(open, finished_heads, fingerprints)? };
-    let entries = Entries { symbols: Arc::new(symbols), heads: Arc::new(heads), stamps, problems, finished };
-    Some((header, entries))
+    let (heads, stamps) = merge(open, finished_heads, fingerprints)?;
+    Some((header, Entries { symbols, heads: Arc::new(heads), stamps, problems, finished: None }))
 }
 
-/// Reads one section of heads, each with its prerequisites and turned into a `T` by `into`; `None`
-/// if the section is malformed or out of order.
-fn read_heads<T>(input: &mut Input, symbol_count: usize, into: impl Fn(TaskHead) -> T) -> Option<Vec<T>> {
+/// Reads the open section: heads sorted by id, each with its prerequisites.
+fn read_heads(input: &mut Input, symbol_count: usize) -> Option<Vec<TaskHead>> {
     let count = input.count()?;
-    let mut heads = Vec::with_capacity(count as usize);
-    let mut last: Option<Id> = None;
+    let mut heads: Vec<TaskHead> = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let (mut head, prerequisites) = parse_head(&input.bytes::<HEAD_LEN>()?, symbol_count)?;
-        if last.is_some_and(|l| l >= head.id) {
-            return None; // each section is sorted by id, each task once
+        let head = read_head(input, symbol_count)?;
+        if heads.last().is_some_and(|last| last.id >= head.id) || head.state.is_terminal() {
+            return None; // sorted by id, each task once, none finished
         }
-        last = Some(head.id);
-        head.prerequisites.reserve_exact(prerequisites as usize);
-        for _ in 0..prerequisites {
-            head.prerequisites.push(Id::from_bits(u128::from_le_bytes(input.bytes::<16>()?)));
-        }
-        heads.push(into(head));
+        heads.push(head);
     }
     Some(heads)
+}
+
+/// One 80-byte head and its prerequisites.
+fn read_head(input: &mut Input, symbol_count: usize) -> Option<TaskHead> {
+    let (mut head, prerequisites) = parse_head(&input.bytes::<HEAD_LEN>()?, symbol_count)?;
+    head.prerequisites = read_ids(input, prerequisites)?;
+    Some(head)
+}
+
+/// Reads the compact finished records of the lean section, sorted by id.
+fn read_finished(input: &mut Input) -> Option<Vec<FinishedTask>> {
+    let count = input.count()?;
+    let mut finished: Vec<FinishedTask> = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let bytes = input.bytes::<FINISHED_LEN>()?;
+        let mut f = Fields(&bytes);
+        let id = Id::from_bits(f.u128());
+        let submitted_at = Timestamp::from_millis(f.i64());
+        let state = state_of(f.take::<1>()[0]).filter(|s| s.is_terminal())?;
+        let prerequisites = f.u32();
+        if prerequisites > MAX_PREREQUISITES || finished.last().is_some_and(|last| last.id >= id) {
+            return None;
+        }
+        let prerequisites = read_ids(input, prerequisites)?.into_boxed_slice();
+        finished.push(FinishedTask { id, submitted_at, state, prerequisites });
+    }
+    Some(finished)
+}
+
+fn read_ids(input: &mut Input, count: u32) -> Option<Vec<Id>> {
+    let mut ids = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        ids.push(Id::from_bits(u128::from_le_bytes(input.bytes::<16>()?)));
+    }
+    Some(ids)
 }
 
 /// Merges the open and finished sections (and their fingerprints, stored in the same order) into
@@ -248,8 +308,10 @@ fn parse_header(bytes: &[u8; HEADER_LEN]) -> Option<Header> {
     Some(Header {
         generation: f.u64(),
         folder: FolderStamp { ino: f.u64(), mtime_ns: f.i64() },
-        body_len: f.u64(),
-        body_sum: f.u64(),
+        lean_len: f.u64(),
+        finished_len: f.u64(),
+        lean_sum: f.u64(),
+        finished_sum: f.u64(),
         fingerprints_sum: f.u64(),
     })
 }
@@ -276,6 +338,16 @@ fn head_record(h: &TaskHead) -> [u8; HEAD_LEN] {
     w.put(&h.retry_count.to_le_bytes());
     w.put(&(h.prerequisites.len() as u32).to_le_bytes());
     w.put(&[source_code(h.source), h.base_priority, state_code(h.state), flags]);
+    out
+}
+
+fn finished_record(h: &TaskHead) -> [u8; FINISHED_LEN] {
+    let mut out = [0u8; FINISHED_LEN];
+    let mut w = Out(&mut out);
+    w.put(&h.id.to_bits().to_le_bytes());
+    w.put(&h.submitted_at.millis().to_le_bytes());
+    w.put(&[state_code(h.state)]);
+    w.put(&(h.prerequisites.len() as u32).to_le_bytes());
     out
 }
 
