@@ -209,16 +209,7 @@ fn a_search_while_another_process_holds_the_index_answers_from_the_last_complete
     repo.json(&["memory", "add", "project:", "first", "The first platypus entry."]);
     assert_eq!(ids(&repo.json(&["search", "platypus"])), ["project:first"]);
     // Another process keeps the index lock (as a long rebuild would) while a new entry arrives.
-    let lock = repo.path().join(".abathur/cache/search/index.lock");
-    // `-o`: the lock belongs to flock itself, so killing it releases the lock (not its `sleep` child).
-    let mut holder = std::process::Command::new("flock")
-        .arg("-o")
-        .arg(&lock)
-        .args(["sleep", "8"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("flock (util-linux) is installed");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut holder = hold_index_lock(&repo, 8);
     repo.json(&["memory", "add", "project:", "second", "The second platypus entry."]);
     let started = std::time::Instant::now();
     let out = repo.run(&["--json", "search", "platypus"]);
@@ -244,20 +235,28 @@ fn a_first_search_waits_for_the_first_index_another_process_is_building() {
     // No index exists yet, and another process holds the index lock (as a first `abathur index`
     // would) for longer than a search waits to answer from an older index: there is none to answer
     // from, so the search waits for the builder rather than failing.
-    let lock = repo.path().join(".abathur/cache/search/index.lock");
-    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
-    let mut holder = std::process::Command::new("flock")
-        .arg("-o")
-        .arg(&lock)
-        .args(["sleep", "4"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("flock (util-linux) is installed");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut holder = hold_index_lock(&repo, 4);
     let out = repo.run(&["--json", "search", "echidna"]);
     holder.wait().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["index"]["stale"], false, "{reply}");
     assert_eq!(ids(&reply), ["project:only"]);
+}
+
+/// Another process (flock) holding the search index lock for `seconds`, as a long `abathur index`
+/// would. `-o`: the lock belongs to flock itself, so killing it releases the lock (not its `sleep`
+/// child).
+fn hold_index_lock(repo: &Repo, seconds: u32) -> std::process::Child {
+    let lock = repo.path().join(".abathur/cache/search/index.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", &seconds.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("flock (util-linux) is installed");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    holder
 }
