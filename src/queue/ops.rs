@@ -182,7 +182,11 @@ impl Service {
     pub fn task_get(&self, req: GetRequest) -> Result<TaskDetail> {
         let id = self.resolve_task(&req.task_id)?;
         let record = self.tasks.read(&id)?;
-        let view = self.queue_view_with(&[&record], ViewLoad::Lean, Scope::Only(&[id]))?;
+        let mut heads = self.tasks.load_lean()?;
+        heads.refresh(&record);
+        // Only the task's neighbourhood: its figures come out exactly as in a view of every task.
+        let heads = heads.around(&id);
+        let view = QueueView::build(heads, self.clock.now(), &self.config.priority, &self.gate_blocks());
         Ok(detail(&view, &record, self.clock.now()))
     }
 

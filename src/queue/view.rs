@@ -113,8 +113,6 @@ pub struct QueueView {
 pub enum Scope<'a> {
     /// Every task (lists, queue status, claims, plans).
     All,
-    /// Only these tasks (`task get`); every other task reads 0 for depth, downstream work and priority.
-    Only(&'a [Id]),
     /// Only the ready tasks, of one agent type when given (what a claim ranks); every other task
     /// reads 0.
     Ready(Option<&'a str>),
@@ -210,7 +208,6 @@ impl QueueView {
         let live = |i: usize| live_flags[i];
         let scoped: Vec<usize> = match scope {
             Scope::All => (0..heads.len()).collect(),
-            Scope::Only(ids) => ids.iter().filter_map(find).collect(),
             Scope::Ready(agent_type) => {
                 let wanted = agent_type.map(|a| symbols.find(a));
                 (0..heads.len())

@@ -374,6 +374,51 @@ impl Heads {
     }
 }
 
+impl Heads {
+    /// The heads `task get` of `id` needs: the task, everything upstream of it (its status and
+    /// dependency depth) and everything downstream (its dependents, downstream depth and blocking
+    /// count). A view built from these gives exactly the figures a view of every task gives for
+    /// `id`, at the cost of its neighbourhood rather than of the whole queue.
+    pub fn around(&self, id: &Id) -> Heads {
+        let find = |id: &Id| self.tasks.binary_search_by(|h| h.id.cmp(id)).ok();
+        // (prerequisite, dependent) edges, sorted, to walk downstream.
+        let mut edges: Vec<(Id, usize)> = Vec::new();
+        for (i, head) in self.tasks.iter().enumerate() {
+            edges.extend(head.prerequisites.iter().map(|p| (*p, i)));
+        }
+        edges.sort_unstable();
+        let dependents = |id: Id| {
+            let start = edges.partition_point(|(p, _)| *p < id);
+            edges[start..].iter().take_while(move |(p, _)| *p == id).map(|&(_, i)| i)
+        };
+        let mut keep = vec![false; self.tasks.len()];
+        // Downstream: the task and everything that waits on it.
+        let mut stack: Vec<usize> = find(id).into_iter().chain(dependents(*id)).collect();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut keep[i], true) {
+                stack.extend(dependents(self.tasks[i].id));
+            }
+        }
+        // Upstream: everything the task waits on.
+        let mut seen = vec![false; self.tasks.len()];
+        let mut stack: Vec<usize> = find(id).into_iter().collect();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut seen[i], true) {
+                keep[i] = true;
+                stack.extend(self.tasks[i].prerequisites.iter().filter_map(find));
+            }
+        }
+        let tasks = self.tasks.iter().zip(&keep).filter(|(_, k)| **k).map(|(h, _)| h.clone()).collect();
+        Heads {
+            journal_mark: self.journal_mark,
+            tasks: Arc::new(tasks),
+            finished: self.finished.clone(),
+            symbols: Arc::clone(&self.symbols),
+            problems: Vec::new(),
+        }
+    }
+}
+
 /// How much a load reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Load {
