@@ -419,4 +419,57 @@ mod tests {
         assert_eq!(alone, 32.5);
         assert_eq!(blocking, 45.0); // 32.5 + 0.25 * 30 + 0.15 * 33.33 * log10(10), rounded
     }
+
+    /// A view of a task's neighbourhood ([`Heads::around`]) derives exactly what a view of every task
+    /// derives for that task, on a graph with chains, diamonds, running, expired and finished tasks.
+    #[test]
+    fn a_neighbourhood_view_agrees_with_the_whole_view_for_its_task() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut symbols = Symbols::default();
+        let agents = [symbols.intern("a"), symbols.intern("b")];
+        let now = Timestamp::from_millis(10_000_000);
+        let mut heads: Vec<TaskHead> = Vec::new();
+        for i in 0..300u128 {
+            let k = (next() % 4) as usize;
+            let prerequisites: Vec<Id> = (0..k.min(heads.len()))
+                .map(|_| heads[heads.len() - 1 - (next() as usize % heads.len().min(12))].id)
+                .collect();
+            let state =
+                [State::Pending, State::Pending, State::Running, State::Completed, State::Failed, State::Cancelled]
+                    [(next() % 6) as usize];
+            let mut h = head(Source::Human, (next() % 11) as u8);
+            h.id = Id::from_bits(1_000 + i);
+            h.agent_type = agents[(next() % 2) as usize];
+            h.prerequisites = prerequisites;
+            h.state = state;
+            h.submitted_at = Timestamp::from_millis((i as i64) * 1000);
+            h.deadline = (next() % 3 == 0).then(|| now.plus_seconds((next() % 200_000) as f64));
+            h.lease_expires_at = (state == State::Running).then(|| now.plus_seconds((next() % 20) as f64 - 10.0));
+            h.retry_count = (next() % 4) as u32;
+            heads.push(h);
+        }
+        let (tasks, symbols) = (std::sync::Arc::new(heads), std::sync::Arc::new(symbols));
+        let all = || Heads { tasks: tasks.clone(), symbols: symbols.clone(), ..Heads::default() };
+        let (w, gates) = (PriorityWeights::default(), GateBlocks::default());
+        let whole = QueueView::build(all(), now, &w, &gates);
+        let heads = all();
+        for (i, h) in whole.heads.iter().enumerate() {
+            let near = QueueView::build(heads.around(&h.id), now, &w, &gates);
+            let j = near.position(&h.id).expect("the task is in its neighbourhood");
+            let (a, b) = (&whole.derived[i], &near.derived[j]);
+            assert_eq!(
+                (a.status, a.state, &a.blocked_by, a.dependency_depth, a.downstream_depth, a.blocking_count),
+                (b.status, b.state, &b.blocked_by, b.dependency_depth, b.downstream_depth, b.blocking_count),
+                "task {i}"
+            );
+            assert_eq!(a.calculated_priority, b.calculated_priority, "task {i}");
+            assert_eq!(whole.dependents_of(&h.id), near.dependents_of(&h.id), "task {i}");
+        }
+    }
 }
