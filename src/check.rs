@@ -86,7 +86,7 @@ impl Service {
                 });
             }
         }
-        let graph = Graph::new(tasks.iter().map(|h| h.prerequisites.iter().filter_map(find).collect()).collect());
+        let graph = Graph::build(tasks.len(), |i| tasks[i].prerequisites.iter().filter_map(find));
         let all: Vec<usize> = (0..tasks.len()).collect();
         let mut remaining = all.clone();
         // Report each cycle once: find one, drop its nodes from the search, look again.

@@ -3,32 +3,91 @@
 //! Everything here is cycle-safe: a hand-edited ledger may contain a cycle, and no function loops or
 //! overflows the stack on one; the functions that must refuse a cycle report its path.
 
+/// One direction of a graph's edges in compressed form: node `i`'s neighbours are `self[i]`. One
+/// allocation for all edges instead of one per node, which is most of what building a view of
+/// thousands of tasks used to cost.
+#[derive(Debug, Default)]
+pub struct Adjacency {
+    /// `edges[start[i]..start[i + 1]]` are node `i`'s neighbours.
+    start: Vec<usize>,
+    edges: Vec<usize>,
+}
+
+impl Adjacency {
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.start.len().saturating_sub(1)
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The same edges, pointing the other way; each node's new neighbours in ascending order.
+    fn reversed(&self) -> Adjacency {
+        let n = self.len();
+        let mut start = vec![0usize; n + 1];
+        for &to in &self.edges {
+            start[to + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut edges = vec![0usize; self.edges.len()];
+        for from in 0..n {
+            for &to in &self[from] {
+                edges[next[to]] = from;
+                next[to] += 1;
+            }
+        }
+        Adjacency { start, edges }
+    }
+}
+
+impl std::ops::Index<usize> for Adjacency {
+    type Output = [usize];
+
+    fn index(&self, node: usize) -> &[usize] {
+        &self.edges[self.start[node]..self.start[node + 1]]
+    }
+}
+
 /// A graph over task indices: `prereqs[i]` are the tasks `i` waits for, `dependents[i]` the reverse.
 #[derive(Debug, Default)]
 pub struct Graph {
     /// Edges to prerequisites.
-    pub prereqs: Vec<Vec<usize>>,
+    pub prereqs: Adjacency,
     /// Edges to dependents.
-    pub dependents: Vec<Vec<usize>>,
+    pub dependents: Adjacency,
 }
 
 impl Graph {
-    /// Builds the reverse edges from the forward ones.
-    pub fn new(prereqs: Vec<Vec<usize>>) -> Graph {
-        let mut dependents = vec![Vec::new(); prereqs.len()];
-        for (i, ps) in prereqs.iter().enumerate() {
-            for &p in ps {
-                dependents[p].push(i);
-            }
+    /// Builds the graph of `n` nodes whose prerequisites `prereqs_of(i)` yields, and its reverse.
+    pub fn build<I: IntoIterator<Item = usize>>(n: usize, mut prereqs_of: impl FnMut(usize) -> I) -> Graph {
+        let mut start = Vec::with_capacity(n + 1);
+        let mut edges = Vec::new();
+        start.push(0);
+        for i in 0..n {
+            edges.extend(prereqs_of(i));
+            start.push(edges.len());
         }
+        let prereqs = Adjacency { start, edges };
+        let dependents = prereqs.reversed();
         Graph { prereqs, dependents }
+    }
+
+    /// Builds the graph from per-node prerequisite lists.
+    pub fn new(prereqs: Vec<Vec<usize>>) -> Graph {
+        Graph::build(prereqs.len(), |i| prereqs[i].clone())
     }
 
     /// Longest chain of edges from each of `starts` along `edges`, counting only nodes `live` says are
     /// live; a node whose neighbours are not live has length 0. Back edges of a cycle are ignored.
     /// Lengths are exact for `starts` and the nodes below them; other nodes read 0.
     pub fn longest_paths(
-        edges: &[Vec<usize>],
+        edges: &Adjacency,
         live: &dyn Fn(usize) -> bool,
         starts: impl IntoIterator<Item = usize>,
     ) -> Vec<u32> {
@@ -66,7 +125,7 @@ impl Graph {
     ///
     /// Cost is the sum of the reachable sets; fine for the shallow, wide graphs of real projects.
     pub fn reach_counts(
-        edges: &[Vec<usize>],
+        edges: &Adjacency,
         live: &dyn Fn(usize) -> bool,
         starts: impl IntoIterator<Item = usize>,
     ) -> Vec<u32> {

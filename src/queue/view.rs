@@ -135,8 +135,7 @@ impl QueueView {
         let Heads { tasks: heads, finished, symbols, problems, journal_mark } = heads;
         let finished_state = |id: &Id| finished.as_ref().and_then(|f| f.get(id)).map(|t| t.state);
         let find = |id: &Id| heads.binary_search_by(|h| h.id.cmp(id)).ok();
-        let prereqs = heads.iter().map(|h| h.prerequisites.iter().filter_map(find).collect()).collect();
-        let graph = Graph::new(prereqs);
+        let graph = Graph::build(heads.len(), |i| heads[i].prerequisites.iter().filter_map(find));
 
         // 1. Effective state: a lapsed lease returns the task to the queue, or fails it past max_retries.
         let mut derived: Vec<Derived> = heads
