@@ -13,7 +13,9 @@ pub struct Shortener {
 impl Shortener {
     /// Prepares prefixes for every id in the ledger.
     pub fn new(mut all: Vec<Id>) -> Shortener {
-        all.sort();
+        if !all.is_sorted() {
+            all.sort_unstable();
+        }
         let refs: Vec<&Id> = all.iter().collect();
         let lengths = unique_prefix_lengths(&refs);
         Shortener { sorted: all, lengths }

@@ -11,7 +11,6 @@ use clap::{Args, Subcommand};
 use crate::cli::Ui;
 use crate::cli::output::{Shortener, block, ellipsize, table};
 use crate::error::{Error, Result};
-use crate::id::Id;
 use crate::queue::api::*;
 use crate::queue::task::{Source, Status};
 use crate::service::Service;
@@ -371,8 +370,8 @@ fn cmd_task_list(ui: &Ui, service: &Service, args: ListArgs) -> Result<()> {
     for w in &reply.warnings {
         ui.warn(w);
     }
-    let short = shortener(service);
     ui.reply(&reply, |r| {
+        let short = shortener(service); // only people read short ids
         let mut t = table(&["ID", "STATUS", "PRIO", "AGENT TYPE", "MILESTONE", "SUMMARY"]);
         for task in &r.tasks {
             t.add_row(vec![
@@ -511,15 +510,5 @@ fn join_opt(a: &Option<String>, b: &Option<String>) -> String {
 }
 
 fn shortener(service: &Service) -> Shortener {
-    let dir = service.ledger().tasks_dir();
-    let ids = std::fs::read_dir(dir)
-        .map(|it| {
-            it.filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).and_then(|s| Id::parse(s).ok())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Shortener::new(ids)
+    Shortener::new(service.task_ids().unwrap_or_default())
 }

@@ -79,11 +79,19 @@ impl Service {
         let names = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         let ids: Vec<Id> = names
             .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).and_then(|s| Id::parse(s).ok())
-            })
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).and_then(Id::from_file_stem))
             .collect();
         store::resolve(text, ids.iter())
+    }
+
+    /// Every task id, sorted: what short ids are computed against. Reads the cache the command has
+    /// just loaded, so it costs a copy rather than a folder listing.
+    pub fn task_ids(&self) -> Result<Vec<Id>> {
+        let heads = self.tasks.load_lean()?;
+        let mut ids: Vec<Id> = heads.tasks.iter().map(|h| h.id).collect();
+        ids.extend(heads.finished.iter().flat_map(|f| f.iter()).map(|t| t.id));
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// `task_enqueue`: validates the request, checks prerequisites under the lock, writes the file.
@@ -212,9 +220,9 @@ impl Service {
             })
             .collect();
         let total_matching = matching.len();
-        let ranked = view.ranked(matching);
+        let ranked = view.best(matching, limit as usize);
         // Rows shown are read from their files, so what is displayed is exactly what is stored.
-        let tasks = ranked.into_iter().take(limit as usize).filter_map(|i| self.summary(&view, i)).collect();
+        let tasks = ranked.into_iter().filter_map(|i| self.summary(&view, i)).collect();
         Ok(ListReply { tasks, total_matching, warnings: warnings(&view) })
     }
 
@@ -701,11 +709,7 @@ fn claim_candidates(view: &QueueView, agent_type: Option<&str>) -> Vec<usize> {
     let mut ready: Vec<usize> = (0..view.heads.len())
         .filter(|&i| view.derived[i].status == Status::Ready && agent_type.is_none_or(|a| view.agent_type(i) == a))
         .collect();
-    let best = CLAIM_RANKED.min(ready.len());
-    if best < ready.len() {
-        ready.select_nth_unstable_by(best, |&a, &b| view.rank_order(a, b));
-    }
-    ready[..best].sort_unstable_by(|&a, &b| view.rank_order(a, b));
+    view.rank_best(&mut ready, CLAIM_RANKED);
     ready
 }
 

@@ -587,10 +587,7 @@ impl TaskStore {
             }
             let Ok(meta) = dirent.metadata() else { continue }; // removed while listing
             let fingerprint = Fingerprint::of(&meta);
-            let id = name
-                .strip_suffix(".toml")
-                .and_then(|stem| Id::parse(stem).ok())
-                .filter(|id| format!("{id}.toml") == name);
+            let id = name.strip_suffix(".toml").and_then(Id::from_file_stem);
             if let Some(id) = id
                 && let Some((mut head, (old, racy))) = known.remove(&id)
                 && old == fingerprint
