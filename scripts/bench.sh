@@ -50,6 +50,7 @@ for N in 1000 10000; do
     ID=$(ls .abathur/tasks | sed -n "$((N / 2))p" | cut -c1-26)
     echo "### $N tasks (warm file cache)" >> "$OUT"
     hyperfine -N --warmup 5 --runs 100 --export-json "$WORK/read.json" \
+        -n "abathur --version (process start, the floor)" "$BIN --version" \
         -n "task get" "$BIN task get $ID" \
         -n "task list" "$BIN task list" \
         -n "task status" "$BIN task status" \
