@@ -84,3 +84,70 @@ fn bad_milestones_are_refused_and_change_nothing() {
     assert_eq!(list["milestones"].as_array().unwrap().len(), 1);
     assert!(list["warnings"][0].as_str().unwrap().contains("M7.toml"), "{list}");
 }
+
+#[test]
+fn update_appends_criteria_sets_targets_and_leaves_an_approved_plan_alone() {
+    let repo = Repo::new();
+    repo.ok(&[
+        "milestone",
+        "add",
+        "M1",
+        "--title",
+        "Schema",
+        "--criterion",
+        "DDL runs clean",
+        "--target",
+        "coverage>=90%",
+    ]);
+    let updated = repo.json(&[
+        "milestone",
+        "update",
+        "M1",
+        "--title",
+        "Core schema",
+        "--budget-hours",
+        "40",
+        "--criterion",
+        "Every query uses an index",
+        "--target",
+        "coverage>=95%",
+        "--target",
+        "read_latency_ms<50ms",
+    ]);
+    assert_eq!(updated["title"], "Core schema");
+    assert_eq!(updated["progress"]["budget_hours"], 40.0);
+    assert_eq!(updated["acceptance_criteria"], serde_json::json!(["DDL runs clean", "Every query uses an index"]));
+    let targets: Vec<(String, f64)> = updated["quality_targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_string(), t["value"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(targets, [("coverage".to_string(), 95.0), ("read_latency_ms".to_string(), 50.0)], "replaced by name");
+    assert_eq!(repo.json(&["milestone", "show", "M1"]), updated, "what update replies is what is stored");
+    let text = std::fs::read_to_string(repo.path().join(".abathur/milestones/M1.toml")).unwrap();
+    repo.ok(&["milestone", "update", "M1", "--title", "Core schema"]);
+    assert_eq!(std::fs::read_to_string(repo.path().join(".abathur/milestones/M1.toml")).unwrap(), text, "no churn");
+
+    // Bad input changes nothing.
+    repo.fails(&["milestone", "update", "M1", "--remove-target", "throughput"], 1);
+    repo.fails(&["milestone", "update", "M1", "--target", "coverage=>95"], 1);
+    repo.fails(&["milestone", "update", "M9", "--title", "x"], 1);
+    assert_eq!(std::fs::read_to_string(repo.path().join(".abathur/milestones/M1.toml")).unwrap(), text);
+
+    // Once approved, what the gate judged stays as it was; the title can still change.
+    repo.git(&["config", "user.name", "Lead"]);
+    repo.git(&["config", "user.email", "lead@example.com"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "plan"]);
+    repo.ok(&["gate", "approve", "M1", "--rationale", "done", "--unsigned"]);
+    let refused = repo.fails(&["milestone", "update", "M1", "--criterion", "One more"], 3);
+    assert!(refused.contains("approved"), "{refused}");
+    repo.fails(&["milestone", "update", "M1", "--remove-target", "coverage"], 3);
+    repo.ok(&["milestone", "update", "M1", "--title", "Core schema, approved"]);
+    let shown = repo.json(&["milestone", "show", "M1"]);
+    assert_eq!(
+        (shown["title"].as_str(), shown["quality_targets"].as_array().unwrap().len()),
+        (Some("Core schema, approved"), 2)
+    );
+}

@@ -20,6 +20,36 @@ pub enum MilestoneCommand {
         /// Milestone id, e.g. M1
         id: String,
     },
+    /// Change a milestone's title, plan, criteria or targets
+    Update(UpdateArgs),
+}
+
+/// Change a milestone's plan
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Milestone id, e.g. M1
+    pub id: String,
+    /// New title
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New planned weeks
+    #[arg(long)]
+    pub weeks: Option<f64>,
+    /// New effort budget in hours
+    #[arg(long)]
+    pub budget_hours: Option<f64>,
+    /// New description
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Append an acceptance criterion (can be repeated; criteria are numbered, so none is removed)
+    #[arg(long = "criterion", value_name = "TEXT")]
+    pub add_criteria: Vec<String>,
+    /// Add a quality target, or replace the one of the same name (can be repeated)
+    #[arg(long = "target", value_name = "TARGET")]
+    pub set_targets: Vec<String>,
+    /// Remove the quality target of this name (can be repeated)
+    #[arg(long = "remove-target", value_name = "NAME")]
+    pub remove_targets: Vec<String>,
 }
 
 /// Define a milestone
@@ -84,6 +114,22 @@ pub fn run(ui: &Ui, service: &Service, cmd: MilestoneCommand) -> Result<()> {
         }
         MilestoneCommand::Show { id } => {
             let reply = service.milestone_show(&id)?;
+            ui.reply(&reply, render_detail)
+        }
+        MilestoneCommand::Update(args) => {
+            let UpdateArgs { id, title, weeks, budget_hours, description, add_criteria, set_targets, remove_targets } =
+                args;
+            let reply = service.milestone_update(UpdateMilestoneRequest {
+                id,
+                title,
+                planned_weeks: weeks,
+                budget_hours,
+                description,
+                add_criteria,
+                set_targets,
+                remove_targets,
+            })?;
+            ui.status(format!("Milestone {} updated.", reply.id));
             ui.reply(&reply, render_detail)
         }
     }

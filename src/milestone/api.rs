@@ -33,6 +33,36 @@ pub struct AddMilestoneRequest {
     pub quality_targets: Vec<String>,
 }
 
+/// `milestone update`: change a milestone's plan. Criteria can only be appended, since gate
+/// evidence (`--met N: ...`) and decision records refer to them by number; targets are set by name.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMilestoneRequest {
+    /// The milestone to change.
+    pub id: String,
+    /// New title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New planned weeks.
+    #[serde(default)]
+    pub planned_weeks: Option<f64>,
+    /// New effort budget in hours.
+    #[serde(default)]
+    pub budget_hours: Option<f64>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Acceptance criteria to append.
+    #[serde(default)]
+    pub add_criteria: Vec<String>,
+    /// Quality targets to add, or to replace the target of the same name (`coverage>=95%`).
+    #[serde(default)]
+    pub set_targets: Vec<String>,
+    /// Names of quality targets to remove.
+    #[serde(default)]
+    pub remove_targets: Vec<String>,
+}
+
 /// Reply of `milestone add`.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct AddMilestoneReply {

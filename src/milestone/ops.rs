@@ -66,6 +66,61 @@ impl Service {
         self.add_all(&existing, vec![record])
     }
 
+    /// `milestone update`: changes a milestone's plan, all or nothing. Once its gate approved it, the
+    /// criteria and targets it was judged by are history and stay as they are.
+    pub fn milestone_update(&self, req: UpdateMilestoneRequest) -> Result<MilestoneDetail> {
+        crate::queue::task::validate_milestone(&req.id)?;
+        let _lock = self.ledger.lock()?;
+        let path = self.milestones_dir().join(format!("{}.toml", req.id));
+        if !path.exists() {
+            return Err(Error::not_found("milestone", &req.id)
+                .hint("`abathur milestone list` shows the milestones; `abathur milestone add` defines one"));
+        }
+        let before = MilestoneRecord::from_toml(&crate::queue::store::read_limited(&path)?, &path)?;
+        let mut record = before.clone();
+        let judged = !req.add_criteria.is_empty() || !req.set_targets.is_empty() || !req.remove_targets.is_empty();
+        if judged {
+            let gate = crate::gate::state::describe(&crate::gate::state::latest(&self.gate_records()), &req.id);
+            if gate == "approve" {
+                return Err(Error::conflict(format!(
+                    "milestone {} is approved; its criteria and targets are what the gate judged",
+                    req.id
+                ))
+                .hint("plan further work as tasks or criteria of a later milestone"));
+            }
+        }
+        if let Some(title) = req.title {
+            record.title = title.trim().to_string();
+        }
+        record.planned_weeks = req.planned_weeks.or(record.planned_weeks);
+        record.budget_hours = req.budget_hours.or(record.budget_hours);
+        if let Some(description) = req.description {
+            record.description = description;
+        }
+        record.acceptance_criteria.extend(req.add_criteria);
+        for name in &req.remove_targets {
+            let len = record.quality_targets.len();
+            record.quality_targets.retain(|t| &t.name != name);
+            if record.quality_targets.len() == len {
+                return Err(Error::invalid("remove_targets", format!("milestone {} has no target {name}", req.id))
+                    .hint("`abathur milestone show` lists its targets"));
+            }
+        }
+        for text in &req.set_targets {
+            let target = QualityTarget::parse(text)?;
+            match record.quality_targets.iter_mut().find(|t| t.name == target.name) {
+                Some(existing) => *existing = target,
+                None => record.quality_targets.push(target),
+            }
+        }
+        record.validate()?;
+        if record != before {
+            crate::ledger::atomic::write(&path, record.to_toml().as_bytes())?;
+        }
+        let view = self.queue_view()?;
+        self.milestone_detail(&view, record)
+    }
+
     /// `milestone add --example NAME`: defines every milestone of a shipped plan.
     pub fn milestone_add_example(&self, name: &str) -> Result<AddMilestoneReply> {
         let (_, text) = EXAMPLES.iter().find(|(n, _)| *n == name).ok_or_else(|| {
