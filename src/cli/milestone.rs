@@ -32,15 +32,8 @@ pub struct UpdateArgs {
     /// New title
     #[arg(long)]
     pub title: Option<String>,
-    /// New planned weeks
-    #[arg(long)]
-    pub weeks: Option<f64>,
-    /// New effort budget in hours
-    #[arg(long)]
-    pub budget_hours: Option<f64>,
-    /// New description
-    #[arg(long)]
-    pub description: Option<String>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// Append an acceptance criterion (can be repeated; criteria are numbered, so none is removed)
     #[arg(long = "criterion", value_name = "TEXT")]
     pub add_criteria: Vec<String>,
@@ -64,15 +57,8 @@ pub struct AddArgs {
     /// Position in the sequence (default: after the last)
     #[arg(long)]
     pub order: Option<u32>,
-    /// Planned weeks
-    #[arg(long)]
-    pub weeks: Option<f64>,
-    /// Effort budget in hours
-    #[arg(long)]
-    pub budget_hours: Option<f64>,
-    /// Longer description
-    #[arg(long)]
-    pub description: Option<String>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// An acceptance criterion (can be repeated)
     #[arg(long = "criterion", value_name = "TEXT")]
     pub acceptance_criteria: Vec<String>,
@@ -82,6 +68,20 @@ pub struct AddArgs {
     /// Define every milestone of a shipped plan instead (seed-plan: the seed's four milestones)
     #[arg(long, value_name = "PLAN", conflicts_with_all = ["id", "title", "order", "weeks", "budget_hours", "description"])]
     pub example: Option<String>,
+}
+
+/// The plan of a milestone, shared by `add` and `update`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Planned weeks
+    #[arg(long)]
+    pub weeks: Option<f64>,
+    /// Effort budget in hours
+    #[arg(long)]
+    pub budget_hours: Option<f64>,
+    /// Longer description
+    #[arg(long)]
+    pub description: Option<String>,
 }
 
 /// Dispatches one `milestone` subcommand.
@@ -117,8 +117,8 @@ pub fn run(ui: &Ui, service: &Service, cmd: MilestoneCommand) -> Result<()> {
             ui.reply(&reply, render_detail)
         }
         MilestoneCommand::Update(args) => {
-            let UpdateArgs { id, title, weeks, budget_hours, description, add_criteria, set_targets, remove_targets } =
-                args;
+            let UpdateArgs { id, title, plan, add_criteria, set_targets, remove_targets } = args;
+            let PlanArgs { weeks, budget_hours, description } = plan;
             let reply = service.milestone_update(UpdateMilestoneRequest {
                 id,
                 title,
@@ -136,8 +136,8 @@ pub fn run(ui: &Ui, service: &Service, cmd: MilestoneCommand) -> Result<()> {
 }
 
 fn cmd_milestone_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
-    let AddArgs { id, title, order, weeks, budget_hours, description, acceptance_criteria, quality_targets, example } =
-        args;
+    let AddArgs { id, title, order, plan, acceptance_criteria, quality_targets, example } = args;
+    let PlanArgs { weeks, budget_hours, description } = plan;
     let reply = match example {
         Some(plan) => service.milestone_add_example(&plan)?,
         None => service.milestone_add(AddMilestoneRequest {
