@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use crate::cli::Ui;
+use crate::cli::deferred::Deferred;
 use crate::cli::output::{block, ellipsize, table};
 use crate::error::{Error, Result};
 use crate::memory::api::*;
@@ -13,19 +14,19 @@ use crate::service::Service;
 #[derive(Debug, Subcommand)]
 pub enum MemoryCommand {
     /// Store a new entry (or bring back a deleted or expired key)
-    Add(WriteArgs),
+    Add(Deferred<WriteArgs>),
     /// Print an entry: its current value, or any version with --version
-    Get(KeyArgs),
+    Get(Deferred<KeyArgs>),
     /// Write a new version of an entry (the old one stays readable)
-    Update(WriteArgs),
+    Update(Deferred<WriteArgs>),
     /// Delete an entry (a tombstone version; history stays, the key can be added again)
-    Delete(KeyArgs),
+    Delete(Deferred<KeyArgs>),
     /// List live entries, optionally under a namespace prefix
-    List(ListArgs),
+    List(Deferred<ListArgs>),
     /// Every version of an entry, newest first
-    History(KeyArgs),
+    History(Deferred<KeyArgs>),
     /// Remove expired episodic entries and their history
-    Prune(PruneArgs),
+    Prune(Deferred<PruneArgs>),
 }
 
 /// An entry's value and metadata.
@@ -120,7 +121,7 @@ pub struct PruneArgs {
 /// Dispatches one `memory` subcommand.
 pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
     match cmd {
-        MemoryCommand::Add(args) => {
+        MemoryCommand::Add(Deferred(args)) => {
             let ttl = args.ttl.clone();
             let (namespace, key, value, by) = write_parts(&args)?;
             let req = MemoryAddRequest {
@@ -133,22 +134,22 @@ pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
             };
             write_reply(ui, &service.memory_add(req)?)
         }
-        MemoryCommand::Update(args) => {
+        MemoryCommand::Update(Deferred(args)) => {
             let ttl = args.ttl.clone();
             let (namespace, key, value, by) = write_parts(&args)?;
             write_reply(ui, &service.memory_update(MemoryUpdateRequest { namespace, key, value, updated_by: by, ttl })?)
         }
-        MemoryCommand::Delete(args) => {
+        MemoryCommand::Delete(Deferred(args)) => {
             let by = args.by.or_else(default_author);
             let req = MemoryKeyRequest { namespace: args.namespace, key: args.key, version: None, deleted_by: by };
             write_reply(ui, &service.memory_delete(req)?)
         }
-        MemoryCommand::Get(args) => {
+        MemoryCommand::Get(Deferred(args)) => {
             let req =
                 MemoryKeyRequest { namespace: args.namespace, key: args.key, version: args.version, deleted_by: None };
             ui.reply(&service.memory_get(req)?, render_entry)
         }
-        MemoryCommand::History(args) => {
+        MemoryCommand::History(Deferred(args)) => {
             let req = MemoryKeyRequest { namespace: args.namespace, key: args.key, version: None, deleted_by: None };
             ui.reply(&service.memory_history(req)?, |r| {
                 let mut t = table(&["VERSION", "UPDATED", "BY", "VALUE"]);
@@ -164,7 +165,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
                 format!("{t}\n")
             })
         }
-        MemoryCommand::List(args) => {
+        MemoryCommand::List(Deferred(args)) => {
             let req = MemoryListRequest {
                 namespace_prefix: args.namespace_prefix,
                 memory_type: args.memory_type.map(Into::into),
@@ -193,7 +194,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
                 format!("{t}\n")
             })
         }
-        MemoryCommand::Prune(args) => {
+        MemoryCommand::Prune(Deferred(args)) => {
             let req = MemoryPruneRequest { namespace_prefix: args.namespace_prefix, dry_run: args.dry_run };
             let reply = service.memory_prune(req)?;
             let verb = if reply.dry_run { "would prune" } else { "pruned" };

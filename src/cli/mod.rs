@@ -5,6 +5,7 @@
 //! 3 conflict or busy (retrying may help), 4 internal failure.
 
 mod decision;
+mod deferred;
 mod gate;
 mod hooks;
 mod init;
@@ -18,8 +19,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+use self::deferred::Deferred;
 use crate::error::{Error, Result};
 use crate::service::Service;
 
@@ -45,31 +47,31 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the ledger (.abathur/) in this git repository
-    Init(init::InitArgs),
+    Init(Deferred<init::InitArgs>),
     /// Manage the task queue
     #[command(subcommand)]
-    Task(Box<task::TaskCommand>),
+    Task(Deferred<Box<task::TaskCommand>>),
     /// Manage milestones
     #[command(subcommand)]
-    Milestone(milestone::MilestoneCommand),
+    Milestone(Deferred<milestone::MilestoneCommand>),
     /// Decide validation gates: signed go/no-go decisions at milestone boundaries
     #[command(subcommand)]
-    Gate(gate::GateCommand),
+    Gate(Deferred<gate::GateCommand>),
     /// Decision records: ADR-style, linked to tasks, milestones and gates
     #[command(subcommand)]
-    Decision(decision::DecisionCommand),
+    Decision(Deferred<decision::DecisionCommand>),
     /// Project memory: facts, events and how-tos by namespace and key
     #[command(subcommand)]
-    Memory(memory::MemoryCommand),
+    Memory(Deferred<memory::MemoryCommand>),
     /// Search memory, decisions, validation reports and tasks (words and meaning)
-    Search(search::SearchArgs),
+    Search(Deferred<search::SearchArgs>),
     /// Bring the search index up to date (searches do this too; this also embeds everything)
-    Index(search::IndexArgs),
+    Index(Deferred<search::IndexArgs>),
     /// Install or inspect the local embedding model
     #[command(subcommand)]
-    Model(search::ModelCommand),
+    Model(Deferred<search::ModelCommand>),
     /// Commit pending ledger changes with a generated message and provenance trailers
-    Commit(hooks::CommitArgs),
+    Commit(Deferred<hooks::CommitArgs>),
     /// git's merge driver for ledger files (registered by `hooks install`): merges %A with %O and %B
     #[command(hide = true)]
     MergeDriver {
@@ -83,10 +85,10 @@ pub enum Command {
         path: String,
     },
     /// What a range of commits did to the ledger, as Markdown for a pull request (or JSON)
-    Review(hooks::ReviewArgs),
+    Review(Deferred<hooks::ReviewArgs>),
     /// Install or remove the git hooks that keep the ledger valid
     #[command(subcommand)]
-    Hooks(hooks::HooksCommand),
+    Hooks(Deferred<hooks::HooksCommand>),
     /// Validate the whole ledger; exit 1 when anything is wrong (for CI and hooks)
     Check {
         /// Check what is staged for the next commit instead of the work tree (the pre-commit hook)
@@ -164,25 +166,25 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         None => std::env::current_dir().map_err(|e| Error::io(std::path::Path::new("."), e))?,
     };
     match cli.command {
-        Command::Init(args) => init::cmd_init(ui, &cwd, &args),
-        Command::Task(cmd) => task::run(ui, &Service::open(&cwd)?, *cmd),
-        Command::Milestone(cmd) => milestone::run(ui, &Service::open(&cwd)?, cmd),
-        Command::Gate(cmd) => gate::run(ui, &Service::open(&cwd)?, cmd),
-        Command::Commit(args) => hooks::cmd_commit(ui, &Service::open(&cwd)?, args),
+        Command::Init(Deferred(args)) => init::cmd_init(ui, &cwd, &args),
+        Command::Task(Deferred(cmd)) => task::run(ui, &Service::open(&cwd)?, *cmd),
+        Command::Milestone(Deferred(cmd)) => milestone::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Gate(Deferred(cmd)) => gate::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Commit(Deferred(args)) => hooks::cmd_commit(ui, &Service::open(&cwd)?, args),
         Command::MergeDriver { base, ours, theirs, path } => {
             if crate::git::merge::run_driver(&base, &ours, &theirs, &path)? { Ok(()) } else { std::process::exit(1) }
         }
-        Command::Review(args) => hooks::cmd_review(ui, &Service::open(&cwd)?, args),
-        Command::Hooks(cmd) => hooks::run(ui, &Service::open(&cwd)?, cmd),
-        Command::Decision(cmd) => decision::run(ui, &Service::open(&cwd)?, cmd),
-        Command::Memory(cmd) => memory::run(ui, &Service::open(&cwd)?, cmd),
-        Command::Search(args) => search::cmd_search(ui, &Service::open(&cwd)?, args),
-        Command::Index(args) => search::cmd_index(ui, &Service::open(&cwd)?, args),
-        Command::Model(cmd) => search::cmd_model(ui, &cwd, cmd),
+        Command::Review(Deferred(args)) => hooks::cmd_review(ui, &Service::open(&cwd)?, args),
+        Command::Hooks(Deferred(cmd)) => hooks::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Decision(Deferred(cmd)) => decision::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Memory(Deferred(cmd)) => memory::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Search(Deferred(args)) => search::cmd_search(ui, &Service::open(&cwd)?, args),
+        Command::Index(Deferred(args)) => search::cmd_index(ui, &Service::open(&cwd)?, args),
+        Command::Model(Deferred(cmd)) => search::cmd_model(ui, &cwd, cmd),
         Command::Check { staged } => cmd_check(ui, &Service::open(&cwd)?, staged),
         Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "abathur", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut deferred::whole_command(), "abathur", &mut std::io::stdout());
             Ok(())
         }
     }
@@ -218,8 +220,44 @@ fn report(ui: &Ui, e: &Error) {
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
     #[test]
     fn command_line_definition_is_consistent() {
-        <super::Cli as clap::CommandFactory>::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deferred_commands_keep_their_own_help_and_parse_as_before() {
+        // Deferred: before parsing, `task` knows its name and help but not its subcommands.
+        let task = Cli::command().find_subcommand("task").cloned().expect("a task command");
+        assert_eq!(task.get_subcommands().count(), 0);
+        // The variant's doc comment, not the wrapped type's, is a deferred command's one-line help.
+        let help = Cli::try_parse_from(["abathur", "task", "--help"]).unwrap_err().to_string();
+        assert!(help.starts_with("Manage the task queue\n"), "{help}");
+        let help = Cli::try_parse_from(["abathur", "init", "--help"]).unwrap_err().to_string();
+        assert!(help.starts_with("Create the ledger (.abathur/) in this git repository\n"), "{help}");
+        // Arguments two levels down are still parsed, globals included.
+        let cli = Cli::try_parse_from(["abathur", "task", "claim", "--json", "-t", "implementer"]).unwrap();
+        assert!(cli.json);
+        let super::Command::Task(super::Deferred(task)) = cli.command else { panic!("not a task command") };
+        let super::task::TaskCommand::Claim(super::Deferred(claim)) = *task else { panic!("not a claim") };
+        assert_eq!(claim.agent_type.as_deref(), Some("implementer"));
+        let bad = Cli::try_parse_from(["abathur", "task", "claim", "--bogus"]).unwrap_err();
+        assert_eq!(bad.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn an_eager_build_is_whole() {
+        // Completions need every nested command at once, `help task add` included.
+        let mut cmd = super::deferred::whole_command();
+        cmd.build();
+        let help = cmd.find_subcommand("help").expect("a help command");
+        let task = help.find_subcommand("task").expect("help task");
+        assert!(task.find_subcommand("add").is_some(), "help task add is missing");
+        let add = cmd.find_subcommand("task").and_then(|t| t.find_subcommand("add")).expect("task add");
+        assert!(add.get_arguments().any(|a| a.get_id() == "summary"));
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use crate::cli::Ui;
+use crate::cli::deferred::Deferred;
 use crate::cli::output::{Shortener, block, ellipsize, table};
 use crate::error::{Error, Result};
 use crate::queue::api::*;
@@ -19,27 +20,27 @@ use crate::service::Service;
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
     /// Enqueue a task (MCP: task_enqueue)
-    Add(AddArgs),
+    Add(Deferred<AddArgs>),
     /// List tasks by calculated priority, then age (MCP: task_list)
-    List(ListArgs),
+    List(Deferred<ListArgs>),
     /// Show one task (MCP: task_get)
-    Get(GetArgs),
+    Get(Deferred<GetArgs>),
     /// Show queue statistics (MCP: task_queue_status)
     Status,
     /// Cancel a task and its unfinished dependents (MCP: task_cancel)
-    Cancel(CancelArgs),
+    Cancel(Deferred<CancelArgs>),
     /// Show the execution plan: batches that can run in parallel (MCP: task_execution_plan)
-    Plan(PlanArgs),
+    Plan(Deferred<PlanArgs>),
     /// Claim the best ready task under a lease (MCP: task_claim)
-    Claim(ClaimArgs),
+    Claim(Deferred<ClaimArgs>),
     /// Renew a lease (MCP: task_heartbeat)
-    Heartbeat(HeartbeatArgs),
+    Heartbeat(Deferred<HeartbeatArgs>),
     /// Complete a running task with a result (MCP: task_complete)
-    Complete(CompleteArgs),
+    Complete(Deferred<CompleteArgs>),
     /// Report a failed attempt: retried with backoff, or failed for good (MCP: task_fail)
-    Fail(FailArgs),
+    Fail(Deferred<FailArgs>),
     /// Change a waiting task's priority, deadline, milestone or prerequisites
-    Update(UpdateArgs),
+    Update(Deferred<UpdateArgs>),
 }
 
 /// Enqueue a task
@@ -234,14 +235,14 @@ pub struct UpdateArgs {
 /// Dispatches one `task` subcommand.
 pub fn run(ui: &Ui, service: &Service, cmd: TaskCommand) -> Result<()> {
     match cmd {
-        TaskCommand::Add(args) => cmd_task_add(ui, service, args),
-        TaskCommand::List(args) => cmd_task_list(ui, service, args),
-        TaskCommand::Get(args) => {
+        TaskCommand::Add(Deferred(args)) => cmd_task_add(ui, service, args),
+        TaskCommand::List(Deferred(args)) => cmd_task_list(ui, service, args),
+        TaskCommand::Get(Deferred(args)) => {
             let reply = service.task_get(GetRequest { task_id: args.task })?;
             ui.reply(&reply, render_detail)
         }
         TaskCommand::Status => cmd_task_status(ui, service),
-        TaskCommand::Cancel(args) => {
+        TaskCommand::Cancel(Deferred(args)) => {
             let reply = service.task_cancel(CancelRequest { task_id: args.task, reason: args.reason })?;
             ui.status(format!("Cancelled {} task(s).", reply.total_cancelled));
             ui.reply(&reply, |r| {
@@ -250,13 +251,13 @@ pub fn run(ui: &Ui, service: &Service, cmd: TaskCommand) -> Result<()> {
                 out
             })
         }
-        TaskCommand::Plan(args) => cmd_task_plan(ui, service, args),
-        TaskCommand::Claim(args) => cmd_task_claim(ui, service, args),
-        TaskCommand::Heartbeat(args) => {
+        TaskCommand::Plan(Deferred(args)) => cmd_task_plan(ui, service, args),
+        TaskCommand::Claim(Deferred(args)) => cmd_task_claim(ui, service, args),
+        TaskCommand::Heartbeat(Deferred(args)) => {
             let reply = service.task_heartbeat(HeartbeatRequest { task_id: args.task, lease_id: args.lease })?;
             ui.reply(&reply, |r| format!("lease on {} renewed until {}\n", r.task_id, r.lease_expires_at))
         }
-        TaskCommand::Complete(args) => {
+        TaskCommand::Complete(Deferred(args)) => {
             let result_data = args.result.as_deref().map(|r| parse_json("--result", r)).transpose()?;
             let req = CompleteRequest { task_id: args.task, lease_id: args.lease, result_data, agent: args.agent };
             let reply = service.task_complete(req)?;
@@ -267,7 +268,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: TaskCommand) -> Result<()> {
             ));
             ui.reply(&reply, |r| r.unblocked_task_ids.iter().map(|id| format!("ready {id}\n")).collect())
         }
-        TaskCommand::Fail(args) => {
+        TaskCommand::Fail(Deferred(args)) => {
             let req =
                 FailRequest { task_id: args.task, error_message: args.error, lease_id: args.lease, agent: args.agent };
             let reply = service.task_fail(req)?;
@@ -288,7 +289,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: TaskCommand) -> Result<()> {
             }
             ui.reply(&reply, |r| format!("{} {}\n", r.status.as_str(), r.task_id))
         }
-        TaskCommand::Update(args) => {
+        TaskCommand::Update(Deferred(args)) => {
             let req = UpdateRequest {
                 task_id: args.task,
                 summary: args.summary,
