@@ -81,9 +81,20 @@ fn the_index_follows_every_change_and_survives_deletion_and_corruption() {
     let current = std::fs::read_to_string(search_dir.join("CURRENT")).unwrap();
     std::fs::write(search_dir.join(current.trim()).join("state.bin"), b"\xff\xff garbage").unwrap();
     assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
+    // An intact summary before a damaged body: an unchanged ledger is answered from the summary
+    // alone; the first change, which needs the body, rebuilds.
+    let current = std::fs::read_to_string(search_dir.join("CURRENT")).unwrap();
+    let state_path = search_dir.join(current.trim()).join("state.bin");
+    let state = std::fs::read(&state_path).unwrap();
+    std::fs::write(&state_path, &state[..state.len() - 5]).unwrap();
+    assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
+    repo.json(&["memory", "add", "project:", "okapi", "An okapi is a forest giraffe."]);
+    assert_eq!(ids(&repo.json(&["search", "giraffe"])), ["project:okapi"]);
+    repo.json(&["memory", "delete", "project:", "okapi"]);
+    assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
     let rebuilt = repo.json(&["index", "--rebuild"]);
     assert_eq!(rebuilt["rebuilt"], true);
-    assert_eq!(rebuilt["files_indexed"], 3, "the tombstone, the episodic entry and the decision");
+    assert_eq!(rebuilt["files_indexed"], 4, "two tombstones, the episodic entry and the decision");
     // A malformed file is named and skipped; the rest stays searchable.
     std::fs::write(repo.path().join(".abathur/memory/project/bad.md"), "no front matter").unwrap();
     let out = repo.run(&["search", "okapi"]);

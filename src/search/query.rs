@@ -59,7 +59,8 @@ pub(crate) struct OpenIndex {
     stamp: Option<String>,
     generation: Generation,
     reader: tantivy::IndexReader,
-    vectors: Option<usearch::Index>,
+    /// The vector file, mapped on the first semantic or hybrid search (a text search never needs it).
+    vectors: std::cell::OnceCell<Option<usearch::Index>>,
 }
 
 impl std::fmt::Debug for OpenIndex {
@@ -76,8 +77,16 @@ impl OpenIndex {
             .reload_policy(tantivy::ReloadPolicy::Manual)
             .try_into()
             .map_err(|e: tantivy::TantivyError| internal(e))?;
-        let vectors = generation.vectors_view()?;
-        Ok(OpenIndex { stamp, generation, reader, vectors })
+        Ok(OpenIndex { stamp, generation, reader, vectors: std::cell::OnceCell::new() })
+    }
+
+    /// The vector index, mapped read-only the first time it is asked for; `None` without vectors.
+    fn vectors(&self) -> Result<Option<&usearch::Index>> {
+        if self.vectors.get().is_none() {
+            let mapped = self.generation.vectors_view()?;
+            let _ = self.vectors.set(mapped);
+        }
+        Ok(self.vectors.get().and_then(Option::as_ref))
     }
 }
 
@@ -234,6 +243,10 @@ impl Service {
                 Err(_) => None,
             },
         };
+        // Something changed: comparing with a scan needs the whole state (a damaged one is rebuilt).
+        if generation.as_mut().is_some_and(|g| g.load_all().is_err()) {
+            generation = None;
+        }
         let scan = source::scan(&self.ledger, generation.as_ref().map(|g| g.known_files()).as_ref())?;
         let mut stale = false;
         if generation.as_ref().is_none_or(|g| g.is_behind(&scan, vector_id)) {
@@ -331,12 +344,13 @@ impl Service {
                     .insert(address, Candidate { address, text: Some(score), cosine: None, coverage: 0.0, doc: None });
             }
         }
-        let vectors = match (mode, embedder, &open.vectors) {
-            (Mode::Text, _, _) | (_, None, _) | (_, _, None) => None,
-            (_, Some(embedder), Some(vectors))
-                if generation.vector_id() == Some(embedder.installed().vector_id().as_str()) =>
-            {
-                Some((vectors, embedder.embed(&[query])?.pop().unwrap_or_default()))
+        let vectors = match (mode, embedder) {
+            (Mode::Text, _) | (_, None) => None,
+            (_, Some(embedder)) if generation.vector_id() == Some(embedder.installed().vector_id().as_str()) => {
+                match open.vectors()? {
+                    Some(vectors) => Some((vectors, embedder.embed(&[query])?.pop().unwrap_or_default())),
+                    None => None,
+                }
             }
             _ => None,
         };
