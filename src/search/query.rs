@@ -386,8 +386,9 @@ impl Service {
             }
             // Text candidates the vector index did not propose still have a vector: score it.
             let mut buffer = vec![0.0_f32; vectors.dimensions()];
+            let mut hashes = HashColumn::new(&searcher, f.hash);
             for candidate in candidates.values_mut().filter(|c| c.cosine.is_none()) {
-                let hash = candidate.doc(&searcher)?.get_first(f.hash).and_then(|v| v.as_u64()).unwrap_or(0);
+                let hash = hashes.get(candidate.address)?.unwrap_or(0);
                 if vectors.get(hash, &mut buffer).unwrap_or(0) > 0 {
                     candidate.cosine = Some(buffer.iter().zip(query_vector).map(|(a, b)| a * b).sum());
                 }
@@ -395,21 +396,16 @@ impl Service {
         }
         if mode == Mode::Hybrid {
             let weights = query_term_weights(index, &searcher, f.body, query)?;
-            let mut analyzer = index.tokenizer_for_field(f.body).map_err(internal)?;
-            for candidate in candidates.values_mut() {
-                let doc = candidate.doc(&searcher)?;
-                let mut present = HashSet::new();
-                for field in [f.title, f.heading, f.body] {
-                    let text = doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("");
-                    let mut stream = analyzer.token_stream(text);
-                    while let Some(token) = stream.next() {
-                        if weights.contains_key(&token.text) {
-                            present.insert(token.text.clone());
-                        }
-                    }
+            let total: f32 = weights.values().sum();
+            let addresses: Vec<DocAddress> = candidates.keys().copied().collect();
+            let mut got = vec![0.0_f32; addresses.len()];
+            for (term, weight) in &weights {
+                for i in containing(&searcher, [f.title, f.heading, f.body], term, &addresses)? {
+                    got[i] += weight;
                 }
-                let total: f32 = weights.values().sum();
-                let got: f32 = present.iter().map(|t| weights[t]).sum();
+            }
+            for (address, got) in addresses.iter().zip(got) {
+                let candidate = candidates.get_mut(address).expect("a candidate's own address");
                 candidate.coverage = if total > 0.0 { got / total } else { 0.0 };
             }
         }
@@ -544,22 +540,77 @@ fn query_term_weights(
 /// Vector keys of every chunk that passes `filter`, read from the hash fast field.
 fn allowed_hashes(searcher: &Searcher, filter: &dyn Query, hash: tantivy::schema::Field) -> Result<HashSet<u64>> {
     let docs = searcher.search(filter, &DocSetCollector).map_err(internal)?;
-    let name = searcher.schema().get_field_name(hash).to_string();
-    let mut columns = HashMap::new();
+    let mut hashes = HashColumn::new(searcher, hash);
     let mut allowed = HashSet::with_capacity(docs.len());
     for address in docs {
-        let column = match columns.entry(address.segment_ord) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let reader = searcher.segment_reader(address.segment_ord);
-                e.insert(reader.fast_fields().u64(&name).map_err(internal)?)
-            }
-        };
-        if let Some(value) = column.first(address.doc_id) {
+        if let Some(value) = hashes.get(address)? {
             allowed.insert(value);
         }
     }
     Ok(allowed)
+}
+
+/// A chunk's vector key, read from the hash fast field: no stored document is decompressed.
+struct HashColumn<'a> {
+    searcher: &'a Searcher,
+    name: String,
+    segments: HashMap<u32, tantivy::columnar::Column<u64>>,
+}
+
+impl<'a> HashColumn<'a> {
+    fn new(searcher: &'a Searcher, hash: tantivy::schema::Field) -> HashColumn<'a> {
+        HashColumn { searcher, name: searcher.schema().get_field_name(hash).to_string(), segments: HashMap::new() }
+    }
+
+    fn get(&mut self, address: DocAddress) -> Result<Option<u64>> {
+        let column = match self.segments.entry(address.segment_ord) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let reader = self.searcher.segment_reader(address.segment_ord);
+                e.insert(reader.fast_fields().u64(&self.name).map_err(internal)?)
+            }
+        };
+        Ok(column.first(address.doc_id))
+    }
+}
+
+/// Positions in `addresses` of the documents with the indexed `term` in any of `fields`. It walks
+/// the term's postings with skips to just those documents, so coverage needs neither their stored
+/// text nor a second pass of the analyzer over it.
+fn containing(
+    searcher: &Searcher,
+    fields: [tantivy::schema::Field; 3],
+    term: &str,
+    addresses: &[DocAddress],
+) -> Result<Vec<usize>> {
+    use tantivy::DocSet;
+    let mut by_segment: HashMap<u32, Vec<(tantivy::DocId, usize)>> = HashMap::new();
+    for (i, address) in addresses.iter().enumerate() {
+        by_segment.entry(address.segment_ord).or_default().push((address.doc_id, i));
+    }
+    let mut found = vec![false; addresses.len()];
+    for (segment, mut docs) in by_segment {
+        docs.sort_unstable();
+        let reader = searcher.segment_reader(segment);
+        for field in fields {
+            let inverted = reader.inverted_index(field).map_err(internal)?;
+            let Some(mut postings) = inverted
+                .read_postings(&Term::from_field_text(field, term), IndexRecordOption::Basic)
+                .map_err(internal)?
+            else {
+                continue;
+            };
+            for &(doc, i) in &docs {
+                if postings.doc() > doc {
+                    continue;
+                }
+                if postings.seek(doc) == doc {
+                    found[i] = true;
+                }
+            }
+        }
+    }
+    Ok(found.iter().enumerate().filter(|(_, hit)| **hit).map(|(i, _)| i).collect())
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
