@@ -40,6 +40,48 @@ fn enqueue_replies_with_the_seed_fields_and_derives_ready_or_blocked() {
 }
 
 #[test]
+fn work_already_done_is_recorded_completed_in_one_command() {
+    let repo = Repo::new();
+    let open = repo.add(&["Still to do"]);
+    let before = repo.snapshot_files();
+    // Done work cannot have waited on unfinished work; --result needs --completed. Nothing is written.
+    let err = repo.fails(&["task", "add", "Done early", "--completed", "--after", &open], 3);
+    assert!(err.contains("cannot have waited on unfinished work"), "{err}");
+    repo.fails(&["task", "add", "Not done", "--result", "{}"], 2);
+    repo.fails(&["task", "add", "Done", "--completed", "--result", "{not json"], 1);
+    assert_eq!(repo.snapshot_files(), before);
+
+    let done = repo.json(&[
+        "task",
+        "add",
+        "Fixed the flaky test",
+        "--completed",
+        "--result",
+        r#"{"commit":"abc123"}"#,
+        "--created-by",
+        "founding-engineer",
+        "-m",
+        "M1",
+    ]);
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["calculated_priority"], 0.0);
+    let id = s(&done, "task_id");
+    let got = repo.json(&["task", "get", id]);
+    assert_eq!(got["status"], "completed");
+    assert_eq!(got["result_data"]["commit"], "abc123");
+    let events: Vec<&str> = got["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["created", "completed"]);
+    assert!(got["completed_at"].is_string());
+    // It counts as finished work: a task after it is ready at once, and it is never claimed.
+    let next = repo.json(&["task", "add", "Build on it", "--after", id]);
+    assert_eq!(next["status"], "ready");
+    let status = repo.json(&["task", "status"]);
+    assert_eq!(status["completed"], 1);
+    let err = repo.fails(&["task", "claim", "--task", id, "--agent", "a"], 3);
+    assert!(err.contains("it is completed"), "{err}");
+}
+
+#[test]
 fn reference_worked_example_scores_32_5() {
     let repo = Repo::new();
     let reply = repo.json(&["task", "add", "Plain task", "--source", "human", "-p", "5"]);

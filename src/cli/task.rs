@@ -90,6 +90,12 @@ pub struct AddArgs {
     /// Who is enqueueing
     #[arg(long)]
     pub created_by: Option<String>,
+    /// Record work that is already done: stored completed at once (its prerequisites must be too)
+    #[arg(long)]
+    pub completed: bool,
+    /// With --completed: the result, as JSON
+    #[arg(long, value_name = "JSON", requires = "completed")]
+    pub result: Option<String>,
 }
 
 /// List tasks
@@ -324,6 +330,8 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
         max_retries,
         lease_timeout,
         created_by,
+        completed,
+        result,
     } = args;
     let description = if description == "-" {
         std::io::read_to_string(std::io::stdin()).map_err(|e| Error::io(std::path::Path::new("<stdin>"), e))?
@@ -353,14 +361,20 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
         max_retries,
         lease_timeout_seconds: lease_timeout.map(|d| d.as_secs()),
         created_by,
+        completed,
+        result_data: result.map(|text| parse_json("--result", &text)).transpose()?,
     };
     let reply = service.task_enqueue(req)?;
-    ui.status(format!(
-        "Enqueued task {} ({}, calculated priority {}).",
-        reply.task_id,
-        reply.status.as_str(),
-        reply.calculated_priority
-    ));
+    if completed {
+        ui.status(format!("Recorded task {} as completed.", reply.task_id));
+    } else {
+        ui.status(format!(
+            "Enqueued task {} ({}, calculated priority {}).",
+            reply.task_id,
+            reply.status.as_str(),
+            reply.calculated_priority
+        ));
+    }
     ui.reply(&reply, |r| format!("{}\n", r.task_id))
 }
 

@@ -54,6 +54,13 @@ pub struct EnqueueRequest {
     /// Who is enqueueing (agent or person).
     #[serde(default)]
     pub created_by: Option<String>,
+    /// Record work that is already done: the task is stored completed at once, never queued.
+    /// Every prerequisite must be completed already.
+    #[serde(default)]
+    pub completed: bool,
+    /// With `completed`: the result, as `task_complete` takes it.
+    #[serde(default)]
+    pub result_data: Option<serde_json::Value>,
 }
 
 /// Reply of `task_enqueue`.

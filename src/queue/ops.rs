@@ -109,6 +109,14 @@ impl Service {
             .map(|d| Timestamp::parse(d).map_err(|e| Error::invalid("deadline", e.message)))
             .transpose()?;
         let input_data = req.input_data.map(|v| v.to_string());
+        let result_data = match (req.completed, req.result_data) {
+            (_, None) => None,
+            (true, Some(v)) => Some(v.to_string()),
+            (false, Some(_)) => {
+                return Err(Error::invalid("result_data", "is only for a task recorded as completed")
+                    .hint("set completed, or report the result with task_complete after claiming"));
+            }
+        };
         let mut prerequisites = Vec::new();
         for p in &req.prerequisites {
             let id = self.resolve_task(p).map_err(|e| prefix_error("prerequisites", p, e))?;
@@ -138,6 +146,12 @@ impl Service {
         let id = record.id;
         let by = record.created_by.clone();
         record.record_event(now, "created", by.as_deref(), None);
+        if req.completed {
+            record.state = State::Completed;
+            record.completed_at = Some(now);
+            record.result_data = result_data;
+            record.record_event(now, "completed", by.as_deref(), Some("recorded as already done".into()));
+        }
         record.validate()?;
 
         let mut unfinished = false;
@@ -154,10 +168,27 @@ impl Service {
                         .hint("drop that prerequisite, or enqueue a replacement for it first"));
                     }
                     State::Completed => {}
+                    _ if req.completed => {
+                        return Err(Error::conflict(format!(
+                            "prerequisite {p} is {}; work recorded as done cannot have waited on unfinished work",
+                            effective_state(&pre, now).as_str()
+                        ))
+                        .hint("complete the prerequisite first, or record this task without it"));
+                    }
                     _ => unfinished = true,
                 }
             }
             self.tasks.write(&record)?;
+        }
+
+        if req.completed {
+            return Ok(EnqueueReply {
+                task_id: id.to_string(),
+                status: Status::Completed,
+                calculated_priority: 0.0,
+                dependency_depth: 0,
+                submitted_at: now.to_string(),
+            });
         }
 
         if unfinished || record.milestone.is_some() {

@@ -99,11 +99,21 @@ async def main():
                 ("task_cancel", {"task_id": tests["task_id"]}, "ConflictError"),
                 ("task_execution_plan", {"task_ids": ["01zzzzzzzzzzzzzzzzzzzzzzzz"]}, "NotFoundError"),
                 ("task_list", {"limit": 501}, "ValidationError"),
+                ("task_enqueue", {"description": "x", "result_data": {"ok": True}}, "ValidationError"),
             ]:
                 result = await s.call_tool(tool, args)
                 expect(result.is_error, f"{tool}({str(args)[:60]}) should fail")
                 body = result.structured_content
                 expect(body.get("error") == kind and body.get("message"), f"{tool}: expected {kind}, got {body}")
+            # Work already done is recorded completed in one call, and counts as finished work.
+            done = await call(s, "task_enqueue", {"description": "Fixed the flaky test", "completed": True,
+                                                  "result_data": {"commit": "abc123"}})
+            expect(done["status"] == "completed", f"recorded as done: {done}")
+            after = await call(s, "task_enqueue", {"description": "Build on it", "prerequisites": [done["task_id"]]})
+            expect(after["status"] == "ready", f"a task after done work is ready: {after}")
+            got = await call(s, "task_get", {"task_id": done["task_id"]})
+            expect(got["result_data"] == {"commit": "abc123"}, f"the result is kept: {got}")
+            await call(s, "task_cancel", {"task_id": after["task_id"]})
             bad = await s.call_tool("task_list", {"limit": "many"})
             expect(bad.is_error, "a wrongly typed argument is a tool error, not a crash")
 
