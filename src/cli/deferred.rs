@@ -1,9 +1,9 @@
 //! Builds a command's arguments only when that command is the one being run.
 //!
 //! clap's derive builds the whole command tree, every argument of every subcommand with its help
-//! text, before it parses anything. For abathur that was about three quarters of a millisecond of
-//! every process (a fifth of `abathur --version`), most of it first touches of code and memory
-//! for commands the process never runs. [`Deferred`] wraps a subcommand's arguments (or its nested
+//! text, before it parses anything: a first parse took about 0.75 ms in process, most of it first
+//! touches of code and memory for commands the process never runs. Deferring them saved about
+//! 0.2 ms of every abathur process (docs/benchmarks.md). [`Deferred`] wraps a subcommand's arguments (or its nested
 //! subcommands) so that clap's `Command::defer` builds them when that subcommand is selected; the
 //! top level still knows every name and its one-line help, so `--help`, suggestions and
 //! completions are unchanged.
@@ -25,9 +25,7 @@ pub fn whole_command() -> Command {
     cmd
 }
 
-/// Builds `cmd` with `augment` now, or when it is selected. A command's one-line help is the
-/// variant's doc comment, which clap applies before a deferred `augment` runs; keep it, since the
-/// wrapped type's own doc comment would otherwise replace it.
+/// Builds `cmd` with `augment` now (see [`whole_command`]), or when it is selected.
 fn defer_or_build(cmd: Command, augment: fn(Command) -> Command) -> Command {
     if BUILD_EAGERLY.get() {
         return augment(cmd);
@@ -35,6 +33,9 @@ fn defer_or_build(cmd: Command, augment: fn(Command) -> Command) -> Command {
     cmd.defer(augment)
 }
 
+/// Runs `augment` and keeps `cmd`'s help. A command's one-line help is the variant's doc comment,
+/// which clap applies before a deferred `augment` runs; the wrapped type's own doc comment would
+/// otherwise replace it.
 fn keeping_about(cmd: Command, augment: impl FnOnce(Command) -> Command) -> Command {
     let about = cmd.get_about().cloned();
     let long_about = cmd.get_long_about().cloned();

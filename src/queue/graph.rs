@@ -80,7 +80,7 @@ impl Graph {
 
     /// Builds the graph from per-node prerequisite lists.
     pub fn new(prereqs: Vec<Vec<usize>>) -> Graph {
-        Graph::build(prereqs.len(), |i| prereqs[i].clone())
+        Graph::build(prereqs.len(), |i| prereqs[i].iter().copied())
     }
 
     /// Longest chain of edges from each of `starts` along `edges`, counting only nodes `live` says are

@@ -14,16 +14,22 @@ use crate::time::Timestamp;
 pub const AGENT_TYPES: [&str; 6] =
     ["schema-implementer", "test-engineer", "api-developer", "vector-integrator", "docs-writer", "reviewer"];
 
-/// Writes `n` synthetic tasks submitted from `start` on; returns their ids in creation order.
-pub fn seed(store: &TaskStore, n: usize, start: Timestamp) -> Result<Vec<Id>> {
-    let sources = [Source::Human, Source::AgentRequirements, Source::AgentPlanner, Source::AgentImplementation];
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
+/// A small deterministic generator (xorshift64) for synthetic ledgers and randomised tests: the same
+/// seed gives the same sequence on every machine. `seed` must not be 0.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
-    };
+    }
+}
+
+/// Writes `n` synthetic tasks submitted from `start` on; returns their ids in creation order.
+pub fn seed(store: &TaskStore, n: usize, start: Timestamp) -> Result<Vec<Id>> {
+    let sources = [Source::Human, Source::AgentRequirements, Source::AgentPlanner, Source::AgentImplementation];
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     let mut ids: Vec<Id> = Vec::with_capacity(n);
     for i in 0..n {
         let id = Id::generate();
@@ -50,7 +56,7 @@ pub fn seed(store: &TaskStore, n: usize, start: Timestamp) -> Result<Vec<Id>> {
             agent_type: AGENT_TYPES[(next() % 6) as usize].to_string(),
             base_priority: (next() % 11) as u8,
             prerequisites,
-            deadline: (next() % 4 == 0).then(|| at.plus_seconds(86_400.0 * (next() % 30) as f64)),
+            deadline: next().is_multiple_of(4).then(|| at.plus_seconds(86_400.0 * (next() % 30) as f64)),
             estimated_duration_seconds: Some(600 + next() % 7200),
             milestone: Some(format!("M{}", 1 + i * 4 / n.max(1))),
             parent_task_id: None,

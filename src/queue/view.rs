@@ -444,13 +444,7 @@ mod tests {
     /// derives for that task, on a graph with chains, diamonds, running, expired and finished tasks.
     #[test]
     fn a_neighbourhood_view_agrees_with_the_whole_view_for_its_task() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::queue::synthetic::xorshift(0x9E37_79B9_7F4A_7C15);
         let mut symbols = Symbols::default();
         let agents = [symbols.intern("a"), symbols.intern("b")];
         let now = Timestamp::from_millis(10_000_000);
@@ -469,7 +463,7 @@ mod tests {
             h.prerequisites = prerequisites;
             h.state = state;
             h.submitted_at = Timestamp::from_millis((i as i64) * 1000);
-            h.deadline = (next() % 3 == 0).then(|| now.plus_seconds((next() % 200_000) as f64));
+            h.deadline = next().is_multiple_of(3).then(|| now.plus_seconds((next() % 200_000) as f64));
             h.lease_expires_at = (state == State::Running).then(|| now.plus_seconds((next() % 20) as f64 - 10.0));
             h.retry_count = (next() % 4) as u32;
             heads.push(h);

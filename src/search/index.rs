@@ -129,7 +129,8 @@ pub struct DocState {
 /// `state.bin` holds it in two parts: `format` (u32, little-endian), the summary's length (u32),
 /// the [`Summary`] and then the [`Body`], each postcard. A search of an index that is up to date
 /// needs only the summary; the body (a record per file and a key per vector: about 7 MB and 50 ms
-/// of decoding at 100,000 chunks) is read when something changed.
+/// of decoding at 100,000 chunks) is read when something changed. Format 3 wrote it whole, as one
+/// postcard value; such a file is still read to salvage its vectors.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct State {
     format: u32,
@@ -205,7 +206,6 @@ impl State {
 /// process has replaced the file since.
 struct StateFile {
     path: PathBuf,
-    format: u32,
     summary: Summary,
     file: std::fs::File,
     body_at: u64,
@@ -230,7 +230,7 @@ impl StateFile {
         let mut bytes = vec![0u8; summary_len as usize];
         file.read_exact(&mut bytes).map_err(|e| Error::io(path, e))?;
         let summary = postcard::from_bytes(&bytes).map_err(|e| corrupt(&e.to_string()))?;
-        Ok(StateFile { path: path.to_path_buf(), format, summary, file, body_at: 8 + summary_len })
+        Ok(StateFile { path: path.to_path_buf(), summary, file, body_at: 8 + summary_len })
     }
 
     /// The whole state: the summary and the body.
@@ -244,7 +244,7 @@ impl StateFile {
             .map_err(|e| Error::new(ErrorKind::Internal, format!("search state {}: {e}", path.display())))?;
         let Summary { vector_id, dirs, chunks_total, chunks_missing, hand_written: _ } = self.summary;
         Ok(State {
-            format: self.format,
+            format: FORMAT_VERSION,
             vector_id,
             docs: body.docs.into_iter().collect(),
             embedded: body.embedded,
@@ -255,20 +255,13 @@ impl StateFile {
     }
 }
 
-/// The vector identity and keys recorded in a generation's state, of this format or the legacy one.
+/// The vector identity and keys recorded in a generation's state, of this format or the legacy one
+/// (which wrote [`State`] whole, as one postcard value).
 fn recorded_vectors(path: &Path) -> Option<(Option<String>, Vec<u64>)> {
     if let Ok(state) = StateFile::open(path).and_then(StateFile::read_all) {
         return Some((state.vector_id, state.embedded));
     }
-    #[derive(Deserialize)]
-    struct Legacy {
-        format: u32,
-        vector_id: Option<String>,
-        #[allow(dead_code)]
-        docs: BTreeMap<String, DocState>,
-        embedded: Vec<u64>,
-    }
-    let legacy: Legacy = postcard::from_bytes(&std::fs::read(path).ok()?).ok()?;
+    let legacy: State = postcard::from_bytes(&std::fs::read(path).ok()?).ok()?;
     (legacy.format == LEGACY_FORMAT).then_some((legacy.vector_id, legacy.embedded))
 }
 
@@ -380,11 +373,11 @@ impl IndexDir {
         let (schema, fields) = schema();
         let index = tantivy::Index::create_in_dir(dir.join("tantivy"), schema).map_err(|e| tantivy_error(&dir, e))?;
         let mut state = State { format: FORMAT_VERSION, ..State::default() };
-        if let Some((old_vectors, vector_id)) = self.salvage_vectors() {
+        if let Some((old_vectors, vector_id, keys)) = self.salvage_vectors() {
             std::fs::copy(&old_vectors, dir.join(VECTORS)).map_err(|e| Error::io(&old_vectors, e))?;
             let vectors = load_vectors(&dir.join(VECTORS), false)?;
             state.vector_id = Some(vector_id);
-            state.embedded = all_keys(&vectors, &old_vectors);
+            state.embedded = keys_present(&vectors, keys);
         }
         let mut generation = Generation { dir, index, fields, state, unread_body: None };
         generation.save_state()?;
@@ -394,13 +387,13 @@ impl IndexDir {
         Ok(generation)
     }
 
-    /// The previous generation's vector file and identity, if it is readable.
-    fn salvage_vectors(&self) -> Option<(PathBuf, String)> {
+    /// The previous generation's vector file, identity and recorded keys, if it is readable.
+    fn salvage_vectors(&self) -> Option<(PathBuf, String, Vec<u64>)> {
         let name = std::fs::read_to_string(self.root.join(CURRENT)).ok()?;
         let dir = self.root.join(name.trim());
-        let (vector_id, _) = recorded_vectors(&dir.join(STATE))?;
+        let (vector_id, keys) = recorded_vectors(&dir.join(STATE))?;
         let path = dir.join(VECTORS);
-        load_vectors(&path, true).is_ok().then_some((path, vector_id?))
+        load_vectors(&path, true).is_ok().then_some((path, vector_id?, keys))
     }
 
     fn remove_other_generations(&self, keep: &str) {
@@ -415,11 +408,9 @@ impl IndexDir {
     }
 }
 
-/// Every key of a vector index, by reading the keys from the old state when possible.
-fn all_keys(vectors: &usearch::Index, old_vectors: &Path) -> Vec<u64> {
-    let old = recorded_vectors(&old_vectors.with_file_name(STATE));
-    let mut keys: Vec<u64> =
-        old.map(|(_, keys)| keys.into_iter().filter(|k| vectors.contains(*k)).collect()).unwrap_or_default();
+/// The recorded `keys` that `vectors` really holds, sorted.
+fn keys_present(vectors: &usearch::Index, keys: Vec<u64>) -> Vec<u64> {
+    let mut keys: Vec<u64> = keys.into_iter().filter(|k| vectors.contains(*k)).collect();
     keys.sort_unstable();
     keys
 }
@@ -459,7 +450,7 @@ impl Generation {
         let file = StateFile::open(&dir.join(STATE))?;
         let summary = &file.summary;
         let state = State {
-            format: file.format,
+            format: FORMAT_VERSION,
             vector_id: summary.vector_id.clone(),
             dirs: summary.dirs.clone(),
             chunks_total: summary.chunks_total,

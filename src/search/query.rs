@@ -1,8 +1,8 @@
 //! `search` and `index` as `Service` methods: catching up, the two retrievers, and their fusion.
 //!
-//! A search first compares the ledger's files with what the index holds (one `stat` each) while the
-//! model loads on another thread; only when something changed does it take the index lock and catch
-//! up. Then BM25 and the vector index each propose candidates, every candidate gets both scores
+//! A search first compares the ledger with the summary of what the index holds (folder times, and
+//! the hand-written files one by one) while the model loads on another thread; only when something
+//! changed does it read the rest, take the index lock and catch up. Then BM25 and the vector index each propose candidates, every candidate gets both scores
 //! (the cosine of a text-only candidate is computed from its stored vector), and [`fuse`] ranks them.
 
 use std::collections::{HashMap, HashSet};
@@ -398,12 +398,7 @@ impl Service {
             let weights = query_term_weights(index, &searcher, f.body, query)?;
             let total: f32 = weights.values().sum();
             let addresses: Vec<DocAddress> = candidates.keys().copied().collect();
-            let mut got = vec![0.0_f32; addresses.len()];
-            for (term, weight) in &weights {
-                for i in containing(&searcher, [f.title, f.heading, f.body], term, &addresses)? {
-                    got[i] += weight;
-                }
-            }
+            let got = weight_present(&searcher, [f.title, f.heading, f.body], &weights, &addresses)?;
             for (address, got) in addresses.iter().zip(got) {
                 let candidate = candidates.get_mut(address).expect("a candidate's own address");
                 candidate.coverage = if total > 0.0 { got / total } else { 0.0 };
@@ -574,43 +569,50 @@ impl<'a> HashColumn<'a> {
     }
 }
 
-/// Positions in `addresses` of the documents with the indexed `term` in any of `fields`. It walks
-/// the term's postings with skips to just those documents, so coverage needs neither their stored
-/// text nor a second pass of the analyzer over it.
-fn containing(
+/// For each of `addresses`, the summed weight of the `weights` terms indexed in any of its `fields`.
+/// It walks each term's postings with skips to just those documents, so coverage needs neither
+/// their stored text nor a second pass of the analyzer over it.
+fn weight_present(
     searcher: &Searcher,
     fields: [tantivy::schema::Field; 3],
-    term: &str,
+    weights: &HashMap<String, f32>,
     addresses: &[DocAddress],
-) -> Result<Vec<usize>> {
+) -> Result<Vec<f32>> {
     use tantivy::DocSet;
     let mut by_segment: HashMap<u32, Vec<(tantivy::DocId, usize)>> = HashMap::new();
     for (i, address) in addresses.iter().enumerate() {
         by_segment.entry(address.segment_ord).or_default().push((address.doc_id, i));
     }
+    let mut got = vec![0.0_f32; addresses.len()];
     let mut found = vec![false; addresses.len()];
     for (segment, mut docs) in by_segment {
         docs.sort_unstable();
         let reader = searcher.segment_reader(segment);
-        for field in fields {
-            let inverted = reader.inverted_index(field).map_err(internal)?;
-            let Some(mut postings) = inverted
-                .read_postings(&Term::from_field_text(field, term), IndexRecordOption::Basic)
-                .map_err(internal)?
-            else {
-                continue;
-            };
-            for &(doc, i) in &docs {
-                if postings.doc() > doc {
+        let inverted: Vec<_> =
+            fields.iter().map(|&f| reader.inverted_index(f)).collect::<tantivy::Result<_>>().map_err(internal)?;
+        for (term, weight) in weights {
+            // A term counts once per document, however many fields hold it.
+            for (field, inverted) in fields.iter().zip(&inverted) {
+                let Some(mut postings) = inverted
+                    .read_postings(&Term::from_field_text(*field, term), IndexRecordOption::Basic)
+                    .map_err(internal)?
+                else {
                     continue;
+                };
+                for &(doc, i) in &docs {
+                    if postings.doc() <= doc && postings.seek(doc) == doc {
+                        found[i] = true;
+                    }
                 }
-                if postings.seek(doc) == doc {
-                    found[i] = true;
+            }
+            for &(_, i) in &docs {
+                if std::mem::take(&mut found[i]) {
+                    got[i] += weight;
                 }
             }
         }
     }
-    Ok(found.iter().enumerate().filter(|(_, hit)| **hit).map(|(i, _)| i).collect())
+    Ok(got)
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
