@@ -4,7 +4,9 @@
 //! method taking a request type and returning a reply type (see `queue::api`), so `--json` output and
 //! MCP replies are the same by construction.
 
+use std::any::Any;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::error::Result;
@@ -24,10 +26,10 @@ pub struct Service {
     /// Whether this process serves many requests (the MCP server): it loads the model for speed per
     /// query rather than for a quick start.
     pub(crate) long_lived: bool,
-    /// The search index a long-lived process keeps open between searches.
-    pub(crate) search_index: std::sync::Arc<std::sync::Mutex<Option<crate::search::query::OpenIndex>>>,
-    /// The embedding model once loaded: a long-lived process (the MCP server) loads it once.
-    pub(crate) embedder: std::sync::Arc<std::sync::Mutex<Option<crate::search::model::Embedder>>>,
+    /// What the search engine keeps between requests (`search::query::EngineCache`), shared by clones.
+    /// Held by type, not by name, so that a binary without the engine (`cli::engine`) does not link
+    /// the engine's code just to drop it.
+    engine_cache: Arc<OnceLock<Box<dyn Any + Send + Sync>>>,
 }
 
 impl Service {
@@ -42,16 +44,7 @@ impl Service {
         let config = ledger.config()?;
         let tasks = TaskStore::new(&ledger);
         let model_home = crate::search::model::model_home();
-        Ok(Service {
-            ledger,
-            config,
-            clock,
-            tasks,
-            model_home,
-            long_lived: false,
-            search_index: Default::default(),
-            embedder: Default::default(),
-        })
+        Ok(Service { ledger, config, clock, tasks, model_home, long_lived: false, engine_cache: Default::default() })
     }
 
     /// The same service with models taken from `home` instead of the environment's choice.
@@ -69,6 +62,11 @@ impl Service {
     /// The ledger this service writes.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// This service's one `T`, created on first use: the engine's state between requests.
+    pub(crate) fn engine_cache<T: Any + Default + Send + Sync>(&self) -> &T {
+        self.engine_cache.get_or_init(|| Box::new(T::default())).downcast_ref().expect("one engine cache type")
     }
 
     /// The validated configuration.

@@ -7,6 +7,7 @@ mod bad_input;
 mod cache;
 mod concurrency;
 mod crash;
+mod engine;
 mod gate;
 mod git_workflow;
 mod init;

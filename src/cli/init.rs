@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cli::Ui;
 use crate::error::Result;
-use crate::integrate::ClaudeReport;
+use crate::integrate::{ClaudeReport, ToolInfo};
 use crate::ledger::{InitReport, Ledger, current_worktree};
 
 /// Create the ledger (.abathur/) in this git repository; running it again changes nothing
@@ -28,18 +28,18 @@ struct InitReply {
     claude: Option<ClaudeReport>,
 }
 
-/// Creates whatever part of the ledger is missing, and with `--claude` the client integration.
-pub fn cmd_init(ui: &Ui, cwd: &Path, args: &InitArgs) -> Result<()> {
+/// Creates whatever part of the ledger is missing, and with `--claude` the client integration, which
+/// names the MCP server's `tools` (given only then: listing them needs the engine, see `engine`).
+pub fn cmd_init(ui: &Ui, cwd: &Path, args: &InitArgs, tools: Option<&[ToolInfo]>) -> Result<()> {
     let (ledger, report) = Ledger::init(cwd)?;
     if report.created.is_empty() {
         ui.status(format!("Ledger already set up in {}; nothing changed.", report.ledger));
     } else {
         ui.status(format!("Created the ledger in {}", report.ledger));
     }
-    let claude = if args.claude {
+    let claude = if let Some(tools) = tools {
         let worktree = current_worktree(cwd)?;
-        let tools = crate::mcp::tool_catalog();
-        let done = crate::integrate::install_claude(&worktree, ledger.root(), &tools, args.force)?;
+        let done = crate::integrate::install_claude(&worktree, ledger.root(), tools, args.force)?;
         ui.status(format!(
             "Claude Code: {} file(s) written, {} already up to date; MCP server `{}` registered in .mcp.json.",
             done.written.len(),

@@ -6,6 +6,7 @@
 
 mod decision;
 mod deferred;
+mod engine;
 mod gate;
 mod hooks;
 mod init;
@@ -141,8 +142,23 @@ impl Ui {
     }
 }
 
-/// Runs the command line and returns the process exit code.
+/// Runs the command line with every command in this process: the `abathur-full` binary.
 pub fn main() -> ExitCode {
+    if let Err(e) = engine::check_paired_version() {
+        report(&Ui { json: false, quiet: false }, &e);
+        return ExitCode::from(e.kind.exit_code());
+    }
+    main_with(engine::run_in_process)
+}
+
+/// Runs the command line with the engine's commands handed to `abathur-full`: the `abathur` binary
+/// (see `engine` for why).
+pub fn main_without_engine() -> ExitCode {
+    main_with(engine::delegate)
+}
+
+/// Parses the command line, runs it and returns the process exit code.
+fn main_with(engine: engine::EngineRunner) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -151,7 +167,7 @@ pub fn main() -> ExitCode {
         }
     };
     let ui = Ui { json: cli.json, quiet: cli.quiet };
-    match run(cli, &ui) {
+    match run(cli, &ui, engine) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             report(&ui, &e);
@@ -160,13 +176,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, ui: &Ui) -> Result<()> {
+fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
+    use engine::EngineCommand;
     let cwd = match &cli.directory {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().map_err(|e| Error::io(std::path::Path::new("."), e))?,
     };
     match cli.command {
-        Command::Init(Deferred(args)) => init::cmd_init(ui, &cwd, &args),
+        Command::Init(Deferred(args)) if args.claude => engine(ui, &cwd, EngineCommand::InitClaude(args)),
+        Command::Init(Deferred(args)) => init::cmd_init(ui, &cwd, &args, None),
         Command::Task(Deferred(cmd)) => task::run(ui, &Service::open(&cwd)?, *cmd),
         Command::Milestone(Deferred(cmd)) => milestone::run(ui, &Service::open(&cwd)?, cmd),
         Command::Gate(Deferred(cmd)) => gate::run(ui, &Service::open(&cwd)?, cmd),
@@ -178,11 +196,11 @@ fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Hooks(Deferred(cmd)) => hooks::run(ui, &Service::open(&cwd)?, cmd),
         Command::Decision(Deferred(cmd)) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(Deferred(cmd)) => memory::run(ui, &Service::open(&cwd)?, cmd),
-        Command::Search(Deferred(args)) => search::cmd_search(ui, &Service::open(&cwd)?, args),
-        Command::Index(Deferred(args)) => search::cmd_index(ui, &Service::open(&cwd)?, args),
-        Command::Model(Deferred(cmd)) => search::cmd_model(ui, &cwd, cmd),
+        Command::Search(Deferred(args)) => engine(ui, &cwd, EngineCommand::Search(args)),
+        Command::Index(Deferred(args)) => engine(ui, &cwd, EngineCommand::Index(args)),
+        Command::Model(Deferred(cmd)) => engine(ui, &cwd, EngineCommand::Model(cmd)),
         Command::Check { staged } => cmd_check(ui, &Service::open(&cwd)?, staged),
-        Command::Mcp => crate::mcp::serve(Service::open(&cwd)?),
+        Command::Mcp => engine(ui, &cwd, EngineCommand::Mcp),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut deferred::whole_command(), "abathur", &mut std::io::stdout());
             Ok(())

@@ -53,6 +53,15 @@ pub const COS_FLOOR: f32 = 0.15;
 /// Cosine similarity of a close paraphrase.
 pub const COS_CEIL: f32 = 0.75;
 
+/// What a process keeps of the engine between searches (held by `Service::engine_cache`).
+#[derive(Default)]
+pub(crate) struct EngineCache {
+    /// The index, open: kept by long-lived processes only, since a one-shot search ends anyway.
+    index: std::sync::Mutex<Option<OpenIndex>>,
+    /// The embedding model once loaded, so that the MCP server loads it once.
+    embedder: std::sync::Mutex<Option<Embedder>>,
+}
+
 /// An index opened for searching, kept by long-lived processes between searches.
 pub(crate) struct OpenIndex {
     /// Which generation and state version it is (see [`IndexDir::current_stamp`]).
@@ -169,7 +178,8 @@ impl Service {
             },
         };
         // The model loads while the index catches up, unless this process already has it.
-        let mut model_slot = self.embedder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cache: &EngineCache = self.engine_cache();
+        let mut model_slot = cache.embedder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let cached = installed
             .as_ref()
             .is_some_and(|m| model_slot.as_ref().is_some_and(|e| e.installed().vector_id() == m.vector_id()));
@@ -184,7 +194,7 @@ impl Service {
             semantic_only: requested == Mode::Semantic,
         };
         let vector_id = installed.as_ref().map(|m| m.vector_id());
-        let mut index_slot = self.search_index.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut index_slot = cache.index.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (open, stale) = self.current_index(index_slot.take(), vector_id.as_deref(), &mut model, &mut notices)?;
         let embedder = model.join(&mut notices);
         let (chunks_total, chunks_without_vectors) = open.generation.chunk_counts();
