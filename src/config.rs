@@ -104,7 +104,7 @@ pub struct QueueConfig {
 }
 
 /// Weights of the priority factors, and the aging rate.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PriorityWeights {
     /// Weight of the base priority (0..=10 scaled to 0..100, raised by aging).

@@ -15,6 +15,7 @@ use std::collections::{HashSet, VecDeque};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
 use crate::queue::api::*;
+use crate::queue::hint::ClaimHint;
 use crate::queue::store::{self, TaskHead};
 use crate::queue::task::{self, Lease, Source, State, Status, TaskRecord};
 use crate::queue::view::{self, GateBlocks, QueueView, Scope};
@@ -370,21 +371,32 @@ impl Service {
         if let Some(text) = &req.task_id {
             return self.claim_one(text, &agent, req.lease_seconds);
         }
-        let scope = Scope::Ready(req.agent_type.as_deref());
-        let view = self.queue_view_with(&[], ViewLoad::Lean, scope)?;
-        let mut candidates = claim_candidates(&view, req.agent_type.as_deref());
-        let _lock = self.ledger.lock()?;
-        if let Some(reply) = self.claim_first(&view, &mut candidates, &agent, req.lease_seconds)? {
+        let agent_type = req.agent_type.as_deref();
+        if let Some(reply) = self.claim_by_hint(agent_type, &agent, req.lease_seconds)? {
+            return Ok(reply);
+        }
+        // Every ready task is ranked, whatever agent type was asked for, so that the ranking can be
+        // left for the next claim (`queue::hint`).
+        let view = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(None))?;
+        let mut candidates = claim_candidates(&view, agent_type);
+        let claimed = {
+            let _lock = self.ledger.lock()?;
+            self.claim_first(&view, &mut candidates, &agent, req.lease_seconds)?
+        };
+        if let Some(reply) = claimed {
+            self.leave_hint(&view);
             return Ok(reply);
         }
         // Everything we ranked was taken meanwhile: rank again under the lock, where nothing moves.
-        let fresh = self.queue_view_with(&[], ViewLoad::Lean, scope)?;
-        let mut candidates = claim_candidates(&fresh, req.agent_type.as_deref());
+        let _lock = self.ledger.lock()?;
+        let fresh = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(None))?;
+        let mut candidates = claim_candidates(&fresh, agent_type);
         if let Some(reply) = self.claim_first(&fresh, &mut candidates, &agent, req.lease_seconds)? {
+            self.leave_hint(&fresh);
             return Ok(reply);
         }
         let waiting = fresh.derived.iter().filter(|d| matches!(d.status, Status::Blocked | Status::Pending)).count();
-        let who = req.agent_type.as_deref().map(|a| format!(" for agent type {a}")).unwrap_or_default();
+        let who = agent_type.map(|a| format!(" for agent type {a}")).unwrap_or_default();
         Ok(ClaimReply {
             claimed: false,
             task: None,
@@ -392,6 +404,61 @@ impl Service {
             lease_expires_at: None,
             message: Some(format!("no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff")),
         })
+    }
+
+    /// Claims through the last full claim's ranking while it still describes the queue exactly
+    /// (`queue::hint` says when); `None` sends the claim the full way.
+    fn claim_by_hint(
+        &self,
+        agent_type: Option<&str>,
+        agent: &str,
+        lease_seconds: Option<u64>,
+    ) -> Result<Option<ClaimReply>> {
+        let reply = self.try_claim_by_hint(agent_type, agent, lease_seconds)?;
+        if std::env::var_os("ABATHUR_DEBUG_CACHE").is_some() {
+            let how = if reply.is_some() { "claimed through the claim hint" } else { "claim hint not used" };
+            eprintln!("abathur: cache: {how}");
+        }
+        Ok(reply)
+    }
+
+    fn try_claim_by_hint(
+        &self,
+        agent_type: Option<&str>,
+        agent: &str,
+        lease_seconds: Option<u64>,
+    ) -> Result<Option<ClaimReply>> {
+        let Some(hint) = self.tasks.read_claim_hint().and_then(|bytes| ClaimHint::decode(&bytes)) else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if !hint.holds(now, &self.gate_blocks(), &self.config.priority) {
+            return Ok(None);
+        }
+        let _lock = self.ledger.lock()?;
+        let Some(taken) = self.tasks.journaled_since(hint.mark()) else {
+            return Ok(None);
+        };
+        // Only claims and heartbeats since, under leases still held: the ready set only shrank. Any
+        // other change (a task added, finished, failed, retried, reopened) may have moved the ranks.
+        if !taken.values().all(|h| h.state == State::Running && h.lease_expires_at.is_some_and(|t| t > now)) {
+            return Ok(None);
+        }
+        for offer in hint.offers(agent_type, &taken, now, &self.config.priority) {
+            if let Some((record, lease_id, expires)) = self.take(&offer.id, now, agent, lease_seconds)? {
+                let dependents = offer.dependents.iter().map(Id::to_string).collect();
+                let detail = detail_of(&record, now, Some(&offer.derived), Vec::new(), dependents);
+                return Ok(Some(claimed(detail, lease_id, expires)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Leaves `view`'s ranking for the next claim (see `queue::hint`). Best effort, after the lock.
+    fn leave_hint(&self, view: &QueueView) {
+        if let Some(bytes) = ClaimHint::of(view, &self.config.priority).and_then(|hint| hint.encode()) {
+            self.tasks.write_claim_hint(&bytes);
+        }
     }
 
     /// Claims one named task, or says why it cannot be claimed now.
@@ -434,47 +501,52 @@ impl Service {
             if taken.get(id).is_some_and(|state| *state != State::Pending) {
                 continue;
             }
-            let Ok(mut record) = self.tasks.read(id) else {
-                continue;
-            };
-            let expired_holder = settle_expired(&mut record, now);
-            if record.state != State::Pending || record.not_before.is_some_and(|t| t > now && expired_holder.is_none())
-            {
-                continue;
-            }
-            if !self.prerequisites_done(&record, now) {
-                continue;
-            }
             if view.derived[i].blocked_by.iter().any(|b| !b.is_prerequisite()) {
                 continue; // held by a gate or an escalation
             }
-            let lease_id = Id::generate().to_string();
-            let seconds = lease_seconds.unwrap_or(record.lease_timeout_seconds);
-            let expires = now.plus_seconds(seconds as f64);
-            record.state = State::Running;
-            record.not_before = None;
-            record.started_at = Some(now);
-            record.lease = Some(Lease {
-                lease_id: lease_id.clone(),
-                holder: agent.to_string(),
-                claimed_at: now,
-                renewed_at: now,
-                expires_at: expires,
-            });
-            record.record_event(now, "claimed", Some(agent), None);
-            self.tasks.write(&record)?;
-            let mut detail = detail(view, &record, now);
-            detail.status = Status::Running;
-            detail.blocked_by.clear();
-            return Ok(Some(ClaimReply {
-                claimed: true,
-                task: Some(detail),
-                lease_id: Some(lease_id),
-                lease_expires_at: Some(expires.to_string()),
-                message: None,
-            }));
+            if let Some((record, lease_id, expires)) = self.take(id, now, agent, lease_seconds)? {
+                return Ok(Some(claimed(detail(view, &record, now), lease_id, expires)));
+            }
         }
         Ok(None)
+    }
+
+    /// Puts task `id` under a lease for `agent` if its file (the truth, whatever the cache said)
+    /// shows it claimable now; returns the record as written, the lease id and its expiry. The
+    /// caller holds the lock.
+    fn take(
+        &self,
+        id: &Id,
+        now: Timestamp,
+        agent: &str,
+        lease_seconds: Option<u64>,
+    ) -> Result<Option<(TaskRecord, String, Timestamp)>> {
+        let Ok(mut record) = self.tasks.read(id) else {
+            return Ok(None);
+        };
+        let expired_holder = settle_expired(&mut record, now);
+        if record.state != State::Pending || record.not_before.is_some_and(|t| t > now && expired_holder.is_none()) {
+            return Ok(None);
+        }
+        if !self.prerequisites_done(&record, now) {
+            return Ok(None);
+        }
+        let lease_id = Id::generate().to_string();
+        let seconds = lease_seconds.unwrap_or(record.lease_timeout_seconds);
+        let expires = now.plus_seconds(seconds as f64);
+        record.state = State::Running;
+        record.not_before = None;
+        record.started_at = Some(now);
+        record.lease = Some(Lease {
+            lease_id: lease_id.clone(),
+            holder: agent.to_string(),
+            claimed_at: now,
+            renewed_at: now,
+            expires_at: expires,
+        });
+        record.record_event(now, "claimed", Some(agent), None);
+        self.tasks.write(&record)?;
+        Ok(Some((record, lease_id, expires)))
     }
 
     fn prerequisites_done(&self, record: &TaskRecord, now: Timestamp) -> bool {
@@ -821,8 +893,32 @@ fn json_of(text: &Option<String>) -> Option<serde_json::Value> {
 /// The full reply for one task: the record's fields plus what the view derives.
 pub fn detail(view: &QueueView, r: &TaskRecord, now: Timestamp) -> TaskDetail {
     let i = view.position(&r.id);
-    let d = i.map(|i| &view.derived[i]);
     let dependents = view.dependents_of(&r.id).iter().map(Id::to_string).collect();
+    let blocked_by = i.map(|i| view.blocked_by(i)).unwrap_or_default();
+    detail_of(r, now, i.map(|i| &view.derived[i]), blocked_by, dependents)
+}
+
+/// The reply for a claim that took the task now in `detail`.
+fn claimed(mut detail: TaskDetail, lease_id: String, expires: Timestamp) -> ClaimReply {
+    detail.status = Status::Running;
+    detail.blocked_by.clear();
+    ClaimReply {
+        claimed: true,
+        task: Some(detail),
+        lease_id: Some(lease_id),
+        lease_expires_at: Some(expires.to_string()),
+        message: None,
+    }
+}
+
+/// A task's reply from its record and what was derived of it (`d`, when known).
+fn detail_of(
+    r: &TaskRecord,
+    now: Timestamp,
+    d: Option<&view::Derived>,
+    blocked_by: Vec<String>,
+    dependents: Vec<String>,
+) -> TaskDetail {
     let (status, state) = match d {
         Some(d) => (d.status, d.state),
         None => (if r.state == State::Pending { Status::Ready } else { status_of(r.state) }, r.state),
@@ -833,7 +929,7 @@ pub fn detail(view: &QueueView, r: &TaskRecord, now: Timestamp) -> TaskDetail {
         summary: r.summary.clone(),
         description: r.description.clone(),
         status,
-        blocked_by: i.map(|i| view.blocked_by(i)).unwrap_or_default(),
+        blocked_by,
         calculated_priority: d.map_or(0.0, |d| d.calculated_priority),
         base_priority: r.base_priority,
         source: r.source,

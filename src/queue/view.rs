@@ -325,27 +325,69 @@ impl QueueView {
 
 /// The weighted score of docs/priority.md, 0..=100, rounded to two decimals.
 pub fn calculated_priority(h: &TaskHead, d: &Derived, waiting: bool, now: Timestamp, w: &PriorityWeights) -> f64 {
-    let aging = if waiting {
-        let hours = h.submitted_at.seconds_until(now).max(0.0) / 3600.0;
-        10.0 * hours / w.aging_hours_per_level
-    } else {
-        0.0
-    };
-    let base = (10.0 * f64::from(h.base_priority) + aging).min(100.0);
-    let depth = (10.0 * f64::from(d.downstream_depth)).min(100.0);
-    let urgency = urgency_score(h.deadline, h.estimated_duration_seconds, now);
-    let blocking = match d.blocking_count {
-        0 => 0.0,
-        n => (33.33 * (f64::from(n) + 1.0).log10()).min(100.0),
-    };
-    let source = match h.source {
-        Source::Human => 100.0,
-        Source::AgentRequirements => 75.0,
-        Source::AgentPlanner => 50.0,
-        Source::AgentImplementation => 25.0,
-    };
-    let total = w.base * base + w.depth * depth + w.urgency * urgency + w.blocking * blocking + w.source * source;
-    (total.clamp(0.0, 100.0) * 100.0).round() / 100.0
+    PriorityTerms::of(h, d).priority(waiting, now, w)
+}
+
+/// Everything a task's priority is computed from, besides the time and the weights: what a claim
+/// hint keeps of each ready task (`queue::hint`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PriorityTerms {
+    /// 0..=10.
+    pub base_priority: u8,
+    /// Who asked for it.
+    pub source: Source,
+    /// When it was enqueued (for aging).
+    pub submitted_at: Timestamp,
+    /// When it should be done.
+    pub deadline: Option<Timestamp>,
+    /// Expected effort.
+    pub estimated_duration_seconds: Option<u64>,
+    /// Longest chain of unfinished dependents below the task.
+    pub downstream_depth: u32,
+    /// Unfinished tasks waiting on it.
+    pub blocking_count: u32,
+}
+
+impl PriorityTerms {
+    /// The terms of `h`, derived as `d`.
+    pub fn of(h: &TaskHead, d: &Derived) -> PriorityTerms {
+        PriorityTerms {
+            base_priority: h.base_priority,
+            source: h.source,
+            submitted_at: h.submitted_at,
+            deadline: h.deadline,
+            estimated_duration_seconds: h.estimated_duration_seconds,
+            downstream_depth: d.downstream_depth,
+            blocking_count: d.blocking_count,
+        }
+    }
+
+    /// The weighted score of docs/priority.md at `now`, 0..=100, rounded to two decimals; `waiting`
+    /// tasks age.
+    pub fn priority(&self, waiting: bool, now: Timestamp, w: &PriorityWeights) -> f64 {
+        let h = self;
+        let aging = if waiting {
+            let hours = h.submitted_at.seconds_until(now).max(0.0) / 3600.0;
+            10.0 * hours / w.aging_hours_per_level
+        } else {
+            0.0
+        };
+        let base = (10.0 * f64::from(h.base_priority) + aging).min(100.0);
+        let depth = (10.0 * f64::from(h.downstream_depth)).min(100.0);
+        let urgency = urgency_score(h.deadline, h.estimated_duration_seconds, now);
+        let blocking = match h.blocking_count {
+            0 => 0.0,
+            n => (33.33 * (f64::from(n) + 1.0).log10()).min(100.0),
+        };
+        let source = match h.source {
+            Source::Human => 100.0,
+            Source::AgentRequirements => 75.0,
+            Source::AgentPlanner => 50.0,
+            Source::AgentImplementation => 25.0,
+        };
+        let total = w.base * base + w.depth * depth + w.urgency * urgency + w.blocking * blocking + w.source * source;
+        (total.clamp(0.0, 100.0) * 100.0).round() / 100.0
+    }
 }
 
 /// Deadline urgency: 50 with no deadline; with one, 50 plus up to 50 as the slack shrinks, so a distant

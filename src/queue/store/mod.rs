@@ -47,6 +47,13 @@ const JOURNAL_LIMIT: usize = 512;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Sym(u32);
 
+impl Sym {
+    /// Its position in the table that interned it.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// The strings many tasks share, stored once.
 #[derive(Clone, Debug, Default)]
 pub struct Symbols {
@@ -77,6 +84,11 @@ impl Symbols {
     /// The symbol for `name`, if any task uses it.
     pub fn find(&self, name: &str) -> Option<Sym> {
         self.names.iter().position(|n| n == name).map(|i| Sym(i as u32))
+    }
+
+    /// The interned strings, in symbol order.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// How many distinct strings are interned.
@@ -322,7 +334,7 @@ impl Cached {
 }
 
 /// Where in the journal a load stopped, so a writer can later learn what changed since.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalMark {
     generation: u64,
     offset: usize,
@@ -670,6 +682,12 @@ impl TaskStore {
     /// The tasks abathur writers changed after `mark`, with their new heads' states. Complete only
     /// while the caller holds the ledger lock; `None` when the journal was compacted since.
     pub fn changed_since(&self, mark: JournalMark) -> Option<HashMap<Id, State>> {
+        Some(self.heads_since(mark)?.into_iter().map(|(id, head)| (id, head.state)).collect())
+    }
+
+    /// The heads journaled since `mark`, the latest of each task; `None` if the journal moved to
+    /// another generation or ends torn.
+    fn heads_since(&self, mark: JournalMark) -> Option<HashMap<Id, TaskHead>> {
         use std::io::{Read, Seek, SeekFrom};
         let mut journal = std::fs::File::open(&self.journal_path).ok()?;
         journal.seek(SeekFrom::Start(mark.offset as u64)).ok()?;
@@ -681,10 +699,37 @@ impl TaskStore {
             if record.generation != mark.generation {
                 return None;
             }
-            changed.insert(record.head.id, record.head.state);
+            changed.insert(record.head.id, record.head);
             rest = next;
         }
         rest.is_empty().then_some(changed)
+    }
+
+    /// What was journaled since `mark` (each task's head now), provided the cache still
+    /// describes the tasks folder exactly: the same snapshot, and no change since that is not
+    /// journaled (a hand edit, a checkout). For the claim hint (`queue::hint`); the caller holds the
+    /// lock, so no writer is between its rename and its journal record.
+    pub fn journaled_since(&self, mark: JournalMark) -> Option<HashMap<Id, TaskHead>> {
+        let (generation, valid_for, _) = self.cache_stamp()?;
+        if generation != mark.generation || self.folder_stamp().ok()? != valid_for {
+            return None;
+        }
+        self.heads_since(mark)
+    }
+
+    /// The stored claim hint's bytes, if any.
+    pub fn read_claim_hint(&self) -> Option<Vec<u8>> {
+        std::fs::read(self.claim_hint_path()).ok()
+    }
+
+    /// Replaces the claim hint (atomically; not durably, it is a cache). Best effort: a read-only
+    /// checkout just goes without.
+    pub fn write_claim_hint(&self, bytes: &[u8]) {
+        let _ = atomic::write_via(&self.claim_hint_path(), bytes, false, Some(&self.staging_dir));
+    }
+
+    fn claim_hint_path(&self) -> PathBuf {
+        self.staging_dir.with_file_name("claims.hint")
     }
 
     /// The snapshot's generation and the folder stamp the cache is valid for, without decoding
