@@ -59,8 +59,13 @@ for N in 1000 10000; do
     fresh "$N"
     hyperfine -N --warmup 3 --runs 100 --export-json "$WORK/write.json" \
         -n "task add" "$BIN -q task add bench-task" \
-        -n "task claim" "$BIN -q task claim" > /dev/null
+        -n "task claim (after a claim: through the claim hint)" "$BIN -q task claim" > /dev/null
     table "$WORK/write.json" skip-header >> "$OUT"
+    # The full way: no hint to reuse (as after any other change to the queue).
+    hyperfine --warmup 3 --runs 100 --export-json "$WORK/full.json" \
+        --prepare "rm -f .abathur/cache/claims.hint" \
+        -n "task claim (after another change: the full way)" "$BIN -q task claim" > /dev/null
+    table "$WORK/full.json" skip-header >> "$OUT"
     # 64 concurrent processes, each one claim: total claims per second. Three rounds each, since a
     # 2-core VM's speed drifts from minute to minute: the median and the range are reported.
     CLAIMS=$(( N < 5000 ? 200 : 640 ))
