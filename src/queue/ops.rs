@@ -392,6 +392,7 @@ impl Service {
         let fresh = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(None))?;
         let mut candidates = claim_candidates(&fresh, agent_type);
         if let Some(reply) = self.claim_first(&fresh, &mut candidates, &agent, req.lease_seconds)? {
+            drop(_lock);
             self.leave_hint(&fresh);
             return Ok(reply);
         }
@@ -422,6 +423,7 @@ impl Service {
         Ok(reply)
     }
 
+    /// [`Service::claim_by_hint`] without the debug note.
     fn try_claim_by_hint(
         &self,
         agent_type: Option<&str>,
