@@ -159,7 +159,16 @@ fn a_damaged_hint_is_ignored_and_replaced() {
     let (reply, via_hint) = claim(&repo, CLAIMED);
     assert!(!via_hint);
     assert_eq!(claimed_id(&reply), second, "the first claim took {best}");
-    assert_ne!(std::fs::read(&hint).unwrap(), bytes, "the full claim wrote a fresh hint");
+    let fresh = std::fs::read(&hint).unwrap();
+    assert_ne!(fresh, bytes, "the full claim wrote a fresh hint");
+    // Torn, empty, or of another format: each is ignored the same way.
+    let third = add(&repo, &["Third", "-p", "1"]);
+    for damaged in [&fresh[..fresh.len() / 3], &b""[..], &b"ABHINT99 not this format"[..]] {
+        std::fs::write(&hint, damaged).unwrap();
+        let (reply, via_hint) = claim_in(&repo, repo.path(), CLAIMED, &["-t", "nobody"]);
+        assert!(!via_hint && reply["claimed"] == false, "{reply}");
+    }
+    assert_eq!(claimed_id(&claim(&repo, CLAIMED).0), third);
 }
 
 #[test]
