@@ -19,7 +19,7 @@ fn claim_in(repo: &Repo, dir: &Path, now: &str, extra: &[&str]) -> (Value, bool)
     cmd.current_dir(dir).env("ABATHUR_NOW", now).env("ABATHUR_DEBUG_CACHE", "1").stdin(Stdio::null());
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
-    let through_hint = String::from_utf8_lossy(&out.stderr).contains("claimed through the claim hint");
+    let through_hint = String::from_utf8_lossy(&out.stderr).contains("claim hint used");
     (serde_json::from_slice(&out.stdout).expect("JSON reply"), through_hint)
 }
 

@@ -1,12 +1,12 @@
 //! The engine commands, and the split between the two binaries that serve them.
 //!
 //! Search, indexing, the embedding model, the MCP server and `init --claude` (which lists the MCP
-//! tools) need tantivy, usearch, ONNX Runtime and rmcp: most of abathur's machine code and ten times
+//! tools) need tantivy, usearch, ONNX Runtime and rmcp: most of abathur's machine code and four times
 //! the relocations of the rest. A process pays for what its binary links every time it starts, so
 //! `abathur` (src/main.rs) links everything but the engine and hands engine commands to
 //! `abathur-full` (src/bin/abathur-full.rs), which links it all and runs every command itself. Each
 //! task command, hook and merge-driver call then starts about a millisecond sooner; an engine command
-//! starts one small process more (docs/benchmarks.md has both figures).
+//! starts one small process more, about 2 ms for the MCP server (docs/benchmarks.md has the figures).
 
 use std::path::{Path, PathBuf};
 

@@ -3,14 +3,15 @@
 //!
 //! Agents tend to claim in bursts (a milestone opens, a swarm starts), and a claim that loads the
 //! whole queue costs a one-shot process most of its time. A claim that built the queue's view leaves
-//! behind, in `cache/claims.hint`, each ready task's head and the graph terms of its priority. The next
+//! behind, in `cache/claims.hint`, each ready task's priority terms and dependents. The next
 //! claim uses it only when it provably describes the queue now, and then answers exactly what a full
 //! claim would:
 //!
 //! - Every change since is journaled, and all of them are claims or heartbeats (`running`): they take
 //!   tasks out of the ready set but change no other task's status, depth or blocking count. The
 //!   cache describes the folder exactly (no hand edit, no compaction), which the store checks.
-//! - No lease has lapsed and no retry backoff has ended since: either would make a task ready.
+//! - No lease held then or taken since has lapsed, and no retry backoff has ended: either would
+//!   make a task ready.
 //! - The gates and the priority weights are the same.
 //!
 //! Priorities depend on the time, so they are computed anew from the stored terms; the chosen
@@ -25,7 +26,7 @@ use crate::config::PriorityWeights;
 use crate::id::Id;
 use crate::queue::store::{JournalMark, TaskHead};
 use crate::queue::task::Status;
-use crate::queue::view::{Derived, GateBlocks, PriorityTerms, QueueView};
+use crate::queue::view::{Derived, GateBlocks, PriorityTerms, QueueView, RankKey};
 use crate::time::Timestamp;
 
 /// The first bytes of a hint file: its format. Another format is ignored.
@@ -81,7 +82,6 @@ impl ClaimHint {
         if !view.problems.is_empty() {
             return None;
         }
-        let ready: Vec<usize> = (0..view.heads.len()).filter(|&i| view.derived[i].status == Status::Ready).collect();
         // Finished tasks seldom wait on an unfinished one (only if cancelled or failed first): one pass.
         let mut finished_dependents: HashMap<Id, Vec<Id>> = HashMap::new();
         for t in view.finished.iter().flat_map(|f| f.iter()) {
@@ -89,8 +89,8 @@ impl ClaimHint {
                 finished_dependents.entry(*p).or_default().push(t.id);
             }
         }
-        let ready = ready
-            .into_iter()
+        let ready = (0..view.heads.len())
+            .filter(|&i| view.derived[i].status == Status::Ready)
             .map(|i| {
                 let (h, d) = (&view.heads[i], &view.derived[i]);
                 let mut dependents: Vec<Id> = view.graph.dependents[i].iter().map(|&j| view.heads[j].id).collect();
@@ -138,7 +138,7 @@ impl ClaimHint {
     }
 
     /// The ready tasks of `agent_type` (or all) not `taken` since, best first by their priority at
-    /// `now`: the order of a full claim's ranking. Lazily: a claim usually takes the first.
+    /// `now`, in a full claim's order ([`RankKey`]). Lazily: a claim usually takes the first.
     pub fn offers<'a>(
         &'a self,
         agent_type: Option<&str>,
@@ -147,27 +147,25 @@ impl ClaimHint {
         weights: &PriorityWeights,
     ) -> impl Iterator<Item = Offer<'a>> + 'a {
         let wanted = agent_type.map(|a| self.names.iter().position(|n| n == a));
-        // Max-heap by (priority, older first, smaller id first), as `QueueView::rank_order`.
-        let ranked: BinaryHeap<Ranked> = self
+        let mut ranked: BinaryHeap<Ranked> = self
             .ready
             .iter()
             .enumerate()
             .filter(|(_, r)| wanted.is_none_or(|w| w == Some(r.agent_type as usize)))
             .filter(|(_, r)| !taken.contains_key(&r.id))
-            .map(|(at, r)| Ranked { priority: r.terms.priority(true, now, weights), at, hint: self })
+            .map(|(at, r)| {
+                let priority = r.terms.priority(true, now, weights);
+                Ranked { key: RankKey { priority, submitted_at: r.terms.submitted_at, id: r.id }, at }
+            })
             .collect();
-        std::iter::from_fn({
-            let mut ranked = ranked;
-            move || ranked.pop()
-        })
-        .map(move |Ranked { priority, at, .. }| {
+        std::iter::from_fn(move || ranked.pop()).map(move |Ranked { key, at }| {
             let r = &self.ready[at];
             let mut derived = Derived::ready_alone();
             derived.retry_count = r.retry_count;
             derived.dependency_depth = r.dependency_depth;
             derived.downstream_depth = r.terms.downstream_depth;
             derived.blocking_count = r.terms.blocking_count;
-            derived.calculated_priority = priority;
+            derived.calculated_priority = key.priority;
             Offer { id: r.id, derived, dependents: &r.dependents }
         })
     }
@@ -195,42 +193,32 @@ impl ClaimHint {
     }
 }
 
-/// A ready task's place in the ranking: a max-heap entry.
-struct Ranked<'a> {
-    priority: f64,
+/// A ready task's place in the ranking, for a max-heap: the task ranked first is the greatest.
+struct Ranked {
+    key: RankKey,
     /// Its position in the hint.
     at: usize,
-    hint: &'a ClaimHint,
 }
 
-impl Ranked<'_> {
-    /// Higher priority, then the older task, then the smaller id: greater means claimed first.
-    fn key(&self) -> (f64, std::cmp::Reverse<Timestamp>, std::cmp::Reverse<Id>) {
-        let r = &self.hint.ready[self.at];
-        (self.priority, std::cmp::Reverse(r.terms.submitted_at), std::cmp::Reverse(r.id))
-    }
-}
-
-impl Ord for Ranked<'_> {
+impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let (a, b) = (self.key(), other.key());
-        a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
+        other.key.rank(&self.key)
     }
 }
 
-impl PartialOrd for Ranked<'_> {
+impl PartialOrd for Ranked {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl PartialEq for Ranked<'_> {
+impl PartialEq for Ranked {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other).is_eq()
     }
 }
 
-impl Eq for Ranked<'_> {}
+impl Eq for Ranked {}
 
 /// The gates in a comparable form.
 fn gate_key(gates: &GateBlocks) -> (Vec<(String, String)>, Option<String>) {

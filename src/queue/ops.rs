@@ -49,6 +49,17 @@ impl Service {
     /// precedence over the cache and the graph work limited to `scope`. `load` says how much to read:
     /// a lean view (see [`crate::queue::store::Finished`]) holds finished tasks in compact form.
     fn queue_view_with(&self, fresh: &[&TaskRecord], load: ViewLoad, scope: Scope<'_>) -> Result<QueueView> {
+        self.queue_view_gated(fresh, load, scope, &self.gate_blocks())
+    }
+
+    /// [`Service::queue_view_with`], for `gates` the caller has already read.
+    fn queue_view_gated(
+        &self,
+        fresh: &[&TaskRecord],
+        load: ViewLoad,
+        scope: Scope<'_>,
+        gates: &GateBlocks,
+    ) -> Result<QueueView> {
         let mut heads = match load {
             ViewLoad::Lean => self.tasks.load_lean()?,
             ViewLoad::Full => self.tasks.load()?,
@@ -57,7 +68,7 @@ impl Service {
         for record in fresh {
             heads.refresh(record);
         }
-        Ok(QueueView::build_scoped(heads, self.clock.now(), &self.config.priority, &self.gate_blocks(), scope))
+        Ok(QueueView::build_scoped(heads, self.clock.now(), &self.config.priority, gates, scope))
     }
 
     /// Milestones whose tasks are held back by a gate, and whether an escalation pauses claims.
@@ -372,12 +383,15 @@ impl Service {
             return self.claim_one(text, &agent, req.lease_seconds);
         }
         let agent_type = req.agent_type.as_deref();
-        if let Some(reply) = self.claim_by_hint(agent_type, &agent, req.lease_seconds)? {
+        let gates = self.gate_blocks();
+        let hinted = self.claim_by_hint(&gates, agent_type, &agent, req.lease_seconds)?;
+        store::debug_note(|| format!("claim hint {}", if hinted.is_some() { "used" } else { "not used" }));
+        if let Some(reply) = hinted {
             return Ok(reply);
         }
         // Every ready task is ranked, whatever agent type was asked for, so that the ranking can be
         // left for the next claim (`queue::hint`).
-        let view = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(None))?;
+        let view = self.queue_view_gated(&[], ViewLoad::Lean, Scope::Ready(None), &gates)?;
         let mut candidates = claim_candidates(&view, agent_type);
         let claimed = {
             let _lock = self.ledger.lock()?;
@@ -408,24 +422,10 @@ impl Service {
     }
 
     /// Claims through the last full claim's ranking while it still describes the queue exactly
-    /// (`queue::hint` says when); `None` sends the claim the full way.
+    /// (`queue::hint` says when), with the `gates` in force; `None` sends the claim the full way.
     fn claim_by_hint(
         &self,
-        agent_type: Option<&str>,
-        agent: &str,
-        lease_seconds: Option<u64>,
-    ) -> Result<Option<ClaimReply>> {
-        let reply = self.try_claim_by_hint(agent_type, agent, lease_seconds)?;
-        if std::env::var_os("ABATHUR_DEBUG_CACHE").is_some() {
-            let how = if reply.is_some() { "claimed through the claim hint" } else { "claim hint not used" };
-            eprintln!("abathur: cache: {how}");
-        }
-        Ok(reply)
-    }
-
-    /// [`Service::claim_by_hint`] without the debug note.
-    fn try_claim_by_hint(
-        &self,
+        gates: &GateBlocks,
         agent_type: Option<&str>,
         agent: &str,
         lease_seconds: Option<u64>,
@@ -434,7 +434,7 @@ impl Service {
             return Ok(None);
         };
         let now = self.clock.now();
-        if !hint.holds(now, &self.gate_blocks(), &self.config.priority) {
+        if !hint.holds(now, gates, &self.config.priority) {
             return Ok(None);
         }
         let _lock = self.ledger.lock()?;

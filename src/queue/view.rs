@@ -315,11 +315,34 @@ impl QueueView {
 
     /// The order of [`QueueView::ranked`]: a total order, since ids are unique.
     pub fn rank_order(&self, a: usize, b: usize) -> std::cmp::Ordering {
-        self.derived[b]
-            .calculated_priority
-            .total_cmp(&self.derived[a].calculated_priority)
-            .then(self.heads[a].submitted_at.cmp(&self.heads[b].submitted_at))
-            .then(self.heads[a].id.cmp(&self.heads[b].id))
+        let key = |i: usize| RankKey {
+            priority: self.derived[i].calculated_priority,
+            submitted_at: self.heads[i].submitted_at,
+            id: self.heads[i].id,
+        };
+        key(a).rank(&key(b))
+    }
+}
+
+/// What lists and claims order tasks by: the one ranking, shared with the claim hint.
+#[derive(Clone, Copy, Debug)]
+pub struct RankKey {
+    /// Calculated priority, highest first.
+    pub priority: f64,
+    /// Then the oldest first.
+    pub submitted_at: Timestamp,
+    /// Then the smallest id, so the order is total.
+    pub id: Id,
+}
+
+impl RankKey {
+    /// `Less` when `self` ranks before `other`.
+    pub fn rank(&self, other: &RankKey) -> std::cmp::Ordering {
+        other
+            .priority
+            .total_cmp(&self.priority)
+            .then(self.submitted_at.cmp(&other.submitted_at))
+            .then(self.id.cmp(&other.id))
     }
 }
 

@@ -551,14 +551,14 @@ impl TaskStore {
             }
             return Ok(heads);
         }
-        if std::env::var_os("ABATHUR_DEBUG_CACHE").is_some() {
-            eprintln!(
-                "abathur: cache: re-verifying {} (folder {folder:?}, cache valid for {:?}, {} journal records)",
+        debug_note(|| {
+            format!(
+                "re-verifying {} (folder {folder:?}, cache valid for {:?}, {} journal records)",
                 self.dir.display(),
                 cached.valid_for,
                 cached.journal_len
-            );
-        }
+            )
+        });
         if cached.entries.stamps.is_none() {
             cached = self.read_cache(Load::Verified); // re-verification compares fingerprints
         }
@@ -818,6 +818,13 @@ impl TaskStore {
         if atomic::write_with(&self.snapshot_path, &bytes, false).is_ok() {
             let _ = std::fs::write(&self.journal_path, b"");
         }
+    }
+}
+
+/// With `ABATHUR_DEBUG_CACHE` set, says on stderr how the cache served a command.
+pub fn debug_note(message: impl FnOnce() -> String) {
+    if std::env::var_os("ABATHUR_DEBUG_CACHE").is_some() {
+        eprintln!("abathur: cache: {}", message());
     }
 }
 
