@@ -1,4 +1,4 @@
-//! `abathur check`: is the whole ledger valid? What CI and the pre-commit hook run.
+//! `abathur check`: is the whole ledger valid? What CI runs, and `abathur sync` before it pushes.
 //!
 //! It re-verifies every task file by its fingerprint (so edits made in place by other tools are seen
 //! and the cache refreshed), and reports each malformed file, each prerequisite or parent that names
@@ -16,7 +16,7 @@ use crate::service::Service;
 /// One thing wrong with the ledger.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Problem {
-    /// The file concerned, relative to the work tree.
+    /// The file concerned.
     pub file: String,
     /// What is wrong and what to do.
     pub message: String,
@@ -32,38 +32,9 @@ pub struct CheckReport {
 }
 
 impl Service {
-    /// Validates the ledger as it is staged in git's index (what the next commit would hold), not the
-    /// work tree: the pre-commit hook's check. The staged files are copied to a scratch folder and
-    /// checked there, so unstaged edits neither hide nor cause problems.
-    pub fn check_staged(&self) -> Result<CheckReport> {
-        let repo = crate::git::open(self.ledger.workdir())?;
-        let index =
-            repo.index().map_err(|e| crate::Error::new(crate::ErrorKind::Internal, format!("git index: {e}")))?;
-        let scratch = tempfile::tempdir().map_err(|e| crate::Error::io(std::path::Path::new("/tmp"), e))?;
-        let ledger_prefix = format!("{}/", crate::ledger::LEDGER_DIR);
-        for entry in index.iter() {
-            let Ok(path) = std::str::from_utf8(&entry.path) else { continue };
-            if !path.starts_with(&ledger_prefix) || path.starts_with(&format!("{ledger_prefix}cache/")) {
-                continue;
-            }
-            let blob = repo
-                .find_blob(entry.id)
-                .map_err(|e| crate::Error::new(crate::ErrorKind::Internal, format!("git blob of {path}: {e}")))?;
-            let target = scratch.path().join(path);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| crate::Error::io(parent, e))?;
-            }
-            std::fs::write(&target, blob.content()).map_err(|e| crate::Error::io(&target, e))?;
-        }
-        let ledger = crate::ledger::Ledger::at(scratch.path())?;
-        let staged = Service::from_ledger(ledger, self.clock)?;
-        staged.check()
-    }
-
     /// Validates every file of the ledger.
     pub fn check(&self) -> Result<CheckReport> {
-        let workdir = self.ledger.workdir().to_path_buf();
-        let rel = |p: &std::path::Path| p.strip_prefix(&workdir).unwrap_or(p).display().to_string();
+        let rel = |p: &std::path::Path| p.display().to_string();
         let tasks_dir = self.ledger.tasks_dir();
         let heads = self.tasks.load_verified()?;
         let mut problems: Vec<Problem> = heads

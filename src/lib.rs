@@ -20,6 +20,7 @@ pub mod milestone;
 pub mod queue;
 pub mod search;
 pub mod service;
+pub mod sync;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};

@@ -8,11 +8,12 @@ mod decision;
 mod deferred;
 mod engine;
 mod gate;
-mod hooks;
 mod init;
+mod ledger;
 mod memory;
 mod milestone;
 mod output;
+mod review;
 mod search;
 mod task;
 
@@ -47,8 +48,13 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create the ledger (.abathur/) in this git repository
+    /// Create the ledger in this git repository (in a clone: check out the remote's ledger)
     Init(Deferred<init::InitArgs>),
+    /// Where the ledger lives, what is not yet committed, and moving an old in-tree ledger
+    #[command(subcommand)]
+    Ledger(Deferred<ledger::LedgerCommand>),
+    /// Fetch, merge, validate, commit and push the ledger through a git remote
+    Sync(Deferred<ledger::SyncArgs>),
     /// Manage the task queue
     #[command(subcommand)]
     Task(Deferred<Box<task::TaskCommand>>),
@@ -71,31 +77,10 @@ pub enum Command {
     /// Install or inspect the local embedding model
     #[command(subcommand)]
     Model(Deferred<search::ModelCommand>),
-    /// Commit pending ledger changes with a generated message and provenance trailers
-    Commit(Deferred<hooks::CommitArgs>),
-    /// git's merge driver for ledger files (registered by `hooks install`): merges %A with %O and %B
-    #[command(hide = true)]
-    MergeDriver {
-        /// %O: the common ancestor's version
-        base: PathBuf,
-        /// %A: our version; the merge result is written here
-        ours: PathBuf,
-        /// %B: their version
-        theirs: PathBuf,
-        /// %P: the file's path in the repository
-        path: String,
-    },
-    /// What a range of commits did to the ledger, as Markdown for a pull request (or JSON)
-    Review(Deferred<hooks::ReviewArgs>),
-    /// Install or remove the git hooks that keep the ledger valid
-    #[command(subcommand)]
-    Hooks(Deferred<hooks::HooksCommand>),
-    /// Validate the whole ledger; exit 1 when anything is wrong (for CI and hooks)
-    Check {
-        /// Check what is staged for the next commit instead of the work tree (the pre-commit hook)
-        #[arg(long)]
-        staged: bool,
-    },
+    /// What the ledger did during a range of work, as Markdown for a pull request (or JSON)
+    Review(Deferred<review::ReviewArgs>),
+    /// Validate the whole ledger; exit 1 when anything is wrong (for CI)
+    Check,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
     Mcp,
     /// Print shell completions
@@ -188,18 +173,15 @@ fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
         Command::Task(Deferred(cmd)) => task::run(ui, &Service::open(&cwd)?, *cmd),
         Command::Milestone(Deferred(cmd)) => milestone::run(ui, &Service::open(&cwd)?, cmd),
         Command::Gate(Deferred(cmd)) => gate::run(ui, &Service::open(&cwd)?, cmd),
-        Command::Commit(Deferred(args)) => hooks::cmd_commit(ui, &Service::open(&cwd)?, args),
-        Command::MergeDriver { base, ours, theirs, path } => {
-            if crate::git::merge::run_driver(&base, &ours, &theirs, &path)? { Ok(()) } else { std::process::exit(1) }
-        }
-        Command::Review(Deferred(args)) => hooks::cmd_review(ui, &Service::open(&cwd)?, args),
-        Command::Hooks(Deferred(cmd)) => hooks::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Ledger(Deferred(cmd)) => ledger::run(ui, &cwd, cmd),
+        Command::Sync(Deferred(args)) => ledger::cmd_sync(ui, &cwd, args),
+        Command::Review(Deferred(args)) => review::cmd_review(ui, &Service::open(&cwd)?, args),
         Command::Decision(Deferred(cmd)) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(Deferred(cmd)) => memory::run(ui, &Service::open(&cwd)?, cmd),
         Command::Search(Deferred(args)) => engine(ui, &cwd, EngineCommand::Search(args)),
         Command::Index(Deferred(args)) => engine(ui, &cwd, EngineCommand::Index(args)),
         Command::Model(Deferred(cmd)) => engine(ui, &cwd, EngineCommand::Model(cmd)),
-        Command::Check { staged } => cmd_check(ui, &Service::open(&cwd)?, staged),
+        Command::Check => cmd_check(ui, &Service::open(&cwd)?),
         Command::Mcp => engine(ui, &cwd, EngineCommand::Mcp),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut deferred::whole_command(), "abathur", &mut std::io::stdout());
@@ -208,8 +190,8 @@ fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
     }
 }
 
-fn cmd_check(ui: &Ui, service: &Service, staged: bool) -> Result<()> {
-    let report = if staged { service.check_staged()? } else { service.check()? };
+fn cmd_check(ui: &Ui, service: &Service) -> Result<()> {
+    let report = service.check()?;
     ui.reply(&report, |r| r.problems.iter().map(|p| format!("{}: {}\n", p.file, p.message)).collect())?;
     if report.problems.is_empty() {
         ui.status(format!("The ledger is valid ({} tasks checked).", report.tasks_checked));
@@ -256,7 +238,7 @@ mod tests {
         let help = Cli::try_parse_from(["abathur", "task", "--help"]).unwrap_err().to_string();
         assert!(help.starts_with("Manage the task queue\n"), "{help}");
         let help = Cli::try_parse_from(["abathur", "init", "--help"]).unwrap_err().to_string();
-        assert!(help.starts_with("Create the ledger (.abathur/) in this git repository\n"), "{help}");
+        assert!(help.starts_with("Create the ledger in this git repository"), "{help}");
         // Arguments two levels down are still parsed, globals included.
         let cli = Cli::try_parse_from(["abathur", "task", "claim", "--json", "-t", "implementer"]).unwrap();
         assert!(cli.json);

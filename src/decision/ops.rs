@@ -6,7 +6,6 @@ use crate::decision::api::*;
 use crate::decision::record::{self, Decision, DecisionMeta, DecisionStatus, MAX_SECTION_CHARS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
-use crate::ledger::atomic;
 use crate::service::Service;
 
 /// The body template shipped in the binary; `.abathur/templates/decision.md.j2` overrides it.
@@ -111,12 +110,12 @@ impl Service {
         let new = Decision { meta, body };
         let path = self.decisions_dir().join(new.file_name());
         std::fs::create_dir_all(self.decisions_dir()).map_err(|e| Error::io(&self.decisions_dir(), e))?;
-        atomic::write(&path, new.render().as_bytes())?;
+        self.ledger.write(&path, new.render().as_bytes())?;
         let mut superseded = Vec::new();
         for (old_path, mut old) in replaced {
             old.meta.status = DecisionStatus::Superseded;
             old.meta.superseded_by = Some(new.meta.id);
-            atomic::write(&old_path, old.render().as_bytes())?;
+            self.ledger.write(&old_path, old.render().as_bytes())?;
             superseded.push(old.meta.id.to_string());
         }
         Ok(self.decision_reply(&new, &path, superseded))
@@ -138,8 +137,8 @@ impl Service {
         if !new.meta.supersedes.contains(&old.meta.id) {
             new.meta.supersedes.push(old.meta.id);
         }
-        atomic::write(&new_path, new.render().as_bytes())?;
-        atomic::write(&old_path, old.render().as_bytes())?;
+        self.ledger.write(&new_path, new.render().as_bytes())?;
+        self.ledger.write(&old_path, old.render().as_bytes())?;
         Ok(self.decision_reply(&new, &new_path, vec![old.meta.id.to_string()]))
     }
 
@@ -151,7 +150,7 @@ impl Service {
             return Err(Error::conflict(format!("decision {} is {}, not proposed", d.meta.id, d.meta.status.as_str())));
         }
         d.meta.status = status;
-        atomic::write(&path, d.render().as_bytes())?;
+        self.ledger.write(&path, d.render().as_bytes())?;
         Ok(self.decision_reply(&d, &path, Vec::new()))
     }
 

@@ -204,21 +204,18 @@ impl Service {
                 ));
             }
         }
-        let repo = crate::git::open(self.ledger.workdir())?;
+        let repo = self.ledger.repo()?;
         let who = crate::git::identity(&repo)?;
-        if !req.unsigned {
-            crate::git::signer(&repo)?;
-        }
+        let signer = if req.unsigned { None } else { Some(crate::git::signer(&repo)?) };
         let mut evidence = req.evidence.clone().unwrap_or_default();
         evidence.milestone = milestone.id.clone();
         let check = self.gate_check(evidence)?;
+        // The code the milestone's work landed in: the main work tree's HEAD, since the last decision.
         let head =
             repo.head().ok().and_then(|h| h.peel_to_commit().ok()).map(|c| c.id().to_string()).unwrap_or_default();
         let previous = records
             .last()
-            .and_then(|r| repo.find_reference(&format!("refs/tags/{}", r.tag)).ok())
-            .and_then(|t| t.peel_to_commit().ok())
-            .map(|c| c.id().to_string())
+            .and_then(|r| r.commit_range.split_once("..").map(|(_, end)| end.to_string()))
             .unwrap_or_default();
         let commit_range = format!("{previous}..{head}");
         let id = Id::generate();
@@ -232,6 +229,8 @@ impl Service {
         let mut written: Vec<PathBuf> = Vec::new();
         let result = (|| -> Result<DecideReply> {
             let _lock = self.ledger.lock()?;
+            // Writes a killed writer left uncommitted go first, in a commit of their own.
+            _lock.commit()?;
             let mut follow_ups = Vec::new();
             if matches!(decision, Decision::Conditional | Decision::Revise) {
                 let kind = if decision == Decision::Conditional { "Follow-up" } else { "Revision" };
@@ -265,31 +264,42 @@ impl Service {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             for (ext, bytes) in [("md", report.into_bytes()), ("toml", record.to_toml().into_bytes())] {
                 let path = dir.join(format!("{id}.{ext}"));
-                crate::ledger::atomic::write(&path, &bytes)?;
+                self.ledger.write(&path, &bytes)?;
                 written.push(path);
             }
-            let workdir = self.ledger.workdir();
-            let paths: Vec<String> =
-                written.iter().map(|p| p.strip_prefix(workdir).unwrap_or(p).display().to_string()).collect();
+            let paths: Vec<String> = written.iter().map(|p| self.ledger.rel(p)).collect();
             let title = format!("Gate {}: {}", milestone.id, decision.as_str());
             let message = format!(
                 "{title}\n\n{rationale}\n\nAbathur-Decision: {}\nAbathur-Milestone: {}\nAbathur-Gate: {id}\n",
                 decision.as_str(),
                 milestone.id
             );
-            let committed = crate::git::commit(
+            let commit = crate::ledger::history::commit(
                 &repo,
-                &crate::git::CommitRequest { paths: &paths, removed: &[], message: &message, sign: !req.unsigned },
-            )?;
-            crate::git::tag(&repo, &tag, &committed.commit, &format!("{title}\n\n{rationale}"), !req.unsigned)?;
+                self.ledger.root(),
+                &crate::ledger::history::Commit {
+                    paths: &paths,
+                    message: &message,
+                    signer: signer.as_ref(),
+                    merged: None,
+                    allow_empty: true,
+                },
+            )?
+            .map(|oid| oid.to_string())
+            .unwrap_or_default();
+            crate::git::tag(&repo, &tag, &commit, &format!("{title}\n\n{rationale}"), signer.as_ref())?;
             Ok(DecideReply {
                 decision_id: id.to_string(),
                 milestone: milestone.id.clone(),
                 decision,
-                commit: committed.commit,
+                commit,
                 tag: tag.clone(),
-                signed: committed.signed,
-                report: paths.iter().find(|p| p.ends_with(".md")).cloned().unwrap_or_default(),
+                signed: signer.is_some(),
+                report: written
+                    .iter()
+                    .find(|p| p.extension().is_some_and(|e| e == "md"))
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 follow_up_task_ids: follow_ups.iter().map(Id::to_string).collect(),
                 next_milestone_opens: decision.opens(),
             })

@@ -50,8 +50,8 @@ pub struct VerifyReport {
 impl Service {
     /// Checks gate decisions: the latest of each milestone, or with `all` every one ever made.
     pub fn gate_verify(&self, all: bool) -> Result<VerifyReport> {
-        let workdir = self.ledger.workdir().to_path_buf();
-        let repo = crate::git::open(&workdir)?;
+        let git_dir = self.ledger.git_dir().to_path_buf();
+        let repo = self.ledger.repo()?;
         let records = self.gate_records();
         let mut problems = Vec::new();
         let policy = self.ledger.root().join("allowed_signers");
@@ -60,7 +60,7 @@ impl Service {
             Err(_) => {
                 problems.push(format!(
                     "{}: missing; list who may sign gate decisions there (git's allowed-signers format)",
-                    rel(&workdir, &policy)
+                    policy.display()
                 ));
                 None
             }
@@ -106,21 +106,21 @@ impl Service {
                         for (what, name) in
                             [("verify-tag", record.tag.clone()), ("verify-commit", commit.id().to_string())]
                         {
-                            match git_verify(&workdir, what, &name, ssh_policy.path(), &openpgp) {
+                            match git_verify(&git_dir, what, &name, ssh_policy.path(), &openpgp) {
                                 Ok(who) => signer = signer.or(Some(who)),
                                 Err(why) => issues.push(format!("{what}: {why}")),
                             }
                         }
                     }
                     for ext in ["toml", "md"] {
-                        let path = format!(".abathur/gates/{}.{ext}", record.id);
+                        let path = format!("gates/{}.{ext}", record.id);
                         let committed = commit
                             .tree()
                             .ok()
                             .and_then(|t| t.get_path(Path::new(&path)).ok())
                             .and_then(|e| repo.find_blob(e.id()).ok())
                             .map(|b| b.content().to_vec());
-                        let current = std::fs::read(workdir.join(&path)).ok();
+                        let current = std::fs::read(self.ledger.root().join(&path)).ok();
                         match (committed, current) {
                             (None, _) => issues.push(format!("{path} is not in the signed commit")),
                             (Some(_), None) => issues.push(format!("{path} was deleted")),
@@ -148,7 +148,7 @@ impl Service {
         if let Ok(names) = repo.tag_names(Some("abathur/gate/*")) {
             for name in names.iter().filter_map(|n| n.ok().flatten()) {
                 if !records.iter().any(|r| r.tag == name) {
-                    problems.push(format!("tag {name} has no decision record in .abathur/gates/"));
+                    problems.push(format!("tag {name} has no decision record in the ledger's gates/"));
                 }
             }
         }
@@ -187,7 +187,7 @@ impl Service {
 
 /// Runs `git verify-tag|verify-commit --raw` with the policy; returns who signed, or why it fails.
 fn git_verify(
-    workdir: &Path,
+    git_dir: &Path,
     what: &str,
     name: &str,
     ssh_policy: &Path,
@@ -196,8 +196,8 @@ fn git_verify(
     let out = Command::new("git")
         .arg("-c")
         .arg(format!("gpg.ssh.allowedSignersFile={}", ssh_policy.display()))
+        .arg(format!("--git-dir={}", git_dir.display()))
         .args([what, "--raw", name])
-        .current_dir(workdir)
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
     let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
@@ -207,7 +207,7 @@ fn git_verify(
         return match openpgp.iter().find(|(_, f)| *f == fpr) {
             Some((who, _)) if out.status.success() => Ok(format!("{who} (openpgp {fpr})")),
             Some(_) => Err("bad signature".into()),
-            None => Err(format!("signed by OpenPGP key {fpr}, which .abathur/allowed_signers does not list")),
+            None => Err(format!("signed by OpenPGP key {fpr}, which the ledger's allowed_signers does not list")),
         };
     }
     if out.status.success() {
@@ -227,10 +227,6 @@ fn git_verify(
     } else {
         format!("signature rejected by the policy: {reason}")
     })
-}
-
-fn rel(base: &Path, p: &Path) -> String {
-    p.strip_prefix(base).unwrap_or(p).display().to_string()
 }
 
 /// The error `gate verify` exits with when something did not verify.

@@ -1,8 +1,8 @@
-//! The merge driver for ledger files: `abathur merge-driver %O %A %B %P` (docs/git.md).
+//! The field-wise merge of ledger files, run in process by `abathur sync` (docs/storage.md).
 //!
-//! git's line merge treats a task file as text, so two branches that touch neighbouring lines of one
-//! task conflict, and a conflict it does not see can leave an invalid file. This driver merges by
-//! field instead (TOML files, and the TOML front matter of Markdown files):
+//! A line merge treats a task file as text, so two machines that touch neighbouring lines of one
+//! task conflict, and a conflict it does not see can leave an invalid file. This merges by field
+//! instead (TOML files, and the TOML front matter of Markdown files):
 //!
 //! - a field changed on one side only takes that side's value;
 //! - `events` are the union of both sides, in time order; `prerequisites` merge as sets (an addition
@@ -14,8 +14,6 @@
 //!   event log records the value that lost;
 //! - free text changed differently on both sides (description, summary, title, rationale, a Markdown
 //!   body's same lines) is a conflict with git's markers: never a silent loss.
-
-use std::path::Path;
 
 use toml::{Table, Value};
 
@@ -228,51 +226,23 @@ fn render_toml(path: &str, table: Table, conflicts: Vec<(String, Value, Value)>)
     let canonical = (path.contains("tasks/") && conflicts.is_empty())
         .then(|| toml::to_string(&table).ok())
         .flatten()
-        .and_then(|text| crate::queue::task::TaskRecord::from_toml(&text, Path::new(path)).ok())
+        .and_then(|text| crate::queue::task::TaskRecord::from_toml(&text, std::path::Path::new(path)).ok())
         .map(|record| record.to_toml());
     let body = canonical.unwrap_or_else(|| toml::to_string(&table).unwrap_or_default());
     Merged { text: format!("{head}{body}"), conflicts: names }
 }
 
-/// Line-wise three-way merge with `git merge-file`; returns the text and whether it merged cleanly.
+/// Line-wise three-way merge (libgit2's, in process); returns the text and whether it merged cleanly.
 fn merge_lines(base: &str, ours: &str, theirs: &str) -> Result<(String, bool)> {
-    let dir = tempfile::tempdir().map_err(|e| Error::io(Path::new("/tmp"), e))?;
-    let write = |name: &str, text: &str| -> Result<std::path::PathBuf> {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
-        Ok(p)
-    };
-    let (o, b, t) = (write("ours", ours)?, write("base", base)?, write("theirs", theirs)?);
-    let out = std::process::Command::new("git")
-        .args(["merge-file", "-p", "-L", "ours", "-L", "base", "-L", "theirs"])
-        .args([&o, &b, &t])
-        .output()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("git merge-file: {e}")))?;
-    let clean = out.status.code() == Some(0);
-    if out.status.code().is_none_or(|c| c < 0) {
-        return Err(Error::new(ErrorKind::Internal, "git merge-file failed"));
+    fn input(text: &str) -> git2::MergeFileInput<'_> {
+        let mut input = git2::MergeFileInput::new();
+        input.content(text.as_bytes());
+        input
     }
-    Ok((String::from_utf8_lossy(&out.stdout).into_owned(), clean))
-}
-
-/// Runs the driver as git calls it: merges into `ours_path`; `Ok(false)` means conflicts were left.
-pub fn run_driver(base_path: &Path, ours_path: &Path, theirs_path: &Path, path: &str) -> Result<bool> {
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::io(p, e));
-    let (base, ours, theirs) = (read(base_path)?, read(ours_path)?, read(theirs_path)?);
-    let merged = match merge_file(path, &base, &ours, &theirs) {
-        Ok(merged) => merged,
-        // Not parseable on some side: fall back to git's own line merge rather than refuse.
-        Err(_) => {
-            let (text, clean) = merge_lines(&base, &ours, &theirs)?;
-            Merged { text, conflicts: if clean { Vec::new() } else { vec!["text".into()] } }
-        }
-    };
-    std::fs::write(ours_path, &merged.text).map_err(|e| Error::io(ours_path, e))?;
-    if !merged.conflicts.is_empty() {
-        eprintln!(
-            "abathur: {path}: both branches changed {}; resolve the conflict markers",
-            merged.conflicts.join(", ")
-        );
-    }
-    Ok(merged.conflicts.is_empty())
+    let (b, o, t) = (input(base), input(ours), input(theirs));
+    let mut options = git2::MergeFileOptions::new();
+    options.ancestor_label("base").our_label("ours").their_label("theirs");
+    let merged = git2::merge_file(&b, &o, &t, Some(&mut options))
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("merging lines: {}", e.message())))?;
+    Ok((String::from_utf8_lossy(merged.content()).into_owned(), merged.is_automergeable()))
 }

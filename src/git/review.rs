@@ -62,16 +62,40 @@ pub struct Review {
 impl Service {
     /// Reviews the ledger changes between two commits (`BASE..HEAD`, or `BASE` for `BASE..HEAD`).
     pub fn review(&self, range: &str) -> Result<Review> {
-        let repo = crate::git::open(self.ledger.workdir())?;
+        let repo = self.ledger.repo()?;
         let (base, head) = range.split_once("..").unwrap_or((range, "HEAD"));
         let head = if head.is_empty() { "HEAD" } else { head };
-        let tree = |rev: &str| {
-            repo.revparse_single(rev).and_then(|o| o.peel_to_tree()).map_err(|e| {
+        let commit = |rev: &str| {
+            repo.revparse_single(rev).and_then(|o| o.peel_to_commit()).map_err(|e| {
                 Error::new(ErrorKind::Validation, format!("range: `{rev}` is not a commit: {}", e.message()))
                     .hint("give a range such as main..HEAD or origin/main..")
             })
         };
-        let (old, new) = (tree(base)?, tree(head)?);
+        // A code range names the ledger as it stood when each end was made; a range of the ledger
+        // branch itself (abathur-ledger~5..abathur-ledger) names its commits directly.
+        let (base_commit, head_commit) = (commit(base)?, commit(head)?);
+        let ledger_tip = crate::ledger::history::tip(&repo);
+        let on_ledger = |c: &git2::Commit<'_>| {
+            ledger_tip.as_ref().is_some_and(|t| t.id() == c.id() || repo.graph_descendant_of(t.id(), c.id()).unwrap_or(false))
+        };
+        let at = |c: &git2::Commit<'_>, is_head: bool| -> Result<git2::Tree<'_>> {
+            let ledger_commit = if on_ledger(c) {
+                Some(repo.find_commit(c.id()).map_err(|e| crate::git::sign::git_error("reading the ledger", e))?)
+            } else if is_head && head == "HEAD" {
+                ledger_tip.clone()
+            } else {
+                ledger_at(&repo, c.time().seconds())
+            };
+            match ledger_commit {
+                Some(lc) => lc.tree().map_err(|e| crate::git::sign::git_error("reading the ledger", e)),
+                None => repo
+                    .treebuilder(None)
+                    .and_then(|b| b.write())
+                    .and_then(|oid| repo.find_tree(oid))
+                    .map_err(|e| crate::git::sign::git_error("writing an empty tree", e)),
+            }
+        };
+        let (old, new) = (at(&base_commit, false)?, at(&head_commit, true)?);
         let read_all = |t: &git2::Tree<'_>, dir: &str| -> BTreeMap<String, String> {
             let mut out = BTreeMap::new();
             if let Ok(entry) = t.get_path(Path::new(dir))
@@ -91,10 +115,10 @@ impl Service {
             out
         };
         let tasks = |t: &git2::Tree<'_>| -> BTreeMap<String, TaskRecord> {
-            read_all(t, ".abathur/tasks")
+            read_all(t, "tasks")
                 .into_iter()
                 .filter_map(|(name, text)| {
-                    let path = format!(".abathur/tasks/{name}");
+                    let path = format!("tasks/{name}");
                     TaskRecord::from_toml(&text, Path::new(&path)).ok().map(|r| (r.id.to_string(), r))
                 })
                 .collect()
@@ -146,7 +170,7 @@ impl Service {
                 .map(|k| (format!("{dir}/{k}"), o.get(k).cloned(), n.get(k).cloned()))
                 .collect()
         };
-        let decisions = changed(".abathur/decisions")
+        let decisions = changed("decisions")
             .into_iter()
             .filter_map(|(path, o, n)| {
                 let d = crate::decision::record::Decision::parse(n.as_ref().or(o.as_ref())?, Path::new(&path)).ok()?;
@@ -160,7 +184,7 @@ impl Service {
                 Some(format!("{}: {} ({}, {verb})", d.meta.id, d.meta.title, d.meta.status.as_str()))
             })
             .collect();
-        let gates = changed(".abathur/gates")
+        let gates = changed("gates")
             .into_iter()
             .filter(|(path, o, n)| path.ends_with(".toml") && o.is_none() && n.is_some())
             .filter_map(|(path, _, n)| crate::gate::record::GateRecord::from_toml(&n?, Path::new(&path)).ok())
@@ -172,7 +196,7 @@ impl Service {
                 format!("{}: {decision} ({})", g.milestone, if g.signed { "signed" } else { "UNSIGNED" })
             })
             .collect();
-        let memory = changed(".abathur/memory")
+        let memory = changed("memory")
             .into_iter()
             .filter(|(path, _, _)| path.ends_with(".md") && !path.contains("/.history/"))
             .filter_map(|(path, o, n)| {
@@ -254,5 +278,17 @@ impl Review {
             }
         }
         out
+    }
+}
+
+/// The ledger branch's commit that was the tip at `time` (seconds): the newest first-parent
+/// ancestor made at or before it.
+fn ledger_at(repo: &git2::Repository, time: i64) -> Option<git2::Commit<'_>> {
+    let mut commit = crate::ledger::history::tip(repo)?;
+    loop {
+        if commit.time().seconds() <= time {
+            return Some(commit);
+        }
+        commit = commit.parent(0).ok()?;
     }
 }

@@ -1,109 +1,131 @@
-//! The ledger: the `.abathur/` directory of a git repository, and the only code that touches it.
+//! The ledger: one folder per repository, in git's common directory (`.git/abathur/`), and the only
+//! code that touches it.
 //!
-//! It knows where the ledger is (from any subdirectory or linked worktree), how to create it, how to
-//! write a file so a crash leaves either the old or the new version ([`atomic`]), and how writers take
-//! turns ([`lock`]). It knows nothing about what the files mean; `queue` and later modules do.
+//! It lives outside every work tree, so no git command on code (pull, stash, checkout, reset, clean)
+//! can lose or revert a write, and every worktree and branch sees the same ledger. Its durable
+//! changes are committed on the ledger branch by abathur itself ([`history`]) when the writer
+//! releases the lock. It knows where the ledger is, how to write a file so a crash leaves either the
+//! old or the new version ([`atomic`]), and how writers take turns ([`lock`]); it knows nothing about
+//! what the files mean.
 
 pub mod atomic;
+pub mod history;
 pub mod lock;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, DEFAULT_CONFIG_TOML};
 use crate::error::{Error, ErrorKind, Result};
 
-/// Name of the ledger directory at the top of the work tree.
-pub const LEDGER_DIR: &str = ".abathur";
+/// Name of the ledger folder inside git's common directory.
+pub const LEDGER_DIR: &str = "abathur";
+
+/// Name of the ledger folder of the old layout, inside a work tree (and of the mount point).
+pub const IN_TREE_DIR: &str = ".abathur";
 
 /// Entity folders created by `abathur init`.
 pub const FOLDERS: [&str; 5] = ["tasks", "milestones", "gates", "decisions", "memory"];
 
-/// What `.abathur/.gitignore` holds: derived data and lock files stay out of git.
-pub const GITIGNORE: &str = "# Derived data: rebuilt from the files at any time.\ncache/\n# Lock and temporary files of running abathur processes.\nledger.lock\n.abathur-tmp-*\n";
+/// The record of durable writes not yet committed, so a writer killed between its write and the
+/// commit has that write committed by the next one.
+const UNCOMMITTED: &str = "cache/uncommitted";
 
-/// A located ledger directory.
+/// A located ledger folder.
 #[derive(Clone, Debug)]
 pub struct Ledger {
     root: PathBuf,
-    workdir: PathBuf,
+    git_dir: PathBuf,
+    /// Durable writes made under the current lock, committed when it is released.
+    pending: Arc<Mutex<BTreeSet<String>>>,
 }
 
 /// What `abathur init` did.
 #[derive(Clone, Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct InitReport {
-    /// The ledger directory.
+    /// The ledger folder.
     pub ledger: String,
-    /// Files and folders created, relative to the repository; empty when it was already set up.
+    /// Files and folders created, relative to the ledger folder; empty when it was already set up.
     pub created: Vec<String>,
+    /// The ledger branch tip the folder was filled from (a clone's `origin/abathur-ledger`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_out_from: Option<String>,
 }
 
 impl Ledger {
-    /// Finds the ledger of the repository containing `cwd`.
-    ///
-    /// From a linked worktree this is the main worktree's ledger, so every worktree of a repository
-    /// shares one live queue.
+    /// Finds the ledger of the repository containing `cwd`, from any work tree or the git directory.
     pub fn discover(cwd: &Path) -> Result<Ledger> {
-        let workdir = main_workdir(cwd)?;
-        let root = workdir.join(LEDGER_DIR);
+        let git_dir = common_dir(cwd)?;
+        let root = git_dir.join(LEDGER_DIR);
         if !root.join("tasks").is_dir() {
-            return Err(Error::new(ErrorKind::Validation, format!("no abathur ledger in {}", workdir.display()))
-                .hint("run `abathur init` to create one"));
+            return Err(missing_ledger(cwd, &git_dir));
         }
-        Ok(Ledger { root, workdir })
+        Ok(Ledger::with_root(root, git_dir))
     }
 
-    /// The ledger under `workdir`, created empty where missing, without looking for git: for
-    /// checking a copy of the ledger (such as the staged one) outside the repository.
-    pub fn at(workdir: &Path) -> Result<Ledger> {
-        let root = workdir.join(LEDGER_DIR);
-        for folder in FOLDERS {
-            let dir = root.join(folder);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        }
-        Ok(Ledger { root, workdir: workdir.to_path_buf() })
+    fn with_root(root: PathBuf, git_dir: PathBuf) -> Ledger {
+        Ledger { root, git_dir, pending: Arc::default() }
     }
 
-    /// Creates the ledger (idempotent: existing files are left exactly as they are).
+    /// Creates the ledger (idempotent: existing files are left exactly as they are). Where the ledger
+    /// branch exists already (locally or as a remote-tracking branch of a fresh clone), the folder
+    /// is filled from it instead of starting empty.
     pub fn init(cwd: &Path) -> Result<(Ledger, InitReport)> {
-        let workdir = main_workdir(cwd)?;
-        let root = workdir.join(LEDGER_DIR);
+        let git_dir = common_dir(cwd)?;
+        let root = git_dir.join(LEDGER_DIR);
+        let ledger = Ledger::with_root(root.clone(), git_dir);
+        let repo = ledger.repo()?;
         let mut created = Vec::new();
-        let ensure_dir = |dir: &Path, created: &mut Vec<String>| -> Result<()> {
-            if !dir.is_dir() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                created.push(rel(&workdir, dir));
-            }
-            Ok(())
+        let mut checked_out_from = None;
+        let _lock = {
+            std::fs::create_dir_all(root.join("cache")).map_err(|e| Error::io(&root, e))?;
+            ledger.lock()?
         };
-        ensure_dir(&root, &mut created)?;
+        if !root.join("tasks").is_dir() {
+            if history::tip(&repo).is_none()
+                && let Some((name, oid)) = remote_ledger(&repo)
+            {
+                history::move_branch(&repo, None, oid, &format!("abathur: ledger from {name}"))?;
+                checked_out_from = Some(name);
+            }
+            if let Some(tip) = history::tip(&repo) {
+                let tree = tip.tree().map_err(|e| crate::git::sign::git_error("reading the ledger", e))?;
+                created = history::check_out(&repo, &root, None, &tree)?;
+                checked_out_from.get_or_insert_with(|| history::BRANCH.to_string());
+            }
+        }
         for folder in FOLDERS {
             let dir = root.join(folder);
-            ensure_dir(&dir, &mut created)?;
+            if !dir.is_dir() {
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            }
             let keep = dir.join(".gitkeep");
-            if !keep.exists() {
-                atomic::write(&keep, b"")?;
+            if !keep.exists() && ledger.write(&keep, b"")? {
+                created.push(format!("{folder}/"));
             }
         }
-        for (name, content) in [("config.toml", DEFAULT_CONFIG_TOML), (".gitignore", GITIGNORE)] {
-            let path = root.join(name);
-            if !path.exists() {
-                atomic::write(&path, content.as_bytes())?;
-                created.push(rel(&workdir, &path));
-            }
+        let config = root.join("config.toml");
+        if !config.exists() && ledger.write(&config, DEFAULT_CONFIG_TOML.as_bytes())? {
+            created.push("config.toml".into());
         }
-        let ledger = Ledger { root, workdir };
-        let report = InitReport { ledger: ledger.root.display().to_string(), created };
+        let report = InitReport { ledger: root.display().to_string(), created, checked_out_from };
         Ok((ledger, report))
     }
 
-    /// The `.abathur` directory.
+    /// The ledger folder.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// The work tree holding the ledger.
-    pub fn workdir(&self) -> &Path {
-        &self.workdir
+    /// git's common directory of the repository (the main `.git`, or the bare repository).
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
+    }
+
+    /// The repository the ledger belongs to.
+    pub fn repo(&self) -> Result<git2::Repository> {
+        git2::Repository::open(&self.git_dir).map_err(|e| crate::git::sign::git_error("opening the repository", e))
     }
 
     /// Where task files live.
@@ -116,7 +138,7 @@ impl Ledger {
         self.root.join("memory")
     }
 
-    /// Derived, git-ignored data.
+    /// Derived data, never committed.
     pub fn cache_dir(&self) -> PathBuf {
         self.root.join("cache")
     }
@@ -126,9 +148,166 @@ impl Ledger {
         Config::load(&self.root.join("config.toml"))
     }
 
-    /// Takes the ledger's write lock; see [`lock`].
-    pub fn lock(&self) -> Result<lock::LedgerLock> {
-        lock::LedgerLock::acquire(&self.root.join("ledger.lock"))
+    /// `path` (inside the ledger) relative to the ledger folder, as committed.
+    pub fn rel(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+    }
+
+    /// Takes the ledger's write lock; see [`lock`]. Releasing it commits the durable writes made
+    /// under it (see [`Ledger::write`]).
+    pub fn lock(&self) -> Result<Writing> {
+        let lock = lock::LedgerLock::acquire(&self.root.join("ledger.lock"))?;
+        Ok(Writing { ledger: self.clone(), _lock: lock })
+    }
+
+    /// Writes a ledger file atomically and durably, unless it holds these bytes already, and marks it
+    /// for the commit made when the lock is released. The caller holds the lock. Returns whether it
+    /// wrote.
+    pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<bool> {
+        self.write_staged(path, bytes, None)
+    }
+
+    /// Like [`Ledger::write`], staging the temporary file in `staging` (see [`atomic::write_via`]).
+    pub fn write_staged(&self, path: &Path, bytes: &[u8], staging: Option<&Path>) -> Result<bool> {
+        let path = checked_path(&self.root, &self.rel(path))?;
+        if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+            return Ok(false);
+        }
+        self.mark_uncommitted(&path)?;
+        atomic::write_via(&path, bytes, true, staging)?;
+        Ok(true)
+    }
+
+    /// Writes a ledger file that is not committed on its own: a volatile change (a claim, a
+    /// heartbeat), recorded by the next durable commit of the same file or by `abathur sync`.
+    pub fn write_volatile(&self, path: &Path, bytes: &[u8], staging: Option<&Path>) -> Result<bool> {
+        let path = checked_path(&self.root, &self.rel(path))?;
+        atomic::write_if_changed(&path, bytes, staging)
+    }
+
+    /// Removes a ledger file and marks the removal for the next commit.
+    pub fn remove(&self, path: &Path) -> Result<()> {
+        let path = checked_path(&self.root, &self.rel(path))?;
+        self.mark_uncommitted(&path)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    fn mark_uncommitted(&self, path: &Path) -> Result<()> {
+        let rel = self.rel(path);
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.insert(rel.clone()) {
+            use std::io::Write;
+            let log = self.root.join(UNCOMMITTED);
+            let _ = std::fs::create_dir_all(self.cache_dir());
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .map_err(|e| Error::io(&log, e))?;
+            file.write_all(format!("{rel}\n").as_bytes()).map_err(|e| Error::io(&log, e))?;
+        }
+        Ok(())
+    }
+
+    /// Commits every durable write not yet committed: this process's and any a killed writer left in
+    /// the record. The caller holds the lock.
+    pub fn commit_pending(&self) -> Result<Option<git2::Oid>> {
+        let mut paths: BTreeSet<String> = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let log = self.root.join(UNCOMMITTED);
+        match std::fs::read_to_string(&log) {
+            Ok(text) => paths.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_string)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&log, e)),
+        }
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let paths: Vec<String> = paths.into_iter().collect();
+        let repo = self.repo()?;
+        let message = crate::git::ledger_message::message_for(&repo, &self.root, &paths);
+        let committed = history::commit(
+            &repo,
+            &self.root,
+            &history::Commit { paths: &paths, message: &message, signer: None, merged: None, allow_empty: false },
+        )?;
+        let _ = std::fs::remove_file(&log);
+        Ok(committed)
+    }
+}
+
+/// The ledger's write lock, held while changing the ledger; dropping it commits the durable writes
+/// made under it, then releases the lock.
+#[derive(Debug)]
+pub struct Writing {
+    ledger: Ledger,
+    _lock: lock::LedgerLock,
+}
+
+impl Writing {
+    /// Commits now, reporting a failure (dropping the lock commits too, but can only warn).
+    pub fn commit(&self) -> Result<Option<git2::Oid>> {
+        self.ledger.commit_pending()
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        if let Err(e) = self.ledger.commit_pending() {
+            // The writes are on disk and in the record of uncommitted writes; the next writer commits them.
+            eprintln!("abathur: warning: ledger change not committed yet: {}", e.message);
+        }
+    }
+}
+
+/// `rel` under `root`, refusing any path that leaves the ledger or passes through a symbolic link.
+pub fn checked_path(root: &Path, rel: &str) -> Result<PathBuf> {
+    let rel_path = Path::new(rel);
+    if rel.is_empty()
+        || rel_path.is_absolute()
+        || rel_path.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::new(ErrorKind::Validation, format!("{rel}: not a path inside the ledger"))
+            .hint("ledger paths are relative, without `..`"));
+    }
+    let mut path = root.to_path_buf();
+    for component in rel_path.components() {
+        path.push(component);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::new(
+                ErrorKind::Validation,
+                format!("{}: is a symbolic link; abathur never writes through links", path.display()),
+            )
+            .hint("replace the link with a plain file or folder"));
+        }
+    }
+    Ok(path)
+}
+
+/// The newest remote-tracking ledger branch (`refs/remotes/<remote>/abathur-ledger`), if any.
+fn remote_ledger(repo: &git2::Repository) -> Option<(String, git2::Oid)> {
+    let refs = repo.references_glob(&format!("refs/remotes/*/{}", history::BRANCH)).ok()?;
+    refs.flatten()
+        .filter_map(|r| Some((r.shorthand().ok()?.to_string(), r.peel_to_commit().ok()?)))
+        .max_by_key(|(_, c)| c.time().seconds())
+        .map(|(name, c)| (name, c.id()))
+}
+
+fn missing_ledger(cwd: &Path, git_dir: &Path) -> Error {
+    let in_tree = std::iter::successors(cwd.canonicalize().ok(), |d| d.parent().map(Path::to_path_buf))
+        .map(|d| d.join(IN_TREE_DIR))
+        .find(|d| d.join("tasks").is_dir() && !d.is_symlink());
+    match in_tree {
+        Some(old) => Error::new(
+            ErrorKind::Validation,
+            format!("{} is a ledger in the old in-work-tree layout", old.display()),
+        )
+        .hint("run `abathur ledger migrate` once to move it out of the work tree (docs/storage.md)"),
+        None => Error::new(ErrorKind::Validation, format!("no abathur ledger in {}", git_dir.display()))
+            .hint("run `abathur init` to create one (in a clone, it checks out the remote's ledger branch)"),
     }
 }
 
@@ -141,14 +320,14 @@ pub fn current_worktree(cwd: &Path) -> Result<PathBuf> {
     Ok(workdir.canonicalize().unwrap_or_else(|_| workdir.to_path_buf()))
 }
 
-/// The top of the main work tree of the repository containing `cwd`.
+/// git's common directory of the repository containing `cwd`: the main `.git` from the main work
+/// tree and from every linked worktree, or the bare repository itself.
 ///
-/// Found the way git finds it, without opening the repository (every command pays for this, and
-/// libgit2's discovery costs about a millisecond): walk up to the first `.git`, stopping at
-/// `GIT_CEILING_DIRECTORIES`. A `.git` directory marks a main work tree. A `.git` file
-/// (`gitdir: ...`) marks a linked worktree, whose `commondir` leads to the main repository's `.git`,
-/// whose parent is the main work tree.
-fn main_workdir(cwd: &Path) -> Result<PathBuf> {
+/// Found the way git finds it, without opening the repository (every command pays for this): walk
+/// up to the first `.git`, stopping at `GIT_CEILING_DIRECTORIES`. A `.git` directory is the common
+/// directory. A `.git` file (`gitdir: ...`) marks a linked worktree, whose `commondir` names it. A
+/// folder holding `HEAD`, `objects/` and `refs/` is a git directory itself (a bare repository).
+pub fn common_dir(cwd: &Path) -> Result<PathBuf> {
     let start = cwd.canonicalize().map_err(|e| Error::io(cwd, e))?;
     let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
         .map(|v| std::env::split_paths(&v).filter_map(|p| p.canonicalize().ok()).collect())
@@ -158,29 +337,27 @@ fn main_workdir(cwd: &Path) -> Result<PathBuf> {
             break;
         }
         let dotgit = dir.join(".git");
-        let Ok(meta) = std::fs::metadata(&dotgit) else { continue };
-        if meta.is_dir() {
-            return Ok(dir.to_path_buf());
-        }
-        let text = std::fs::read_to_string(&dotgit).map_err(|e| Error::io(&dotgit, e))?;
-        let Some(gitdir) = text.lines().find_map(|l| l.strip_prefix("gitdir:")).map(str::trim) else {
-            return Err(Error::malformed(&dotgit, "a .git file must say `gitdir: <path>`"));
-        };
-        let gitdir = dir.join(gitdir);
-        let common = std::fs::read_to_string(gitdir.join("commondir"))
-            .ok()
-            .and_then(|c| gitdir.join(c.trim()).canonicalize().ok());
-        return Ok(match common {
-            Some(common) if common.file_name().is_some_and(|n| n == ".git") => {
-                common.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf())
+        if let Ok(meta) = std::fs::metadata(&dotgit) {
+            if meta.is_dir() {
+                return Ok(dotgit);
             }
-            _ => dir.to_path_buf(), // a submodule or an unusual layout: its own work tree
-        });
+            let text = std::fs::read_to_string(&dotgit).map_err(|e| Error::io(&dotgit, e))?;
+            let Some(gitdir) = text.lines().find_map(|l| l.strip_prefix("gitdir:")).map(str::trim) else {
+                return Err(Error::malformed(&dotgit, "a .git file must say `gitdir: <path>`"));
+            };
+            let gitdir = dir.join(gitdir);
+            let common = std::fs::read_to_string(gitdir.join("commondir"))
+                .ok()
+                .and_then(|c| gitdir.join(c.trim()).canonicalize().ok());
+            return Ok(common.unwrap_or_else(|| gitdir.canonicalize().unwrap_or(gitdir)));
+        }
+        if dir.join("HEAD").is_file() && dir.join("objects").is_dir() && dir.join("refs").is_dir() {
+            let common = std::fs::read_to_string(dir.join("commondir"))
+                .ok()
+                .and_then(|c| dir.join(c.trim()).canonicalize().ok());
+            return Ok(common.unwrap_or_else(|| dir.to_path_buf()));
+        }
     }
     Err(Error::new(ErrorKind::Validation, format!("{} is not inside a git repository", cwd.display()))
         .hint("abathur keeps its ledger in a git repository: run `git init` first, or cd into one"))
-}
-
-fn rel(base: &Path, path: &Path) -> String {
-    path.strip_prefix(base).unwrap_or(path).display().to_string()
 }

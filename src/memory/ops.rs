@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::ledger::atomic;
 use crate::memory::api::*;
 use crate::memory::entry::{self, Entry, EntryMeta, MAX_VALUE_BYTES, MemoryType, ValueFormat};
 use crate::service::Service;
@@ -165,9 +164,9 @@ impl Service {
             if !req.dry_run {
                 let (ns, key) = (&entry.meta.namespace, &entry.meta.key);
                 for version in 1..entry.meta.version {
-                    files_removed += usize::from(remove_if_present(&entry::history_path(&dir, ns, key, version))?);
+                    files_removed += usize::from(remove_if_present(&self.ledger, &entry::history_path(&dir, ns, key, version))?);
                 }
-                files_removed += usize::from(remove_if_present(&path)?);
+                files_removed += usize::from(remove_if_present(&self.ledger, &path)?);
                 remove_empty_folders(&dir, &entry::namespace_dir(&dir, ns));
             }
             pruned.push(summary(&entry));
@@ -249,12 +248,12 @@ impl Service {
             let copy = entry::history_path(&dir, ns, key, prev.meta.version);
             let parent = copy.parent().expect("history files have a folder");
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            atomic::write(&copy, prev.render().as_bytes())?;
+            self.ledger.write(&copy, prev.render().as_bytes())?;
         } else {
             let parent = path.parent().expect("entry files have a folder");
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        atomic::write(&path, entry.render().as_bytes())?;
+        self.ledger.write(&path, entry.render().as_bytes())?;
         Ok(MemoryWriteReply {
             namespace: ns.clone(),
             key: key.clone(),
@@ -285,7 +284,7 @@ impl Service {
 
     /// `path` relative to the work tree, as replies show it.
     pub(crate) fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(self.ledger.workdir()).unwrap_or(path).display().to_string()
+        path.display().to_string()
     }
 }
 
@@ -344,12 +343,12 @@ fn read_optional(path: &Path) -> Result<Option<Entry>> {
     }
 }
 
-fn remove_if_present(path: &Path) -> Result<bool> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io(path, e)),
+fn remove_if_present(ledger: &crate::ledger::Ledger, path: &Path) -> Result<bool> {
+    if path.symlink_metadata().is_err() {
+        return Ok(false);
     }
+    ledger.remove(path)?;
+    Ok(true)
 }
 
 /// Removes `.history/` and namespace folders left empty, up to (not including) `memory_dir`.

@@ -115,7 +115,7 @@ impl Service {
         }
         record.validate()?;
         if record != before {
-            crate::ledger::atomic::write(&path, record.to_toml().as_bytes())?;
+            self.ledger.write(&path, record.to_toml().as_bytes())?;
         }
         let view = self.queue_view()?;
         self.milestone_detail(&view, record)
@@ -164,7 +164,7 @@ impl Service {
         let dir = self.milestones_dir();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         for record in new.iter().filter(|r| reply.created.contains(&r.id)) {
-            crate::ledger::atomic::write(&dir.join(format!("{}.toml", record.id)), record.to_toml().as_bytes())?;
+            self.ledger.write(&dir.join(format!("{}.toml", record.id)), record.to_toml().as_bytes())?;
         }
         Ok(reply)
     }

@@ -445,6 +445,7 @@ enum Load {
 /// Task files of one ledger.
 #[derive(Clone, Debug)]
 pub struct TaskStore {
+    ledger: Ledger,
     dir: PathBuf,
     snapshot_path: PathBuf,
     journal_path: PathBuf,
@@ -460,6 +461,7 @@ impl TaskStore {
     pub fn new(ledger: &Ledger) -> TaskStore {
         let cache = ledger.cache_dir();
         TaskStore {
+            ledger: ledger.clone(),
             dir: ledger.tasks_dir(),
             snapshot_path: cache.join("tasks.idx"),
             journal_path: cache.join("tasks.log"),
@@ -486,11 +488,21 @@ impl TaskStore {
 
     /// Writes one task file atomically in canonical form (a no-op when nothing changed), and journals
     /// it in the cache. The caller must hold the ledger lock.
+    ///
+    /// A running task's file changes with every claim and heartbeat: those writes are volatile (not
+    /// committed on their own; the task's next durable change or `abathur sync` records them). Every
+    /// other change is committed when the lock is released.
     pub fn write(&self, record: &TaskRecord) -> Result<bool> {
         record.validate().map_err(|e| e.hint("this is a bug in abathur: the record was about to be written"))?;
         let before = self.folder_stamp().ok();
         let path = self.path(&record.id);
-        let changed = atomic::write_if_changed(&path, record.to_toml().as_bytes(), Some(&self.staging_dir))?;
+        let bytes = record.to_toml();
+        let staging = Some(self.staging_dir.as_path());
+        let changed = if record.state == State::Running {
+            self.ledger.write_volatile(&path, bytes.as_bytes(), staging)?
+        } else {
+            self.ledger.write_staged(&path, bytes.as_bytes(), staging)?
+        };
         if changed {
             self.journal(before, &path, record);
         }

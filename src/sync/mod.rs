@@ -1,0 +1,334 @@
+//! Moving the ledger between machines through any git remote, with git's own protocols only.
+//!
+//! `abathur sync` records what is on disk, fetches the remote's ledger branch, merges it field by
+//! field in process (`git::merge`), refuses a merge that would leave the ledger invalid, writes the
+//! result into the ledger folder, commits the merge and pushes it with a compare-and-swap on the
+//! value fetched; when the remote moved meanwhile, it does it all again. Network work runs outside
+//! the ledger lock, so local claims never wait on the remote.
+//!
+//! The remote is per clone (`git config abathur.remote`), set by the first `sync --remote NAME`.
+
+pub mod migrate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use git2::{Oid, Repository};
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ledger::history;
+use crate::service::Service;
+
+/// The git config key naming this clone's ledger remote.
+pub const REMOTE_KEY: &str = "abathur.remote";
+
+/// Attempts before a sync gives up on a remote that keeps moving.
+const ATTEMPTS: usize = 10;
+
+/// `abathur sync` options.
+#[derive(Clone, Debug, Default)]
+pub struct SyncRequest {
+    /// The remote to sync with; remembered as this clone's ledger remote.
+    pub remote: Option<String>,
+}
+
+/// What a sync did.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct SyncReply {
+    /// The remote synced with.
+    pub remote: String,
+    /// The ledger tip after the sync.
+    pub tip: String,
+    /// Local changes (claims, heartbeats, crash leftovers) recorded before fetching.
+    pub recorded: usize,
+    /// Ledger files the remote's changes wrote or removed here.
+    pub received: Vec<String>,
+    /// Files both sides changed where a free-text field differed: this side's text was kept and
+    /// the other is in the merge's second parent.
+    pub conflicts: Vec<String>,
+    /// Whether the push published this clone's changes (false when there was nothing new).
+    pub pushed: bool,
+    /// Fetch-merge-push rounds needed (more than 1 when another machine pushed meanwhile).
+    pub attempts: usize,
+}
+
+/// `abathur ledger status`.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct LedgerStatus {
+    /// The ledger folder.
+    pub ledger: String,
+    /// The branch holding its commits.
+    pub branch: String,
+    /// The branch's tip.
+    pub tip: Option<String>,
+    /// Files that differ from the tip (volatile claims and heartbeats, or a crash's leftovers).
+    pub uncommitted: Vec<String>,
+    /// This clone's ledger remote, when one is configured.
+    pub remote: Option<String>,
+    /// Whether claims are compare-and-swaps on the remote.
+    pub claims: String,
+}
+
+impl Service {
+    /// The ledger's location, branch, uncommitted files and remote.
+    pub fn ledger_status(&self) -> Result<LedgerStatus> {
+        let repo = self.ledger.repo()?;
+        let remote = configured_remote(&repo);
+        Ok(LedgerStatus {
+            ledger: self.ledger.root().display().to_string(),
+            branch: history::BRANCH.into(),
+            tip: history::tip(&repo).map(|c| c.id().to_string()),
+            uncommitted: history::uncommitted(&repo, self.ledger.root())?,
+            claims: if remote.is_some() { "remote".into() } else { "local".into() },
+            remote,
+        })
+    }
+
+    /// Syncs the ledger with its remote (see the module documentation).
+    pub fn sync(&self, req: SyncRequest) -> Result<SyncReply> {
+        let repo = self.ledger.repo()?;
+        let remote = match req.remote.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            Some(name) => {
+                repo.find_remote(name).map_err(|_| {
+                    Error::new(ErrorKind::Validation, format!("remote: `{name}` is not a remote of this repository"))
+                        .hint("add it first: git remote add <name> <url>")
+                })?;
+                let mut config = repo.config().map_err(|e| crate::git::sign::git_error("reading git config", e))?;
+                config.set_str(REMOTE_KEY, name).map_err(|e| crate::git::sign::git_error("writing git config", e))?;
+                name.to_string()
+            }
+            None => configured_remote(&repo).ok_or_else(|| {
+                Error::new(ErrorKind::Validation, "no ledger remote is configured for this clone")
+                    .hint("run `abathur sync --remote origin` once; later syncs use it")
+            })?,
+        };
+        let recorded = {
+            let _lock = self.ledger.lock()?;
+            self.record_disk(&repo)?
+        };
+        let tracking = format!("refs/remotes/{remote}/{}", history::BRANCH);
+        let mut received = Vec::new();
+        let mut conflicts = Vec::new();
+        for attempt in 1..=ATTEMPTS {
+            let theirs = fetch(self.ledger.git_dir(), &remote, &tracking)?;
+            let merged = {
+                let _lock = self.ledger.lock()?;
+                self.merge_remote(&repo, theirs)?
+            };
+            received.extend(merged.received);
+            conflicts.extend(merged.conflicts);
+            let ours = history::tip(&repo).map(|c| c.id());
+            let Some(ours) = ours else { break };
+            if Some(ours) == theirs {
+                return Ok(self.sync_reply(&remote, ours, recorded, received, conflicts, false, attempt));
+            }
+            if push(self.ledger.git_dir(), &remote, ours, theirs)? {
+                return Ok(self.sync_reply(&remote, ours, recorded, received, conflicts, true, attempt));
+            }
+        }
+        Err(Error::new(ErrorKind::Busy, format!("the remote `{remote}` kept moving: gave up after {ATTEMPTS} rounds"))
+            .hint("run `abathur sync` again"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sync_reply(
+        &self,
+        remote: &str,
+        tip: Oid,
+        recorded: usize,
+        mut received: Vec<String>,
+        mut conflicts: Vec<String>,
+        pushed: bool,
+        attempts: usize,
+    ) -> SyncReply {
+        received.sort();
+        received.dedup();
+        conflicts.sort();
+        conflicts.dedup();
+        SyncReply { remote: remote.into(), tip: tip.to_string(), recorded, received, conflicts, pushed, attempts }
+    }
+
+    /// Commits every file that differs from the ledger tip (the caller holds the lock).
+    fn record_disk(&self, repo: &Repository) -> Result<usize> {
+        self.ledger.commit_pending()?;
+        let changed = history::uncommitted(repo, self.ledger.root())?;
+        if changed.is_empty() {
+            return Ok(0);
+        }
+        let message = crate::git::ledger_message::message_for(repo, self.ledger.root(), &changed);
+        history::commit(
+            repo,
+            self.ledger.root(),
+            &history::Commit { paths: &changed, message: &message, signer: None, merged: None, allow_empty: false },
+        )?;
+        Ok(changed.len())
+    }
+
+    /// Brings the remote's ledger (`theirs`) into this one: a fast-forward, or a field-wise merge
+    /// that must leave the ledger valid. The caller holds the lock.
+    fn merge_remote(&self, repo: &Repository, theirs: Option<Oid>) -> Result<Merged> {
+        let root = self.ledger.root();
+        // Whatever was written since the last round is recorded first, so the folder equals the tip.
+        self.record_disk(repo)?;
+        let Some(theirs) = theirs else { return Ok(Merged::default()) };
+        let err = |e| crate::git::sign::git_error("merging the ledger", e);
+        let their_commit = repo.find_commit(theirs).map_err(err)?;
+        let Some(ours) = history::tip(repo) else {
+            // A clone that had no ledger commits of its own: take the remote's.
+            let received = history::check_out(repo, root, None, &their_commit.tree().map_err(err)?)?;
+            history::move_branch(repo, None, theirs, "abathur: ledger from the remote")?;
+            return Ok(Merged { received, conflicts: Vec::new() });
+        };
+        if ours.id() == theirs || repo.graph_descendant_of(ours.id(), theirs).map_err(err)? {
+            return Ok(Merged::default());
+        }
+        let our_tree = ours.tree().map_err(err)?;
+        let before = self.check()?.problems.len();
+        if repo.graph_descendant_of(theirs, ours.id()).map_err(err)? {
+            let received = history::check_out(repo, root, Some(&our_tree), &their_commit.tree().map_err(err)?)?;
+            history::move_branch(repo, Some(ours.id()), theirs, "abathur: sync (fast-forward)")?;
+            return Ok(Merged { received, conflicts: Vec::new() });
+        }
+        let base = repo.merge_base(ours.id(), theirs).ok().map(|b| repo.find_commit(b).and_then(|c| c.tree()));
+        let base = base.transpose().map_err(err)?;
+        let (tree, conflicts) = merge_trees(repo, base.as_ref(), &our_tree, &their_commit.tree().map_err(err)?)?;
+        let merged_tree = repo.find_tree(tree).map_err(err)?;
+        // Into the folder first, then the commit: a crash between leaves files the next sync records.
+        let received = history::check_out(repo, root, Some(&our_tree), &merged_tree)?;
+        let check = self.check()?;
+        if check.problems.len() > before {
+            history::check_out(repo, root, Some(&merged_tree), &our_tree)?;
+            let first = &check.problems[check.problems.len() - 1];
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("merging the remote's ledger would leave it invalid: {}: {}", first.file, first.message),
+            )
+            .hint("change the ledger here so the two agree (for example drop one prerequisite), then sync again"));
+        }
+        let mut message = String::from("abathur: sync (merge)\n\n");
+        for file in &received {
+            message.push_str(&format!("- {file}\n"));
+        }
+        for file in &conflicts {
+            message.push_str(&format!("- conflict in {file}: kept this side's text\n"));
+        }
+        history::commit_tree(repo, tree, Some(ours.id()), Some(theirs), &message, None)?;
+        Ok(Merged { received, conflicts })
+    }
+}
+
+#[derive(Default)]
+struct Merged {
+    received: Vec<String>,
+    conflicts: Vec<String>,
+}
+
+/// Three-way merge of two ledger trees, file by file and, where both changed a file, field by
+/// field. A file one side deleted and the other changed is kept (facts are never dropped).
+fn merge_trees(
+    repo: &Repository,
+    base: Option<&git2::Tree<'_>>,
+    ours: &git2::Tree<'_>,
+    theirs: &git2::Tree<'_>,
+) -> Result<(Oid, Vec<String>)> {
+    let files = |t: Option<&git2::Tree<'_>>| t.map(|t| history::tree_files(repo, t)).transpose();
+    let (b, o, t) = (files(base)?.unwrap_or_default(), files(Some(ours))?.unwrap_or_default(), files(Some(theirs))?);
+    let t = t.unwrap_or_default();
+    let text = |oid: Option<&Oid>| -> Result<String> {
+        match oid {
+            None => Ok(String::new()),
+            Some(oid) => repo
+                .find_blob(*oid)
+                .map(|b| String::from_utf8_lossy(b.content()).into_owned())
+                .map_err(|e| crate::git::sign::git_error("reading a ledger blob", e)),
+        }
+    };
+    let mut changes: Vec<(String, Option<Oid>)> = Vec::new();
+    let mut conflicts = Vec::new();
+    let paths: BTreeMap<&String, ()> = o.keys().chain(t.keys()).map(|p| (p, ())).collect();
+    for (path, ()) in paths {
+        let (bo, oo, to) = (b.get(path), o.get(path), t.get(path));
+        let take = match (oo, to) {
+            _ if oo == to || to == bo => continue,
+            _ if oo == bo => to.copied(),
+            (Some(_), None) => continue,
+            (None, Some(theirs)) => Some(*theirs),
+            (Some(_), Some(_)) => {
+                let merged = crate::git::merge::merge_file(path, &text(bo)?, &text(oo)?, &text(to)?);
+                match merged {
+                    Ok(m) if m.conflicts.is_empty() => {
+                        Some(repo.blob(m.text.as_bytes()).map_err(|e| crate::git::sign::git_error("writing a blob", e))?)
+                    }
+                    _ => {
+                        conflicts.push(path.clone());
+                        continue;
+                    }
+                }
+            }
+            (None, None) => continue,
+        };
+        changes.push((history::tree_path(path), take));
+    }
+    Ok((history::apply(repo, Some(ours), &changes)?, conflicts))
+}
+
+/// This clone's ledger remote, from git config.
+pub fn configured_remote(repo: &Repository) -> Option<String> {
+    repo.config().ok()?.get_string(REMOTE_KEY).ok().filter(|r| !r.trim().is_empty())
+}
+
+/// Runs git on the repository, never prompting (an agent has no terminal).
+pub(crate) fn git(git_dir: &Path, args: &[&str]) -> Result<std::process::Output> {
+    Command::new("git")
+        .arg(format!("--git-dir={}", git_dir.display()))
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_SSH_COMMAND", std::env::var("GIT_SSH_COMMAND").unwrap_or_else(|_| "ssh -o BatchMode=yes".into()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot run git: {e}")).hint("install git"))
+}
+
+fn git_failure(doing: &str, out: &std::process::Output) -> Error {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reason = stderr.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("; ");
+    Error::new(ErrorKind::Internal, format!("{doing}: {reason}"))
+        .hint("check the remote's URL and your access (git fetch must work); offline, everything works locally and syncs later")
+}
+
+/// Fetches the remote's ledger branch and gate tags; returns its tip, `None` when it has none yet.
+fn fetch(git_dir: &Path, remote: &str, tracking: &str) -> Result<Option<Oid>> {
+    let branch = format!("+{}:{tracking}", history::REF);
+    let out = git(git_dir, &["fetch", "--quiet", "--no-tags", remote, &branch, "refs/tags/abathur/*:refs/tags/abathur/*"])?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("couldn't find remote ref") {
+            // A remote without a ledger yet: fetch the tags alone (there can be none either).
+            return Ok(None);
+        }
+        return Err(git_failure(&format!("fetching the ledger from `{remote}`"), &out));
+    }
+    let repo = Repository::open(git_dir).map_err(|e| crate::git::sign::git_error("opening the repository", e))?;
+    Ok(repo.refname_to_id(tracking).ok())
+}
+
+/// Pushes `tip` as the remote's ledger branch if it still is `expected`, with the gate tags, in one
+/// atomic push. `false`: the remote moved (fetch and merge again).
+fn push(git_dir: &Path, remote: &str, tip: Oid, expected: Option<Oid>) -> Result<bool> {
+    let lease = format!("--force-with-lease={}:{}", history::REF, expected.map(|e| e.to_string()).unwrap_or_default());
+    let refspec = format!("{tip}:{}", history::REF);
+    let out = git(
+        git_dir,
+        &["push", "--porcelain", "--atomic", "--no-verify", &lease, remote, &refspec, "refs/tags/abathur/*:refs/tags/abathur/*"],
+    )?;
+    if out.status.success() {
+        return Ok(true);
+    }
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    if text.contains("stale info") || text.contains("fetch first") || text.contains("non-fast-forward") {
+        return Ok(false);
+    }
+    Err(git_failure(&format!("pushing the ledger to `{remote}`"), &out))
+}
