@@ -107,7 +107,7 @@ fn hostile_files_in_the_tasks_folder_are_reported_not_followed() {
 #[test]
 fn a_bad_config_is_refused_with_its_path() {
     let repo = Repo::new();
-    let path = repo.path().join(".abathur/config.toml");
+    let path = repo.path().join(".git/abathur/config.toml");
     let text = std::fs::read_to_string(&path).unwrap().replace("base = 0.30", "base = 0.50");
     std::fs::write(&path, text).unwrap();
     let err = repo.fails(&["task", "list"], 1);
@@ -147,8 +147,8 @@ fn check_reports_every_problem_with_file_and_field() {
     )
     .unwrap();
     std::fs::write(repo.tasks_dir().join("notes.md"), "stray").unwrap();
-    std::fs::create_dir_all(repo.path().join(".abathur/cache/tmp")).unwrap();
-    std::fs::write(repo.path().join(".abathur/cache/tmp/.abathur-tmp-x1"), "partial").unwrap();
+    std::fs::create_dir_all(repo.path().join(".git/abathur/cache/tmp")).unwrap();
+    std::fs::write(repo.path().join(".git/abathur/cache/tmp/.abathur-tmp-x1"), "partial").unwrap();
 
     let out = repo.run(&["--json", "check"]);
     assert_eq!(out.status.code(), Some(1));

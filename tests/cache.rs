@@ -30,9 +30,9 @@ fn busy_ledger() -> (Repo, Vec<String>) {
 fn deleting_the_cache_changes_no_answer() {
     let (repo, _) = busy_ledger();
     let with_cache = answers(&repo);
-    std::fs::remove_dir_all(repo.path().join(".abathur/cache")).unwrap();
+    std::fs::remove_dir_all(repo.path().join(".git/abathur/cache")).unwrap();
     assert_eq!(answers(&repo), with_cache);
-    assert!(repo.path().join(".abathur/cache/tasks.idx").exists(), "the cache is rebuilt");
+    assert!(repo.path().join(".git/abathur/cache/tasks.idx").exists(), "the cache is rebuilt");
     assert_eq!(answers(&repo), with_cache);
 }
 
@@ -40,17 +40,16 @@ fn deleting_the_cache_changes_no_answer() {
 fn a_corrupt_cache_is_ignored_and_rebuilt() {
     let (repo, _) = busy_ledger();
     let expected = answers(&repo);
-    let cache = repo.path().join(".abathur/cache");
+    let cache = repo.path().join(".git/abathur/cache");
     std::fs::write(cache.join("tasks.idx"), b"garbage").unwrap();
     std::fs::write(cache.join("tasks.log"), vec![0xAB; 1000]).unwrap();
     assert_eq!(answers(&repo), expected);
 }
 
 #[test]
-fn git_checkout_of_older_task_files_is_seen_at_once() {
+fn older_task_files_put_back_by_another_tool_are_seen_at_once() {
     let (repo, ids) = busy_ledger();
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-qm", "ledger"]);
+    let saved = save_tasks(&repo);
     let committed = answers(&repo);
     // Work moves on...
     let claim = repo.json(&["task", "claim"]);
@@ -60,8 +59,8 @@ fn git_checkout_of_older_task_files_is_seen_at_once() {
     repo.ok(&["task", "cancel", waiting["tasks"][0]["id"].as_str().unwrap()]);
     let _ = ids;
     assert_ne!(answers(&repo), committed);
-    // ...and git puts the files back: the answers follow the files, not the cache.
-    repo.git(&["checkout", "--", ".abathur/tasks"]);
+    // ...and a tool puts the files back: the answers follow the files, not the cache.
+    restore_tasks(&repo, &saved);
     assert_eq!(answers(&repo), committed);
 }
 
@@ -108,8 +107,7 @@ fn regex_replace_priority(text: &str, to: u8) -> String {
 #[test]
 fn a_long_lived_service_sees_other_processes_and_git() {
     let (repo, _) = busy_ledger();
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-qm", "ledger"]);
+    let saved = save_tasks(&repo);
     let service = abathur::Service::open(repo.path()).unwrap();
     let list = |s: &abathur::Service| {
         let req = abathur::queue::api::ListRequest { limit: Some(500), ..Default::default() };
@@ -122,11 +120,10 @@ fn a_long_lived_service_sees_other_processes_and_git() {
     let after_add = list(&service);
     assert!(after_add["tasks"].as_array().unwrap().iter().any(|t| t["id"] == id.as_str()), "{after_add}");
     assert_eq!(after_add, repo.json(&["task", "list", "-n", "500"]));
-    // The service writes itself, and git rewrites the folder under it.
+    // The service writes itself, and another tool rewrites the folder under it.
     let claimed = service.task_claim(Default::default()).unwrap().task.unwrap().id;
     assert_eq!(repo.json(&["task", "get", &claimed])["status"], "running");
-    repo.git(&["clean", "-qfd", ".abathur/tasks"]);
-    repo.git(&["checkout", "--", ".abathur/tasks"]);
+    restore_tasks(&repo, &saved);
     assert_eq!(list(&service), committed);
 }
 
@@ -154,7 +151,7 @@ fn lean_reads_of_finished_tasks_agree_with_full_reads() {
     });
     let cancelled = repo.json(&["task", "cancel", with_dependent.unwrap()]);
     assert!(cancelled["total_cancelled"].as_u64().unwrap() >= 2, "{cancelled}");
-    std::fs::remove_dir_all(repo.path().join(".abathur/cache")).unwrap();
+    std::fs::remove_dir_all(repo.path().join(".git/abathur/cache")).unwrap();
     let _ = repo.json(&["task", "list"]); // a fresh snapshot: finished tasks in their own section
     for _ in 0..3 {
         let claim = repo.json(&["task", "claim"]);
@@ -192,4 +189,25 @@ fn lean_reads_of_finished_tasks_agree_with_full_reads() {
     assert_ne!(repo.json(&["task", "get", done])["status"], "completed");
     repo.ok(&["task", "list", "--verify"]);
     check(&repo);
+}
+
+/// Every task file's name and bytes, to put back later as `git checkout` or `rsync` would.
+fn save_tasks(repo: &Repo) -> Vec<(String, Vec<u8>)> {
+    repo.snapshot_files()
+}
+
+/// Replaces the tasks folder's files with `saved`: new files removed, old content back.
+fn restore_tasks(repo: &Repo, saved: &[(String, Vec<u8>)]) {
+    for entry in std::fs::read_dir(repo.tasks_dir()).unwrap() {
+        let entry = entry.unwrap();
+        if !saved.iter().any(|(name, _)| entry.file_name().to_str() == Some(name.as_str())) {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    for (name, bytes) in saved {
+        let path = repo.tasks_dir().join(name);
+        let tmp = repo.tasks_dir().join(format!(".{name}.restore"));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
 }

@@ -68,7 +68,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 fn hint_file(dir: &Path) -> std::path::PathBuf {
-    dir.join(".abathur/cache/claims.hint")
+    dir.join(".git/abathur/cache/claims.hint")
 }
 
 #[test]

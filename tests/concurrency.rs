@@ -78,7 +78,7 @@ fn sixty_four_processes_add_claim_heartbeat_and_complete() {
     }
     // And the cache agrees with the files.
     let cached = repo.json(&["task", "list", "-n", "500"]);
-    std::fs::remove_dir_all(repo.path().join(".abathur/cache")).unwrap();
+    std::fs::remove_dir_all(repo.path().join(".git/abathur/cache")).unwrap();
     assert_eq!(repo.json(&["task", "list", "-n", "500"]), cached);
 }
 

@@ -60,7 +60,7 @@ fn sigkill_at_random_moments_loses_nothing() {
     assert!(status["total_tasks"].as_u64().unwrap() > 0);
     let verified = repo.json(&["task", "list", "-n", "500", "--verify"]);
     assert!(verified.get("warnings").is_none(), "{verified}");
-    std::fs::remove_dir_all(repo.path().join(".abathur/cache")).unwrap();
+    std::fs::remove_dir_all(repo.path().join(".git/abathur/cache")).unwrap();
     assert_eq!(repo.json(&["task", "list", "-n", "500"]), verified);
 
     // No acknowledged completion was lost.

@@ -85,7 +85,7 @@ fn without_abathur_full_engine_commands_fail_clearly_and_the_rest_work() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("abathur-full") && err.contains("cargo install --path ."), "{args:?}: {err}");
     }
-    assert!(!repo.path().join(".abathur/cache/search").exists(), "a refused search must not build an index");
+    assert!(!repo.path().join(".git/abathur/cache/search").exists(), "a refused search must not build an index");
     assert!(!repo.path().join(".mcp.json").exists(), "a refused init --claude must write nothing");
 }
 

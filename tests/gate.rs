@@ -57,12 +57,12 @@ fn approve_is_a_signed_commit_and_tag_that_git_verifies_and_opens_the_next_miles
     assert_eq!(reply["signed"], true);
     assert!(verify(&repo, "verify-commit", s(&reply, "commit")), "git verify-commit accepts the decision commit");
     assert!(verify(&repo, "verify-tag", s(&reply, "tag")), "git verify-tag accepts the decision tag");
-    let log = repo.git(&["log", "-1", "--format=%G?%n%B"]);
+    let log = repo.git(&["log", "-1", "--format=%G?%n%B", "abathur-ledger"]);
     assert!(log.starts_with("G\n"), "{log}");
     for trailer in ["Abathur-Decision: approve", "Abathur-Milestone: M1", "Abathur-Gate: "] {
         assert!(log.contains(trailer), "{log}");
     }
-    let files = repo.git(&["show", "--name-only", "--format=", "HEAD"]);
+    let files = repo.git(&["show", "--name-only", "--format=", "abathur-ledger"]);
     assert!(files.contains(".toml") && files.contains(".md"), "report and record in one commit: {files}");
     let report = std::fs::read_to_string(repo.path().join(s(&reply, "report"))).unwrap();
     for section in [
@@ -142,8 +142,8 @@ fn conditional_revise_and_escalate_change_the_ledger_as_the_seed_says() {
 #[test]
 fn signing_failures_fail_fast_and_write_nothing() {
     let repo = signed_repo();
-    let before = repo.git(&["rev-parse", "HEAD"]);
-    let count = || std::fs::read_dir(repo.path().join(".abathur/gates")).unwrap().count();
+    let before = repo.git(&["rev-parse", "abathur-ledger"]);
+    let count = || std::fs::read_dir(repo.path().join(".git/abathur/gates")).unwrap().count();
     let files = count();
 
     // No key configured.
@@ -165,14 +165,14 @@ fn signing_failures_fail_fast_and_write_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("did not finish"), "{}", crate::common::describe(&out));
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "the hung signer was killed");
 
-    assert_eq!(repo.git(&["rev-parse", "HEAD"]), before, "no commit");
+    assert_eq!(repo.git(&["rev-parse", "abathur-ledger"]), before, "no commit");
     assert_eq!(count(), files, "no decision files");
     assert!(repo.git(&["tag"]).is_empty(), "no tag");
 
     // --unsigned records it, marked as such.
     let reply = repo.json(&["gate", "approve", "M1", "-r", "Signed later", "--unsigned"]);
     assert_eq!(reply["signed"], false);
-    assert!(repo.git(&["log", "-1", "--format=%G?"]).starts_with('N'));
+    assert!(repo.git(&["log", "-1", "--format=%G?", "abathur-ledger"]).starts_with('N'));
     let record = std::fs::read_to_string(repo.path().join(s(&reply, "report")).with_extension("toml")).unwrap();
     assert!(record.contains("signed = false"), "{record}");
 }
@@ -217,7 +217,7 @@ fn openpgp_signatures_from_gpg_verify_too() {
         assert!(out.status.success(), "git {what}: {}", crate::common::describe(&out));
     }
     // The policy names OpenPGP keys by fingerprint.
-    let policy = repo.path().join(".abathur/allowed_signers");
+    let policy = repo.path().join(".git/abathur/allowed_signers");
     std::fs::write(&policy, format!("lead@example.com openpgp {fpr}\n")).unwrap();
     let out = repo.cmd(&["--json", "gate", "verify"]).env("GNUPGHOME", &home).output().unwrap();
     assert!(out.status.success(), "{}", crate::common::describe(&out));
@@ -240,7 +240,7 @@ fn verify_accepts_allowed_signers_and_rejects_forged_unsigned_altered_and_unknow
     let repo = signed_repo();
     // Policy in the ledger: the lead may decide.
     let allowed = std::fs::read_to_string(repo.path().join("allowed_signers")).unwrap();
-    std::fs::write(repo.path().join(".abathur/allowed_signers"), &allowed).unwrap();
+    std::fs::write(repo.path().join(".git/abathur/allowed_signers"), &allowed).unwrap();
     repo.ok(&["gate", "approve", "M1", "-r", "ok"]);
     let report = repo.json(&["gate", "verify"]);
     assert_eq!(report["ok"], true, "{report}");
@@ -249,7 +249,7 @@ fn verify_accepts_allowed_signers_and_rejects_forged_unsigned_altered_and_unknow
 
     // Altered after signing.
     let id = report["decisions"][0]["id"].as_str().unwrap().to_string();
-    let report_path = repo.path().join(format!(".abathur/gates/{id}.md"));
+    let report_path = repo.path().join(format!(".git/abathur/gates/{id}.md"));
     let original = std::fs::read_to_string(&report_path).unwrap();
     std::fs::write(&report_path, original.replace("APPROVE", "APPROVE (all good, trust me)")).unwrap();
     let out = repo.run(&["--json", "gate", "verify"]);
@@ -271,13 +271,13 @@ fn verify_accepts_allowed_signers_and_rejects_forged_unsigned_altered_and_unknow
 
     // Unsigned decisions and forged tags fail too.
     let repo = signed_repo();
-    std::fs::write(repo.path().join(".abathur/allowed_signers"), &allowed).unwrap();
+    std::fs::write(repo.path().join(".git/abathur/allowed_signers"), &allowed).unwrap();
     repo.ok(&["gate", "approve", "M1", "-r", "later", "--unsigned"]);
     let out = repo.run(&["--json", "gate", "verify"]);
     let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(bad["decisions"][0]["status"].as_str().unwrap().contains("unsigned"), "{bad}");
     let repo = signed_repo();
-    std::fs::write(repo.path().join(".abathur/allowed_signers"), &allowed).unwrap();
+    std::fs::write(repo.path().join(".git/abathur/allowed_signers"), &allowed).unwrap();
     repo.git(&["tag", "-a", "abathur/gate/M1/01zzzzzzzzzzzzzzzzzzzzzzzz", "-m", "Gate M1: approve"]);
     let out = repo.run(&["--json", "gate", "verify", "--all"]);
     assert_eq!(out.status.code(), Some(1));
@@ -292,7 +292,7 @@ fn verify_without_a_policy_says_what_to_create() {
     let out = repo.run(&["--json", "gate", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(bad["problems"][0].as_str().unwrap().contains(".abathur/allowed_signers: missing"), "{bad}");
+    assert!(bad["problems"][0].as_str().unwrap().contains("abathur/allowed_signers: missing"), "{bad}");
 }
 
 #[test]
@@ -400,7 +400,7 @@ fn gate_check_reads_junit_lcov_cobertura_and_bench_and_proposes_a_decision() {
 fn a_decision_records_its_evidence_and_a_tampered_record_fails_verification() {
     let repo = signed_repo();
     std::fs::write(
-        repo.path().join(".abathur/allowed_signers"),
+        repo.path().join(".git/abathur/allowed_signers"),
         std::fs::read_to_string(repo.path().join("allowed_signers")).unwrap(),
     )
     .unwrap();
@@ -488,7 +488,7 @@ fn keys_held_by_ssh_agent_sign_and_a_passphrase_never_prompts() {
         .unwrap();
     assert!(status.success());
     repo.git(&["config", "user.signingkey", locked.to_str().unwrap()]);
-    let head = repo.git(&["rev-parse", "HEAD"]);
+    let head = repo.git(&["rev-parse", "abathur-ledger"]);
     let started = std::time::Instant::now();
     let out = repo
         .cmd(&["gate", "approve", "M2", "-r", "x"])
@@ -498,5 +498,5 @@ fn keys_held_by_ssh_agent_sign_and_a_passphrase_never_prompts() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", crate::common::describe(&out));
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "it must not wait for a passphrase");
-    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head, "nothing committed");
+    assert_eq!(repo.git(&["rev-parse", "abathur-ledger"]), head, "nothing committed");
 }

@@ -3,21 +3,21 @@
 use crate::common::{Repo, bin, describe, hermetic};
 
 #[test]
-fn init_creates_the_ledger_layout() {
+fn init_creates_the_ledger_layout_outside_the_work_tree() {
     let repo = Repo::bare_git();
     let out = repo.json(&["init"]);
     let created: Vec<&str> = out["created"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    for path in [".abathur", ".abathur/tasks", ".abathur/config.toml", ".abathur/.gitignore"] {
+    for path in ["tasks/", "memory/", "config.toml"] {
         assert!(created.contains(&path), "{path} not reported as created: {created:?}");
-        assert!(repo.path().join(path).exists(), "{path} missing");
     }
-    let ignore = std::fs::read_to_string(repo.path().join(".abathur/.gitignore")).unwrap();
-    assert!(ignore.lines().any(|l| l == "cache/"), "cache/ must be git-ignored: {ignore}");
-    // The folders are committable (git does not track empty directories).
-    repo.git(&["add", "-A"]);
-    let staged = repo.git(&["diff", "--cached", "--name-only"]);
-    assert!(staged.contains(".abathur/tasks/.gitkeep"), "{staged}");
-    assert!(staged.contains(".abathur/config.toml"), "{staged}");
+    let root = repo.path().join(".git/abathur");
+    assert_eq!(out["ledger"], root.display().to_string());
+    assert!(root.join("tasks").is_dir() && root.join("config.toml").is_file());
+    assert!(!repo.path().join(".abathur").exists(), "nothing in the work tree");
+    assert_eq!(repo.git(&["status", "--porcelain", "--ignored"]), "");
+    // The folders are committed on the ledger branch.
+    let files = repo.git(&["ls-tree", "-r", "--name-only", "abathur-ledger"]);
+    assert!(files.contains("tasks/.gitkeep") && files.contains("config.toml"), "{files}");
 }
 
 #[test]
@@ -39,7 +39,7 @@ fn init_from_a_subdirectory_uses_the_repository_root() {
     hermetic(&mut cmd, repo.path());
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(repo.path().join(".abathur/config.toml").exists());
+    assert!(repo.path().join(".git/abathur/config.toml").exists());
     assert!(!sub.join(".abathur").exists());
     // And commands from the subdirectory find it.
     let mut cmd = std::process::Command::new(bin());
@@ -71,7 +71,7 @@ fn commands_without_a_ledger_say_to_run_init() {
 
 fn walk(root: &std::path::Path) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
     let mut out = Vec::new();
-    let mut stack = vec![root.join(".abathur")];
+    let mut stack = vec![root.join(".git/abathur")];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).unwrap() {
             let e = e.unwrap();

@@ -65,7 +65,7 @@ fn user_changes_are_never_replaced_without_force() {
 #[test]
 fn a_project_can_override_the_agent_templates() {
     let repo = Repo::new();
-    let dir = repo.path().join(".abathur/templates/agents");
+    let dir = repo.path().join(".git/abathur/templates/agents");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("implementer.md.j2"),

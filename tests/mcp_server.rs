@@ -20,6 +20,19 @@ fn the_seeds_workflow_through_the_official_python_client() {
     repo.git(&["config", "user.name", "Orchestrator"]);
     repo.git(&["config", "user.email", "orchestrator@example.com"]);
     python(&repo, "seed_workflow.py", &[bin(), repo.path().to_str().unwrap()]);
+    // Everything done over MCP is committed: a plain clone, once its ledger is checked out, shows
+    // the same queue and gates (the in-tree ledger left all of it uncommitted).
+    let clone = Repo { dir: tempfile::tempdir().unwrap() };
+    clone.git(&["clone", "-q", "--no-local", repo.path().to_str().unwrap(), "."]);
+    clone.ok(&["init"]);
+    let counts = |r: &Repo| {
+        let s = r.json(&["task", "status"]);
+        (s["total_tasks"].clone(), s["completed"].clone(), s["cancelled"].clone())
+    };
+    assert_eq!(counts(&clone), counts(&repo));
+    assert!(counts(&clone).1.as_u64().unwrap() > 0, "{:?}", counts(&clone));
+    assert_eq!(clone.json(&["gate", "status"])["gates"], repo.json(&["gate", "status"])["gates"]);
+    clone.ok(&["check"]);
 }
 
 #[test]

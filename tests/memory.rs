@@ -34,7 +34,7 @@ fn updates_keep_history_and_delete_is_a_reusable_tombstone() {
     assert_eq!(versions, [4, 3, 2, 1]);
     assert_eq!(history["versions"][1]["deleted"], true);
     // The current file is readable Markdown with TOML front matter.
-    let text = std::fs::read_to_string(repo.path().join(".abathur/memory/project/error-codes.md")).unwrap();
+    let text = std::fs::read_to_string(repo.path().join(".git/abathur/memory/project/error-codes.md")).unwrap();
     assert!(
         text.starts_with("+++\nnamespace = \"project:\"\nkey = \"error-codes\"\n") && text.ends_with("\nBack again\n"),
         "{text}"
@@ -80,7 +80,7 @@ fn episodic_entries_expire_and_prune_removes_them() {
     let pruned = repo.json_env(&["memory", "prune"], "ABATHUR_NOW", later);
     assert_eq!(pruned["pruned"].as_array().unwrap().len(), 2);
     assert_eq!(pruned["files_removed"], 3, "two current files and one history copy");
-    assert!(!repo.path().join(".abathur/memory/session").exists(), "empty folders are removed");
+    assert!(!repo.path().join(".git/abathur/memory/session").exists(), "empty folders are removed");
     // Not yet expired: a fresh entry survives prune.
     repo.json(&["memory", "add", "session:s2:", "fresh", "now", "--type", "episodic", "--ttl", "1h"]);
     assert_eq!(repo.json(&["memory", "prune"])["pruned"].as_array().unwrap().len(), 0);
@@ -90,7 +90,7 @@ fn episodic_entries_expire_and_prune_removes_them() {
 #[test]
 fn bad_input_names_the_field_and_writes_nothing() {
     let repo = Repo::new();
-    let memory = repo.path().join(".abathur/memory");
+    let memory = repo.path().join(".git/abathur/memory");
     let before = walk(&memory);
     let huge_file = repo.path().join("huge.md");
     std::fs::write(&huge_file, "x".repeat(300 * 1024)).unwrap();

@@ -1,27 +1,37 @@
-//! The merge driver with real `git merge` on real branches: field-wise merges, lifecycle resolution,
-//! honest conflicts on free text, and 100 randomised two-branch edit scenarios in which no field is lost.
+//! Field-wise merges by `abathur sync` between two real clones of one remote: lifecycle resolution,
+//! free text kept on one side and reported (never conflict markers), and 100 randomised two-machine
+//! edit scenarios, merged in one sync, in which no field is lost.
 
 use toml::{Table, Value};
 
-use crate::common::{Repo, describe};
+use crate::common::{Repo, describe, hermetic};
 
-fn setup(n: usize) -> (Repo, Vec<String>) {
-    let repo = Repo::new();
-    repo.git(&["config", "user.name", "Test"]);
-    repo.git(&["config", "user.email", "test@example.com"]);
-    repo.json(&["hooks", "install"]);
-    // Only the merge driver matters here; the hooks (tested in git_workflow.rs) would slow every commit.
-    repo.git(&["config", "core.hooksPath", "no-hooks-here"]);
-    let ids: Vec<String> = (0..n).map(|i| repo.add(&[&format!("Task number {i}\n\nLine one.\nLine two.")])).collect();
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-qm", "base"]);
-    (repo, ids)
+/// Two clones of one bare remote sharing `n` tasks; `.0` holds the remote.
+fn setup(n: usize) -> (tempfile::TempDir, Repo, Repo, Vec<String>) {
+    let remote = tempfile::tempdir().unwrap();
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(args).current_dir(dir);
+        hermetic(&mut cmd, dir);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", describe(&out));
+    };
+    git(remote.path(), &["init", "-q", "--bare", "-b", "main"]);
+    let one = Repo::new();
+    one.git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    let ids: Vec<String> = (0..n).map(|i| one.add(&[&format!("Task number {i}\n\nLine one.\nLine two.")])).collect();
+    one.json(&["sync", "--remote", "origin"]);
+    let two = Repo { dir: tempfile::tempdir().unwrap() };
+    git(two.path(), &["clone", "-q", remote.path().to_str().unwrap(), "."]);
+    two.json(&["sync", "--remote", "origin"]);
+    (remote, one, two, ids)
 }
 
 fn path(repo: &Repo, id: &str) -> std::path::PathBuf {
-    repo.path().join(format!(".abathur/tasks/{id}.toml"))
+    repo.tasks_dir().join(format!("{id}.toml"))
 }
 
+/// Edits a task file by hand, as a person or another tool would.
 fn edit(repo: &Repo, id: &str, f: impl FnOnce(&mut Table)) {
     let p = path(repo, id);
     let mut table: Table = std::fs::read_to_string(&p).unwrap().parse().unwrap();
@@ -33,18 +43,10 @@ fn read(repo: &Repo, id: &str) -> Table {
     std::fs::read_to_string(path(repo, id)).unwrap().parse().unwrap()
 }
 
-fn branch_commit(repo: &Repo, from: &str, name: &str, id: &str, f: impl FnOnce(&mut Table)) {
-    repo.git(&["checkout", "-q", "-b", name, from]);
-    edit(repo, id, f);
-    repo.git(&["commit", "-qam", name]);
-}
-
-fn merge(repo: &Repo, ours: &str, theirs: &str) -> std::process::Output {
-    repo.git(&["checkout", "-q", ours]);
-    let mut cmd = std::process::Command::new("git");
-    cmd.args(["merge", "-q", "--no-edit", theirs]).current_dir(repo.path());
-    crate::common::hermetic(&mut cmd, repo.path());
-    cmd.output().unwrap()
+/// `theirs` publishes, then `ours` syncs (merging theirs into its own); returns ours' reply.
+fn merge(ours: &Repo, theirs: &Repo) -> serde_json::Value {
+    theirs.json(&["sync"]);
+    ours.json(&["sync"])
 }
 
 fn s(v: &str) -> Value {
@@ -53,52 +55,53 @@ fn s(v: &str) -> Value {
 
 #[test]
 fn different_fields_merge_cleanly_and_a_completion_survives_a_claim() {
-    let (repo, ids) = setup(2);
+    let (_remote, one, two, ids) = setup(2);
     let id = &ids[0];
-    branch_commit(&repo, "main", "a", id, |t| {
+    edit(&one, id, |t| {
         t.insert("base_priority".into(), Value::Integer(9));
         t.insert("state".into(), s("completed"));
         t.insert("started_at".into(), s("2026-12-01T00:00:00.000Z"));
         t.insert("completed_at".into(), s("2026-12-01T01:00:00.000Z"));
         t.insert("last_updated_at".into(), s("2026-12-01T01:00:00.000Z"));
     });
-    branch_commit(&repo, "main", "b", id, |t| {
+    edit(&two, id, |t| {
         t.insert("description".into(), s("Task number 0, reworded.\n\nLine one.\nLine two."));
         t.insert("prerequisites".into(), Value::Array(vec![s(&ids[1])]));
         t.insert("state".into(), s("running"));
         t.insert("started_at".into(), s("2026-12-02T00:00:00.000Z"));
         t.insert("last_updated_at".into(), s("2026-12-02T00:00:00.000Z"));
     });
-    let out = merge(&repo, "a", "b");
-    assert!(out.status.success(), "{}", describe(&out));
-    let merged = read(&repo, id);
+    let reply = merge(&two, &one);
+    assert_eq!(reply["conflicts"], serde_json::json!([]), "{reply}");
+    let merged = read(&two, id);
     assert_eq!(merged["base_priority"].as_integer(), Some(9));
     assert!(merged["description"].as_str().unwrap().contains("reworded"));
     assert_eq!(merged["prerequisites"].as_array().unwrap().len(), 1);
     assert_eq!(merged["state"].as_str(), Some("completed"), "finished beats running, though running is later");
-    repo.ok(&["check"]);
+    two.ok(&["check"]);
+    one.json(&["sync"]);
+    assert_eq!(read(&one, id), merged, "the first clone receives the merge");
 }
 
 #[test]
-fn the_same_text_changed_twice_is_a_conflict_with_both_versions() {
-    let (repo, ids) = setup(1);
+fn the_same_text_changed_twice_keeps_one_side_reports_it_and_writes_no_markers() {
+    let (_remote, one, two, ids) = setup(1);
     let id = &ids[0];
-    branch_commit(&repo, "main", "a", id, |t| {
-        t.insert("description".into(), s("Ours: do it with a parser."));
-    });
-    branch_commit(&repo, "main", "b", id, |t| {
+    edit(&one, id, |t| {
         t.insert("description".into(), s("Theirs: do it with regular expressions."));
     });
-    let out = merge(&repo, "a", "b");
-    assert!(!out.status.success(), "{}", describe(&out));
-    let text = std::fs::read_to_string(path(&repo, id)).unwrap();
-    assert!(text.starts_with("<<<<<<< ours (abathur: both branches changed `description`)"), "{text}");
-    assert!(
-        text.contains("Ours: do it with a parser.") && text.contains("Theirs: do it with regular expressions."),
-        "{text}"
-    );
-    let check = repo.run(&["check"]);
-    assert_eq!(check.status.code(), Some(1), "an unresolved conflict fails the check");
+    edit(&two, id, |t| {
+        t.insert("description".into(), s("Ours: do it with a parser."));
+    });
+    let reply = merge(&two, &one);
+    assert_eq!(reply["conflicts"], serde_json::json!([format!("tasks/{id}.toml")]), "{reply}");
+    let text = std::fs::read_to_string(path(&two, id)).unwrap();
+    assert!(!text.contains("<<<<<<<") && text.contains("Ours: do it with a parser."), "{text}");
+    two.ok(&["check"]);
+    // The other text is in the history: the merge's second parent.
+    let shard = &id[id.len() - 2..];
+    let theirs = two.git(&["show", &format!("abathur-ledger^2:tasks/{shard}/{id}.toml")]);
+    assert!(theirs.contains("regular expressions"), "{theirs}");
 }
 
 /// A tiny deterministic generator (no extra dependency).
@@ -129,14 +132,15 @@ fn scalar(key: &str, side: &str, r: u64) -> Value {
 #[test]
 fn a_hundred_random_two_branch_edits_lose_no_field() {
     let n = 100;
-    let (repo, ids) = setup(n + 1);
+    let (_remote, one, two, ids) = setup(n + 1);
+    let mut scenarios = Vec::new();
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let mut conflicts_expected = 0;
     for i in 0..n {
         let id = &ids[i];
         let mut sides: Vec<(Table, Vec<String>, Vec<String>, bool)> = Vec::new();
         let text_conflict = i % 10 == 9;
-        let base = read(&repo, id);
+        let base = read(&one, id);
         for (k, side) in ["a", "b"].iter().enumerate() {
             let mut plan = Table::new();
             let mut keys = Vec::new();
@@ -161,7 +165,7 @@ fn a_hundred_random_two_branch_edits_lose_no_field() {
             plan.insert("last_updated_at".into(), s(&stamp));
             sides.push((plan, keys, events, prereq));
             let (plan, _, events, prereq) = sides.last().unwrap().clone();
-            branch_commit(&repo, "main", &format!("{side}{i}"), id, |t| {
+            edit(if k == 0 { &one } else { &two }, id, |t| {
                 for (k, v) in plan {
                     t.insert(k, v);
                 }
@@ -182,23 +186,25 @@ fn a_hundred_random_two_branch_edits_lose_no_field() {
                 }
             });
         }
-        let out = merge(&repo, &format!("a{i}"), &format!("b{i}"));
-        let desc_a = sides[0].0.get("description").cloned();
-        let desc_b = sides[1].0.get("description").cloned();
+        scenarios.push((base, sides, text_conflict));
+    }
+    // Side a is the first machine, side b the second: one sync merges all hundred.
+    let reply = merge(&two, &one);
+    let reported: Vec<String> =
+        reply["conflicts"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    for (i, (base, sides, text_conflict)) in scenarios.into_iter().enumerate() {
+        let id = &ids[i];
         if text_conflict {
             conflicts_expected += 1;
-            assert!(!out.status.success(), "scenario {i}: {}", describe(&out));
-            let text = std::fs::read_to_string(path(&repo, id)).unwrap();
-            for d in [desc_a, desc_b].into_iter().flatten() {
-                assert!(text.contains(d.as_str().unwrap()), "scenario {i}: lost {d} in\n{text}");
-            }
-            repo.git(&["merge", "--abort"]);
+            assert!(reported.contains(&format!("tasks/{id}.toml")), "scenario {i}: conflict not reported");
+            let text = std::fs::read_to_string(path(&two, id)).unwrap();
+            let ours = sides[1].0.get("description").unwrap().as_str().unwrap();
+            assert!(!text.contains("<<<<<<<") && text.contains(ours), "scenario {i}: ours kept\n{text}");
             continue;
         }
-        assert!(out.status.success(), "scenario {i}: {}", describe(&out));
-        let merged = read(&repo, id);
-        let merged_text = std::fs::read_to_string(path(&repo, id)).unwrap();
-        abathur::queue::task::TaskRecord::from_toml(&merged_text, &path(&repo, id))
+        let merged = read(&two, id);
+        let merged_text = std::fs::read_to_string(path(&two, id)).unwrap();
+        abathur::queue::task::TaskRecord::from_toml(&merged_text, &path(&two, id))
             .unwrap_or_else(|e| panic!("scenario {i}: merged file invalid: {}", e.message));
         let (a, b) = (&sides[0], &sides[1]);
         for key in SCALARS.iter().map(|k| k.to_string()).chain(["description".to_string()]) {
@@ -241,5 +247,6 @@ fn a_hundred_random_two_branch_edits_lose_no_field() {
         }
     }
     assert_eq!(conflicts_expected, 10);
-    repo.git(&["checkout", "-q", "main"]);
+    assert_eq!(reported.len(), 10, "{reported:?}");
+    two.ok(&["check"]);
 }

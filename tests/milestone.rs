@@ -63,7 +63,7 @@ fn progress_counts_tasks_and_effort_against_the_budget() {
 fn bad_milestones_are_refused_and_change_nothing() {
     let repo = Repo::new();
     repo.ok(&["milestone", "add", "M1", "--title", "First"]);
-    let dir = repo.path().join(".abathur/milestones");
+    let dir = repo.path().join(".git/abathur/milestones");
     let before = std::fs::read_dir(&dir).unwrap().count();
     for (args, expected, code) in [
         (vec!["milestone", "add", "M2", "--title", "Clash", "--order", "1"], "order 1 is already M1's", 3),
@@ -125,21 +125,20 @@ fn update_appends_criteria_sets_targets_and_leaves_an_approved_plan_alone() {
         .collect();
     assert_eq!(targets, [("coverage".to_string(), 95.0), ("read_latency_ms".to_string(), 50.0)], "replaced by name");
     assert_eq!(repo.json(&["milestone", "show", "M1"]), updated, "what update replies is what is stored");
-    let text = std::fs::read_to_string(repo.path().join(".abathur/milestones/M1.toml")).unwrap();
+    let text = std::fs::read_to_string(repo.path().join(".git/abathur/milestones/M1.toml")).unwrap();
     repo.ok(&["milestone", "update", "M1", "--title", "Core schema"]);
-    assert_eq!(std::fs::read_to_string(repo.path().join(".abathur/milestones/M1.toml")).unwrap(), text, "no churn");
+    assert_eq!(std::fs::read_to_string(repo.path().join(".git/abathur/milestones/M1.toml")).unwrap(), text, "no churn");
 
     // Bad input changes nothing.
     repo.fails(&["milestone", "update", "M1", "--remove-target", "throughput"], 1);
     repo.fails(&["milestone", "update", "M1", "--target", "coverage=>95"], 1);
     repo.fails(&["milestone", "update", "M9", "--title", "x"], 1);
-    assert_eq!(std::fs::read_to_string(repo.path().join(".abathur/milestones/M1.toml")).unwrap(), text);
+    assert_eq!(std::fs::read_to_string(repo.path().join(".git/abathur/milestones/M1.toml")).unwrap(), text);
 
     // Once approved, what the gate judged stays as it was; the title can still change.
     repo.git(&["config", "user.name", "Lead"]);
     repo.git(&["config", "user.email", "lead@example.com"]);
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-qm", "plan"]);
+    repo.git(&["commit", "-q", "--allow-empty", "-m", "plan"]);
     repo.ok(&["gate", "approve", "M1", "--rationale", "done", "--unsigned"]);
     let refused = repo.fails(&["milestone", "update", "M1", "--criterion", "One more"], 3);
     assert!(refused.contains("approved"), "{refused}");

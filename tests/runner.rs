@@ -13,6 +13,7 @@ mod gate;
 mod git_workflow;
 mod init;
 mod integrate;
+mod ledger_git;
 mod mcp_server;
 mod memory;
 mod merge;

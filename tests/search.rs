@@ -39,7 +39,7 @@ fn the_index_follows_every_change_and_survives_deletion_and_corruption() {
     let repo = Repo::new();
     repo.json(&["memory", "add", "project:", "deploys", "Releases go out on Tuesdays via the zebrafish pipeline."]);
     std::fs::write(
-        repo.path().join(".abathur/decisions/0001-postgres.md"),
+        repo.path().join(".git/abathur/decisions/0001-postgres.md"),
         "+++\ntitle = \"Use Postgres\"\nmilestone = \"M1\"\n+++\n## Context\nWe need narwhal transactions.\n",
     )
     .unwrap();
@@ -73,7 +73,7 @@ fn the_index_follows_every_change_and_survives_deletion_and_corruption() {
     assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
 
     // Deleting the cache loses nothing; a corrupt index is rebuilt, not a crash.
-    let search_dir = repo.path().join(".abathur/cache/search");
+    let search_dir = repo.path().join(".git/abathur/cache/search");
     std::fs::remove_dir_all(&search_dir).unwrap();
     assert_eq!(ids(&repo.json(&["search", "okapi"])), ["session:s:event"]);
     std::fs::write(search_dir.join("CURRENT"), "g-../../etc").unwrap();
@@ -96,7 +96,7 @@ fn the_index_follows_every_change_and_survives_deletion_and_corruption() {
     assert_eq!(rebuilt["rebuilt"], true);
     assert_eq!(rebuilt["files_indexed"], 4, "two tombstones, the episodic entry and the decision");
     // A malformed file is named and skipped; the rest stays searchable.
-    std::fs::write(repo.path().join(".abathur/memory/project/bad.md"), "no front matter").unwrap();
+    std::fs::write(repo.path().join(".git/abathur/memory/project/bad.md"), "no front matter").unwrap();
     let out = repo.run(&["search", "okapi"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.md"), "{}", describe(&out));
@@ -193,7 +193,7 @@ fn a_long_lived_process_sees_what_other_processes_and_editors_change() {
     repo.json(&["memory", "add", "project:", "animals", "The wombat is the mascot."]);
     assert_eq!(find("wombat"), ["project:animals"], "another process's write is seen");
     assert_eq!(find("wombat"), ["project:animals"], "and the kept index answers again");
-    let decision = repo.path().join(".abathur/decisions/0002-mascot.md");
+    let decision = repo.path().join(".git/abathur/decisions/0002-mascot.md");
     std::fs::write(&decision, "# Mascot\n\nWe chose the capybara.\n").unwrap();
     assert_eq!(find("capybara"), [".abathur/decisions/0002-mascot.md"]);
     // An editor that rewrites a decision in place (same inode, same folder time) is still seen:
@@ -204,7 +204,7 @@ fn a_long_lived_process_sees_what_other_processes_and_editors_change() {
     assert_eq!(find("axolotl"), [".abathur/decisions/0002-mascot.md"]);
     assert!(find("capybara").is_empty());
     // A memory file rewritten in place is the documented limit: `abathur index` picks it up.
-    let entry = repo.path().join(".abathur/memory/project/animals.md");
+    let entry = repo.path().join(".git/abathur/memory/project/animals.md");
     let text = std::fs::read_to_string(&entry).unwrap().replace("wombat", "quokka");
     let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(&entry).unwrap();
     std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
@@ -259,7 +259,7 @@ fn a_first_search_waits_for_the_first_index_another_process_is_building() {
 /// would. `-o`: the lock belongs to flock itself, so killing it releases the lock (not its `sleep`
 /// child).
 fn hold_index_lock(repo: &Repo, seconds: u32) -> std::process::Child {
-    let lock = repo.path().join(".abathur/cache/search/index.lock");
+    let lock = repo.path().join(".git/abathur/cache/search/index.lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     let holder = std::process::Command::new("flock")
         .arg("-o")

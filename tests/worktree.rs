@@ -21,5 +21,5 @@ fn a_linked_worktree_sees_and_claims_from_the_same_queue() {
     assert_eq!(reply["task"]["id"], id.as_str(), "the worktree claimed from the main queue");
     // The main worktree sees the claim.
     assert_eq!(repo.json(&["task", "get", &id])["status"], "running");
-    assert!(!wt.join(".abathur/tasks").join(format!("{id}.toml")).exists(), "no split queue in the worktree");
+    assert!(!wt.join(".git/abathur/tasks").join(format!("{id}.toml")).exists(), "no split queue in the worktree");
 }

@@ -53,7 +53,10 @@ pub fn run(ui: &Ui, cwd: &Path, cmd: LedgerCommand) -> Result<()> {
                 if s.uncommitted.is_empty() {
                     out.push_str("everything is committed\n");
                 } else {
-                    out.push_str(&format!("not yet committed ({}; `abathur sync` records them):\n", s.uncommitted.len()));
+                    out.push_str(&format!(
+                        "not yet committed ({}; `abathur sync` records them):\n",
+                        s.uncommitted.len()
+                    ));
                     out.extend(s.uncommitted.iter().map(|f| format!("  {f}\n")));
                 }
                 out

@@ -227,10 +227,11 @@ impl Service {
         let now = self.clock.now();
         let decided_by = format!("{} <{}>", who.name().unwrap_or(""), who.email().unwrap_or(""));
         let mut written: Vec<PathBuf> = Vec::new();
+        // Held until the files of a failed decision are gone again, so its release commits nothing.
+        let lock = self.ledger.lock()?;
+        // Writes a killed writer left uncommitted go first, in a commit of their own.
+        lock.commit()?;
         let result = (|| -> Result<DecideReply> {
-            let _lock = self.ledger.lock()?;
-            // Writes a killed writer left uncommitted go first, in a commit of their own.
-            _lock.commit()?;
             let mut follow_ups = Vec::new();
             if matches!(decision, Decision::Conditional | Decision::Revise) {
                 let kind = if decision == Decision::Conditional { "Follow-up" } else { "Revision" };
@@ -310,6 +311,7 @@ impl Service {
                 let _ = std::fs::remove_file(path);
             }
         }
+        drop(lock);
         result
     }
 

@@ -27,7 +27,13 @@ pub fn signer(repo: &git2::Repository) -> Result<Signer> {
 }
 
 /// Creates the annotated tag `name` on `commit` with `message`, signed when asked.
-pub fn tag(repo: &git2::Repository, name: &str, commit: &str, message: &str, signer: Option<&Signer>) -> Result<String> {
+pub fn tag(
+    repo: &git2::Repository,
+    name: &str,
+    commit: &str,
+    message: &str,
+    signer: Option<&Signer>,
+) -> Result<String> {
     let oid = git2::Oid::from_str(commit).map_err(|e| git_error("parsing the commit id", e))?;
     let who = identity(repo)?;
     let when = who.when();

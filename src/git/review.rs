@@ -76,7 +76,9 @@ impl Service {
         let (base_commit, head_commit) = (commit(base)?, commit(head)?);
         let ledger_tip = crate::ledger::history::tip(&repo);
         let on_ledger = |c: &git2::Commit<'_>| {
-            ledger_tip.as_ref().is_some_and(|t| t.id() == c.id() || repo.graph_descendant_of(t.id(), c.id()).unwrap_or(false))
+            ledger_tip
+                .as_ref()
+                .is_some_and(|t| t.id() == c.id() || repo.graph_descendant_of(t.id(), c.id()).unwrap_or(false))
         };
         let at = |c: &git2::Commit<'_>, is_head: bool| -> Result<git2::Tree<'_>> {
             let ledger_commit = if on_ledger(c) {

@@ -128,8 +128,7 @@ pub fn commit_tree(
             let buffer = repo
                 .commit_create_buffer(&who, &who, message, &tree, &parent_refs)
                 .map_err(|e| git_error("preparing the commit", e))?;
-            let payload =
-                buffer.as_str().map_err(|_| Error::new(ErrorKind::Internal, "commit buffer is not UTF-8"))?;
+            let payload = buffer.as_str().map_err(|_| Error::new(ErrorKind::Internal, "commit buffer is not UTF-8"))?;
             let signature = signer.sign(payload.as_bytes())?;
             repo.commit_signed(payload, &signature, None).map_err(|e| git_error("writing the signed commit", e))?
         }
@@ -149,8 +148,11 @@ pub fn move_branch(repo: &Repository, expected: Option<Oid>, new: Oid, message: 
         None => repo.reference(REF, new, false, subject),
     };
     moved.map(|_| ()).map_err(|e| {
-        Error::new(ErrorKind::Conflict, format!("the ledger branch {BRANCH} moved while this change was committed: {}", e.message()))
-            .hint("retry; another process committed to the ledger at the same moment")
+        Error::new(
+            ErrorKind::Conflict,
+            format!("the ledger branch {BRANCH} moved while this change was committed: {}", e.message()),
+        )
+        .hint("retry; another process committed to the ledger at the same moment")
     })
 }
 
@@ -164,14 +166,17 @@ pub fn identity(repo: &Repository) -> git2::Signature<'static> {
 
 /// A tree with `changes` applied to `base` (a `None` blob removes the path).
 pub fn apply(repo: &Repository, base: Option<&Tree<'_>>, changes: &[(String, Option<Oid>)]) -> Result<Oid> {
-    let parts: Vec<(Vec<&str>, Option<Oid>)> = changes.iter().map(|(p, o)| (p.split('/').collect(), *o)).collect();
+    let parts: Vec<PartsChange<'_>> = changes.iter().map(|(p, o)| (p.split('/').collect(), *o)).collect();
     Ok(apply_parts(repo, base, &parts)?.unwrap_or(empty_tree(repo)?))
 }
 
-fn apply_parts(repo: &Repository, base: Option<&Tree<'_>>, changes: &[(Vec<&str>, Option<Oid>)]) -> Result<Option<Oid>> {
+/// A path split into its components, and the blob to put there (`None`: remove it).
+type PartsChange<'a> = (Vec<&'a str>, Option<Oid>);
+
+fn apply_parts(repo: &Repository, base: Option<&Tree<'_>>, changes: &[PartsChange<'_>]) -> Result<Option<Oid>> {
     let err = |e| git_error("building the ledger tree", e);
     let mut builder = repo.treebuilder(base).map_err(err)?;
-    let mut below: BTreeMap<&str, Vec<(Vec<&str>, Option<Oid>)>> = BTreeMap::new();
+    let mut below: BTreeMap<&str, Vec<PartsChange<'_>>> = BTreeMap::new();
     for (parts, blob) in changes {
         match (parts.as_slice(), blob) {
             ([name], Some(oid)) => {

@@ -11,6 +11,7 @@
 pub mod atomic;
 pub mod history;
 pub mod lock;
+pub mod remote;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -203,11 +204,8 @@ impl Ledger {
             use std::io::Write;
             let log = self.root.join(UNCOMMITTED);
             let _ = std::fs::create_dir_all(self.cache_dir());
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-                .map_err(|e| Error::io(&log, e))?;
+            let mut file =
+                std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| Error::io(&log, e))?;
             file.write_all(format!("{rel}\n").as_bytes()).map_err(|e| Error::io(&log, e))?;
         }
         Ok(())
@@ -301,11 +299,10 @@ fn missing_ledger(cwd: &Path, git_dir: &Path) -> Error {
         .map(|d| d.join(IN_TREE_DIR))
         .find(|d| d.join("tasks").is_dir() && !d.is_symlink());
     match in_tree {
-        Some(old) => Error::new(
-            ErrorKind::Validation,
-            format!("{} is a ledger in the old in-work-tree layout", old.display()),
-        )
-        .hint("run `abathur ledger migrate` once to move it out of the work tree (docs/storage.md)"),
+        Some(old) => {
+            Error::new(ErrorKind::Validation, format!("{} is a ledger in the old in-work-tree layout", old.display()))
+                .hint("run `abathur ledger migrate` once to move it out of the work tree (docs/storage.md)")
+        }
         None => Error::new(ErrorKind::Validation, format!("no abathur ledger in {}", git_dir.display()))
             .hint("run `abathur init` to create one (in a clone, it checks out the remote's ledger branch)"),
     }

@@ -164,7 +164,8 @@ impl Service {
             if !req.dry_run {
                 let (ns, key) = (&entry.meta.namespace, &entry.meta.key);
                 for version in 1..entry.meta.version {
-                    files_removed += usize::from(remove_if_present(&self.ledger, &entry::history_path(&dir, ns, key, version))?);
+                    files_removed +=
+                        usize::from(remove_if_present(&self.ledger, &entry::history_path(&dir, ns, key, version))?);
                 }
                 files_removed += usize::from(remove_if_present(&self.ledger, &path)?);
                 remove_empty_folders(&dir, &entry::namespace_dir(&dir, ns));

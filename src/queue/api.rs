@@ -342,6 +342,11 @@ pub struct ClaimReply {
     pub lease_id: Option<String>,
     /// When the lease lapses unless renewed.
     pub lease_expires_at: Option<String>,
+    /// Which kind of claim: `local` (this clone only: no ledger remote is configured), `remote
+    /// <name>` (a compare-and-swap on the remote: no other machine holds it), or `local (remote
+    /// <name> unreachable: ...)`.
+    #[serde(default)]
+    pub scope: String,
     /// Why nothing was claimed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

@@ -14,6 +14,7 @@ use std::collections::{HashSet, VecDeque};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
+use crate::ledger::remote::{ClaimState, RemoteClaims, Taken};
 use crate::queue::api::*;
 use crate::queue::hint::ClaimHint;
 use crate::queue::store::{self, TaskHead};
@@ -412,11 +413,15 @@ impl Service {
         }
         let waiting = fresh.derived.iter().filter(|d| matches!(d.status, Status::Blocked | Status::Pending)).count();
         let who = agent_type.map(|a| format!(" for agent type {a}")).unwrap_or_default();
+        let scope = RemoteClaims::configured(self.ledger.git_dir())
+            .map(|r| format!("remote {}", r.remote()))
+            .unwrap_or_else(|| "local".into());
         Ok(ClaimReply {
             claimed: false,
             task: None,
             lease_id: None,
             lease_expires_at: None,
+            scope,
             message: Some(format!("no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff")),
         })
     }
@@ -447,10 +452,10 @@ impl Service {
             return Ok(None);
         }
         for offer in hint.offers(agent_type, &taken, now, &self.config.priority) {
-            if let Some((record, lease_id, expires)) = self.take(&offer.id, now, agent, lease_seconds)? {
+            if let Some((record, lease_id, expires, scope)) = self.take(&offer.id, now, agent, lease_seconds)? {
                 let dependents = offer.dependents.iter().map(Id::to_string).collect();
                 let detail = detail_of(&record, now, Some(&offer.derived), Vec::new(), dependents);
-                return Ok(Some(claimed(detail, lease_id, expires)));
+                return Ok(Some(claimed(detail, lease_id, expires, scope)));
             }
         }
         Ok(None)
@@ -506,8 +511,8 @@ impl Service {
             if view.derived[i].blocked_by.iter().any(|b| !b.is_prerequisite()) {
                 continue; // held by a gate or an escalation
             }
-            if let Some((record, lease_id, expires)) = self.take(id, now, agent, lease_seconds)? {
-                return Ok(Some(claimed(detail(view, &record, now), lease_id, expires)));
+            if let Some((record, lease_id, expires, scope)) = self.take(id, now, agent, lease_seconds)? {
+                return Ok(Some(claimed(detail(view, &record, now), lease_id, expires, scope)));
             }
         }
         Ok(None)
@@ -522,7 +527,7 @@ impl Service {
         now: Timestamp,
         agent: &str,
         lease_seconds: Option<u64>,
-    ) -> Result<Option<(TaskRecord, String, Timestamp)>> {
+    ) -> Result<Option<(TaskRecord, String, Timestamp, String)>> {
         let Ok(mut record) = self.tasks.read(id) else {
             return Ok(None);
         };
@@ -546,9 +551,40 @@ impl Service {
             renewed_at: now,
             expires_at: expires,
         });
+        let scope = match RemoteClaims::configured(self.ledger.git_dir()) {
+            None => "local".to_string(),
+            Some(remote) => match remote.acquire(&id.to_string(), agent, &lease_id, expires, now) {
+                Ok(Taken::Won) => format!("remote {}", remote.remote()),
+                Ok(Taken::Lost(why)) => {
+                    store::debug_note(|| format!("task {id} lost on the remote: {why}"));
+                    return Ok(None);
+                }
+                // Offline: work goes on locally and the reply says so.
+                Err(e) => format!("local (remote {} unreachable: {})", remote.remote(), e.message),
+            },
+        };
         record.record_event(now, "claimed", Some(agent), None);
         self.tasks.write(&record)?;
-        Ok(Some((record, lease_id, expires)))
+        Ok(Some((record, lease_id, expires, scope)))
+    }
+
+    /// Tells the remote (when one is configured) that this clone's claim on `id` is now `state`.
+    /// `Ok(false)`: another machine took the task over.
+    fn publish_claim(&self, id: &Id, state: ClaimState) -> Result<bool> {
+        let Some(remote) = RemoteClaims::configured(self.ledger.git_dir()) else { return Ok(true) };
+        remote.update(&id.to_string(), &state)
+    }
+
+    /// Like [`Self::publish_claim`] for a change already recorded here: a remote that cannot be told
+    /// is a warning, since the ledger's own change is the fact and `abathur sync` carries it.
+    fn publish_settled(&self, id: &Id, state: ClaimState) {
+        match self.publish_claim(id, state) {
+            Ok(true) => {}
+            Ok(false) => eprintln!(
+                "abathur: warning: task {id} was taken over on another machine; `abathur sync` merges both records"
+            ),
+            Err(e) => eprintln!("abathur: warning: the remote was not told about task {id}: {}", e.message),
+        }
     }
 
     fn prerequisites_done(&self, record: &TaskRecord, now: Timestamp) -> bool {
@@ -569,6 +605,12 @@ impl Service {
         lease.renewed_at = now;
         lease.expires_at = now.plus_seconds(record.lease_timeout_seconds as f64);
         let expires = lease.expires_at;
+        let held = ClaimState::Held { holder: lease.holder.clone(), lease: lease.lease_id.clone(), expires };
+        if !self.publish_claim(&id, held)? {
+            return Err(Error::conflict(format!(
+                "task {id} was taken over on another machine after this lease lapsed there; stop working on it"
+            )));
+        }
         record.last_updated_at = now;
         self.tasks.write(&record)?;
         Ok(HeartbeatReply { task_id: id.to_string(), lease_expires_at: expires.to_string() })
@@ -593,6 +635,7 @@ impl Service {
             record.result_data = result_data;
             record.record_event(now, "completed", by.as_deref(), None);
             self.tasks.write(&record)?;
+            self.publish_settled(&id, ClaimState::Finished("completed".into()));
         }
         let view = self.queue_view()?;
         let unblocked = view
@@ -636,11 +679,13 @@ impl Service {
             record.not_before = Some(now.plus_seconds(backoff as f64));
             record.record_event(now, "retried", by.as_deref(), Some(message));
             self.tasks.write(&record)?;
+            self.publish_settled(&id, ClaimState::Released);
         } else {
             record.state = State::Failed;
             record.completed_at = Some(now);
             record.record_event(now, "failed", by.as_deref(), Some(message));
             self.tasks.write(&record)?;
+            self.publish_settled(&id, ClaimState::Finished("failed".into()));
             let view = self.queue_view()?;
             cascaded = self.cascade_cancel(&view, &id, now, &format!("prerequisite {id} failed"))?;
         }
@@ -676,6 +721,7 @@ impl Service {
         record.completed_at = Some(now);
         record.record_event(now, "cancelled", None, req.reason.clone());
         self.tasks.write(&record)?;
+        self.publish_settled(&id, ClaimState::Finished("cancelled".into()));
         let view = self.queue_view()?;
         let cascaded = self.cascade_cancel(&view, &id, now, &format!("prerequisite {id} was cancelled"))?;
         Ok(CancelReply {
@@ -901,7 +947,7 @@ pub fn detail(view: &QueueView, r: &TaskRecord, now: Timestamp) -> TaskDetail {
 }
 
 /// The reply for a claim that took the task now in `detail`.
-fn claimed(mut detail: TaskDetail, lease_id: String, expires: Timestamp) -> ClaimReply {
+fn claimed(mut detail: TaskDetail, lease_id: String, expires: Timestamp, scope: String) -> ClaimReply {
     detail.status = Status::Running;
     detail.blocked_by.clear();
     ClaimReply {
@@ -909,6 +955,7 @@ fn claimed(mut detail: TaskDetail, lease_id: String, expires: Timestamp) -> Clai
         task: Some(detail),
         lease_id: Some(lease_id),
         lease_expires_at: Some(expires.to_string()),
+        scope,
         message: None,
     }
 }

@@ -98,13 +98,16 @@ pub fn migrate(cwd: &Path) -> Result<MigrateReply> {
     };
     let tracked = !git(&["ls-files", "--", IN_TREE_DIR])?.is_empty();
     let removal_commit = if tracked {
-        git(&["rm", "-r", "-q", "--cached", "--", IN_TREE_DIR])?;
+        git(&["rm", "-r", "-q", "-f", "--", IN_TREE_DIR])?;
         git(&[
             "commit",
             "-q",
             "--no-verify",
             "-m",
-            &format!("abathur: the ledger moved to the {} branch\n\nabathur ledger migrate; see docs/storage.md.", history::BRANCH),
+            &format!(
+                "abathur: the ledger moved to the {} branch\n\nabathur ledger migrate; see docs/storage.md.",
+                history::BRANCH
+            ),
             "--",
             IN_TREE_DIR,
         ])?;
@@ -112,7 +115,9 @@ pub fn migrate(cwd: &Path) -> Result<MigrateReply> {
     } else {
         String::new()
     };
-    std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
     Ok(MigrateReply {
         from: old.display().to_string(),
         to: root.display().to_string(),

@@ -11,18 +11,14 @@
 pub mod migrate;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
 use git2::{Oid, Repository};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ledger::history;
+use crate::ledger::remote::{REMOTE_KEY, configured_remote, fetch, push};
 use crate::service::Service;
-
-/// The git config key naming this clone's ledger remote.
-pub const REMOTE_KEY: &str = "abathur.remote";
 
 /// Attempts before a sync gives up on a remote that keeps moving.
 const ATTEMPTS: usize = 10;
@@ -258,9 +254,9 @@ fn merge_trees(
             (Some(_), Some(_)) => {
                 let merged = crate::git::merge::merge_file(path, &text(bo)?, &text(oo)?, &text(to)?);
                 match merged {
-                    Ok(m) if m.conflicts.is_empty() => {
-                        Some(repo.blob(m.text.as_bytes()).map_err(|e| crate::git::sign::git_error("writing a blob", e))?)
-                    }
+                    Ok(m) if m.conflicts.is_empty() => Some(
+                        repo.blob(m.text.as_bytes()).map_err(|e| crate::git::sign::git_error("writing a blob", e))?,
+                    ),
                     _ => {
                         conflicts.push(path.clone());
                         continue;
@@ -272,63 +268,4 @@ fn merge_trees(
         changes.push((history::tree_path(path), take));
     }
     Ok((history::apply(repo, Some(ours), &changes)?, conflicts))
-}
-
-/// This clone's ledger remote, from git config.
-pub fn configured_remote(repo: &Repository) -> Option<String> {
-    repo.config().ok()?.get_string(REMOTE_KEY).ok().filter(|r| !r.trim().is_empty())
-}
-
-/// Runs git on the repository, never prompting (an agent has no terminal).
-pub(crate) fn git(git_dir: &Path, args: &[&str]) -> Result<std::process::Output> {
-    Command::new("git")
-        .arg(format!("--git-dir={}", git_dir.display()))
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_SSH_COMMAND", std::env::var("GIT_SSH_COMMAND").unwrap_or_else(|_| "ssh -o BatchMode=yes".into()))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot run git: {e}")).hint("install git"))
-}
-
-fn git_failure(doing: &str, out: &std::process::Output) -> Error {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let reason = stderr.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("; ");
-    Error::new(ErrorKind::Internal, format!("{doing}: {reason}"))
-        .hint("check the remote's URL and your access (git fetch must work); offline, everything works locally and syncs later")
-}
-
-/// Fetches the remote's ledger branch and gate tags; returns its tip, `None` when it has none yet.
-fn fetch(git_dir: &Path, remote: &str, tracking: &str) -> Result<Option<Oid>> {
-    let branch = format!("+{}:{tracking}", history::REF);
-    let out = git(git_dir, &["fetch", "--quiet", "--no-tags", remote, &branch, "refs/tags/abathur/*:refs/tags/abathur/*"])?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("couldn't find remote ref") {
-            // A remote without a ledger yet: fetch the tags alone (there can be none either).
-            return Ok(None);
-        }
-        return Err(git_failure(&format!("fetching the ledger from `{remote}`"), &out));
-    }
-    let repo = Repository::open(git_dir).map_err(|e| crate::git::sign::git_error("opening the repository", e))?;
-    Ok(repo.refname_to_id(tracking).ok())
-}
-
-/// Pushes `tip` as the remote's ledger branch if it still is `expected`, with the gate tags, in one
-/// atomic push. `false`: the remote moved (fetch and merge again).
-fn push(git_dir: &Path, remote: &str, tip: Oid, expected: Option<Oid>) -> Result<bool> {
-    let lease = format!("--force-with-lease={}:{}", history::REF, expected.map(|e| e.to_string()).unwrap_or_default());
-    let refspec = format!("{tip}:{}", history::REF);
-    let out = git(
-        git_dir,
-        &["push", "--porcelain", "--atomic", "--no-verify", &lease, remote, &refspec, "refs/tags/abathur/*:refs/tags/abathur/*"],
-    )?;
-    if out.status.success() {
-        return Ok(true);
-    }
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    if text.contains("stale info") || text.contains("fetch first") || text.contains("non-fast-forward") {
-        return Ok(false);
-    }
-    Err(git_failure(&format!("pushing the ledger to `{remote}`"), &out))
 }

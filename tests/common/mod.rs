@@ -38,7 +38,7 @@ impl Repo {
     }
 
     pub fn tasks_dir(&self) -> PathBuf {
-        self.path().join(".abathur/tasks")
+        self.path().join(".git/abathur/tasks")
     }
 
     /// A command for the binary, run in the repository with a hermetic environment.
