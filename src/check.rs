@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::id::Id;
 use crate::ledger::atomic::TEMP_PREFIX;
 use crate::queue::graph::Graph;
+use crate::queue::task::State;
 use crate::service::Service;
 
 /// One thing wrong with the ledger.
@@ -55,6 +56,19 @@ impl Service {
                     file: file_of(&head.id),
                     message: format!("field `prerequisites`: {p} names no task; remove it or restore that task's file"),
                 });
+            }
+        }
+        for head in tasks.iter().filter(|h| !h.state.is_terminal()) {
+            for (p, state) in head.prerequisites.iter().filter_map(|p| find(p).map(|i| (p, tasks[i].state))) {
+                if matches!(state, State::Cancelled | State::Failed) {
+                    problems.push(Problem {
+                        file: file_of(&head.id),
+                        message: format!(
+                            "field `prerequisites`: waits on {p}, which is {}, so it can never run; cancel it (`abathur task cancel`) or drop the prerequisite (`abathur task update --not-after`)",
+                            state.as_str()
+                        ),
+                    });
+                }
             }
         }
         let graph = Graph::build(tasks.len(), |i| tasks[i].prerequisites.iter().filter_map(find));

@@ -522,3 +522,60 @@ fn the_loser_of_a_remote_race_is_told_at_once_and_a_finished_task_stays_finished
     solo.add(&["Alone"]);
     assert_eq!(solo.json(&["task", "claim"])["scope"], "local");
 }
+
+#[test]
+fn a_completion_that_beats_a_cancel_reopens_the_cascade_and_two_completions_keep_both_results() {
+    let remote = Remote::new();
+    let one = project(&remote);
+    let x = one.add(&["X"]);
+    let dependent = one.add(&["Needs X", "--after", &x]);
+    let y = one.add(&["Y"]);
+    one.json(&["sync", "--remote", "origin"]);
+    let two = clone(&remote);
+    two.json(&["sync", "--remote", "origin"]);
+    // The second machine works on X while a person on the first cancels it (cascading to its
+    // dependent); the second finishes anyway, after the cancel.
+    two.json(&["task", "claim", "--task", &x, "--agent", "two"]);
+    let cancel = one.json(&["task", "cancel", &x]);
+    assert_eq!(cancel["cascaded_task_ids"][0], dependent.as_str());
+    two.json(&["task", "complete", &x, "--result", "{\"by\":\"two\"}"]);
+    // Both machines complete Y with different results: the second works offline, so its claim is
+    // local and says so.
+    let lease = one.json(&["task", "claim", "--task", &y, "--agent", "one"])["lease_id"].as_str().unwrap().to_string();
+    one.json(&["task", "complete", &y, "--lease", &lease, "--result", "{\"by\":\"one\"}"]);
+    two.git(&["remote", "set-url", "origin", "/nonexistent/remote.git"]);
+    let offline = two.json(&["task", "claim", "--task", &y, "--agent", "two"]);
+    assert!(offline["scope"].as_str().unwrap().starts_with("local (remote origin unreachable"), "{offline}");
+    let lease = offline["lease_id"].as_str().unwrap().to_string();
+    two.json(&["task", "complete", &y, "--lease", &lease, "--result", "{\"by\":\"two\"}"]);
+    two.git(&["remote", "set-url", "origin", &remote.url()]);
+    one.json(&["sync"]);
+    let reply = two.json(&["sync"]);
+    assert_eq!(reply["reopened"], serde_json::json!([dependent]), "{reply}");
+    assert_eq!(reply["conflicts"], serde_json::json!([]), "{reply}");
+    assert_eq!(status(&two, &x), "completed");
+    assert_eq!(status(&two, &dependent), "ready", "its only prerequisite is completed after all");
+    let y_file = std::fs::read_to_string(two.tasks_dir().join(format!("{y}.toml"))).unwrap();
+    assert!(y_file.contains(r#"{"by":"one"}"#) && y_file.contains(r#"{"by":"two"}"#), "both results kept:\n{y_file}");
+    two.ok(&["check"]);
+}
+
+#[test]
+fn a_task_left_waiting_on_a_prerequisite_cancelled_elsewhere_is_reported() {
+    let remote = Remote::new();
+    let one = project(&remote);
+    let x = one.add(&["X"]);
+    let y = one.add(&["Y"]);
+    one.json(&["sync", "--remote", "origin"]);
+    let two = clone(&remote);
+    two.json(&["sync", "--remote", "origin"]);
+    one.json(&["task", "cancel", &x]);
+    two.json(&["task", "update", &y, "--after", &x]);
+    one.json(&["sync"]);
+    let reply = two.json(&["sync"]);
+    let warnings = reply["warnings"].to_string();
+    assert!(warnings.contains(&y) && warnings.contains("cancelled"), "{reply}");
+    let out = two.run(&["--json", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("can never run"), "{}", describe(&out));
+}

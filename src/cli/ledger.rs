@@ -94,6 +94,8 @@ pub fn cmd_sync(ui: &Ui, cwd: &Path, args: SyncArgs) -> Result<()> {
             if r.pushed { "pushed" } else { "nothing to push" }
         );
         out.extend(r.conflicts.iter().map(|c| format!("conflict kept this side's text: {c}\n")));
+        out.extend(r.reopened.iter().map(|t| format!("re-opened {t}: its prerequisite was completed elsewhere\n")));
+        out.extend(r.warnings.iter().map(|w| format!("warning: {w}\n")));
         out
     })
 }

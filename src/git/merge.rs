@@ -93,6 +93,16 @@ fn merge_tables(base: &Table, ours: &Table, theirs: &Table) -> (Table, Vec<(Stri
     } else {
         lifecycle_differs(base, theirs)
     };
+    if both_moved && ours.contains_key("state") {
+        // Two machines finished (or moved) the task differently: one outcome wins, the other is kept
+        // in the event log, result included, so no work is dropped silently.
+        let (winner, loser) = if lifecycle_from_theirs { (theirs, ours) } else { (ours, theirs) };
+        let outcome = |t: &Table| {
+            let result = t.get("result_data").map(|r| format!(" with result {r}")).unwrap_or_default();
+            format!("{}{result}", show(t.get("state")))
+        };
+        lost.push(format!("lifecycle: kept {} over {}", outcome(winner), outcome(loser)));
+    }
     let keys: std::collections::BTreeSet<&String> = base.keys().chain(ours.keys()).chain(theirs.keys()).collect();
     for key in keys {
         let (b, o, t) = (base.get(key), ours.get(key), theirs.get(key));
@@ -132,7 +142,7 @@ fn merge_tables(base: &Table, ours: &Table, theirs: &Table) -> (Table, Vec<(Stri
         let mut note = Table::new();
         note.insert("at".into(), merged_stamp(ours, theirs));
         note.insert("event".into(), Value::String("merged".into()));
-        note.insert("note".into(), Value::String(format!("both branches changed it; {}", lost.join("; "))));
+        note.insert("note".into(), Value::String(format!("both sides changed it; {}", lost.join("; "))));
         events.push(Value::Table(note));
     }
     (merged, conflicts)
@@ -245,4 +255,31 @@ fn merge_lines(base: &str, ours: &str, theirs: &str) -> Result<(String, bool)> {
     let merged = git2::merge_file(&b, &o, &t, Some(&mut options))
         .map_err(|e| Error::new(ErrorKind::Internal, format!("merging lines: {}", e.message())))?;
     Ok((String::from_utf8_lossy(merged.content()).into_owned(), merged.is_automergeable()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "id = \"01m8syzs3yv4mj0xed2pz57fjk\"\nsummary = \"Y\"\ndescription = \"Y\"\nsource = \"human\"\nagent_type = \"x\"\nbase_priority = 5\nmax_retries = 3\nlease_timeout_seconds = 600\nsubmitted_at = \"2026-12-01T23:27:59.089Z\"\nlast_updated_at = \"2026-12-01T23:27:59.089Z\"\nstate = \"pending\"\nretry_count = 0\n\n[[events]]\nat = \"2026-12-01T23:27:59.089Z\"\nevent = \"created\"\n";
+
+    fn completed(by: &str, at: &str) -> String {
+        BASE.replace(
+            "last_updated_at = \"2026-12-01T23:27:59.089Z\"",
+            &format!("last_updated_at = \"{at}\"\nstarted_at = \"{at}\"\ncompleted_at = \"{at}\""),
+        )
+        .replace("state = \"pending\"", "state = \"completed\"")
+        .replace("retry_count = 0\n", &format!("retry_count = 0\nresult_data = '{{\"by\":\"{by}\"}}'\n"))
+            + &format!("\n[[events]]\nat = \"{at}\"\nevent = \"completed\"\nby = \"{by}\"\n")
+    }
+
+    #[test]
+    fn two_completions_keep_the_losing_result_in_the_events() {
+        let ours = completed("two", "2026-12-01T23:28:00.000Z");
+        let theirs = completed("one", "2026-12-01T23:27:59.500Z");
+        let merged = merge_file("tasks/01m8syzs3yv4mj0xed2pz57fjk.toml", BASE, &ours, &theirs).unwrap();
+        assert!(merged.conflicts.is_empty());
+        assert!(merged.text.contains(r#"result_data = '{"by":"two"}'"#), "{}", merged.text);
+        assert!(merged.text.contains(r#"over "completed" with result '{"by":"one"}'"#), "{}", merged.text);
+    }
 }

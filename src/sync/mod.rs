@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ledger::history;
 use crate::ledger::remote::{REMOTE_KEY, configured_remote, fetch, push};
+use crate::queue::task::State;
 use crate::service::Service;
 
 /// Attempts before a sync gives up on a remote that keeps moving.
@@ -44,6 +45,12 @@ pub struct SyncReply {
     /// Files both sides changed where a free-text field differed: this side's text was kept and
     /// the other is in the merge's second parent.
     pub conflicts: Vec<String>,
+    /// Tasks a cascade had cancelled for a prerequisite the merge shows was completed after all
+    /// (one machine cancelled it, another completed it): re-opened.
+    pub reopened: Vec<String>,
+    /// What the merge left for a person to decide (`abathur check` reports it too), such as a task
+    /// waiting on a prerequisite another machine cancelled.
+    pub warnings: Vec<String>,
     /// Whether the push published this clone's changes (false when there was nothing new).
     pub pushed: bool,
     /// Fetch-merge-push rounds needed (more than 1 when another machine pushed meanwhile).
@@ -107,6 +114,8 @@ impl Service {
         let tracking = format!("refs/remotes/{remote}/{}", history::BRANCH);
         let mut received = Vec::new();
         let mut conflicts = Vec::new();
+        let mut reopened = Vec::new();
+        let mut warnings = Vec::new();
         for attempt in 1..=ATTEMPTS {
             let theirs = fetch(self.ledger.git_dir(), &remote, &tracking)?;
             let merged = {
@@ -115,27 +124,41 @@ impl Service {
             };
             received.extend(merged.received);
             conflicts.extend(merged.conflicts);
+            reopened.extend(merged.reopened);
+            warnings.extend(merged.warnings);
             let ours = history::tip(&repo).map(|c| c.id());
             let Some(ours) = ours else { break };
             if Some(ours) == theirs {
-                return Ok(self.sync_reply(&remote, ours, recorded, received, conflicts, false, attempt));
+                return Ok(self.sync_reply(
+                    &remote,
+                    ours,
+                    recorded,
+                    (received, conflicts, reopened, warnings),
+                    false,
+                    attempt,
+                ));
             }
             if push(self.ledger.git_dir(), &remote, ours, theirs)? {
-                return Ok(self.sync_reply(&remote, ours, recorded, received, conflicts, true, attempt));
+                return Ok(self.sync_reply(
+                    &remote,
+                    ours,
+                    recorded,
+                    (received, conflicts, reopened, warnings),
+                    true,
+                    attempt,
+                ));
             }
         }
         Err(Error::new(ErrorKind::Busy, format!("the remote `{remote}` kept moving: gave up after {ATTEMPTS} rounds"))
             .hint("run `abathur sync` again"))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn sync_reply(
         &self,
         remote: &str,
         tip: Oid,
         recorded: usize,
-        mut received: Vec<String>,
-        mut conflicts: Vec<String>,
+        (mut received, mut conflicts, reopened, warnings): (Vec<String>, Vec<String>, Vec<String>, Vec<String>),
         pushed: bool,
         attempts: usize,
     ) -> SyncReply {
@@ -143,7 +166,8 @@ impl Service {
         received.dedup();
         conflicts.sort();
         conflicts.dedup();
-        SyncReply { remote: remote.into(), tip: tip.to_string(), recorded, received, conflicts, pushed, attempts }
+        let tip = tip.to_string();
+        SyncReply { remote: remote.into(), tip, recorded, received, conflicts, reopened, warnings, pushed, attempts }
     }
 
     /// Commits every file that differs from the ledger tip (the caller holds the lock).
@@ -175,17 +199,17 @@ impl Service {
             // A clone that had no ledger commits of its own: take the remote's.
             let received = history::check_out(repo, root, None, &their_commit.tree().map_err(err)?)?;
             history::move_branch(repo, None, theirs, "abathur: ledger from the remote")?;
-            return Ok(Merged { received, conflicts: Vec::new() });
+            return Ok(Merged { received, ..Merged::default() });
         };
         if ours.id() == theirs || repo.graph_descendant_of(ours.id(), theirs).map_err(err)? {
             return Ok(Merged::default());
         }
         let our_tree = ours.tree().map_err(err)?;
-        let before = self.check()?.problems.len();
+        let before = self.check()?.problems;
         if repo.graph_descendant_of(theirs, ours.id()).map_err(err)? {
             let received = history::check_out(repo, root, Some(&our_tree), &their_commit.tree().map_err(err)?)?;
             history::move_branch(repo, Some(ours.id()), theirs, "abathur: sync (fast-forward)")?;
-            return Ok(Merged { received, conflicts: Vec::new() });
+            return Ok(Merged { received, ..Merged::default() });
         }
         let base = repo.merge_base(ours.id(), theirs).ok().map(|b| repo.find_commit(b).and_then(|c| c.tree()));
         let base = base.transpose().map_err(err)?;
@@ -193,13 +217,19 @@ impl Service {
         let merged_tree = repo.find_tree(tree).map_err(err)?;
         // Into the folder first, then the commit: a crash between leaves files the next sync records.
         let received = history::check_out(repo, root, Some(&our_tree), &merged_tree)?;
-        let check = self.check()?;
-        if check.problems.len() > before {
+        // A merge that would close a dependency cycle (or break a file) is refused; what it leaves
+        // to a person's judgement (a task waiting on a prerequisite cancelled elsewhere) is reported.
+        let after = self.check()?.problems;
+        let new: Vec<_> =
+            after.iter().filter(|p| !before.iter().any(|b| b.file == p.file && b.message == p.message)).collect();
+        if let Some(bad) = new
+            .iter()
+            .find(|p| p.message.contains("dependency cycle") || !p.message.starts_with("field `prerequisites`"))
+        {
             history::check_out(repo, root, Some(&merged_tree), &our_tree)?;
-            let first = &check.problems[check.problems.len() - 1];
             return Err(Error::new(
                 ErrorKind::Conflict,
-                format!("merging the remote's ledger would leave it invalid: {}: {}", first.file, first.message),
+                format!("merging the remote's ledger would leave it invalid: {}: {}", bad.file, bad.message),
             )
             .hint("change the ledger here so the two agree (for example drop one prerequisite), then sync again"));
         }
@@ -211,7 +241,52 @@ impl Service {
             message.push_str(&format!("- conflict in {file}: kept this side's text\n"));
         }
         history::commit_tree(repo, tree, Some(ours.id()), Some(theirs), &message, None)?;
-        Ok(Merged { received, conflicts })
+        let reopened = self.reopen_revived(&received)?;
+        let warnings = new.iter().map(|p| format!("{}: {}", p.file, p.message)).collect();
+        Ok(Merged { received, conflicts, reopened, warnings })
+    }
+
+    /// Re-opens the tasks a cascade cancelled because of a prerequisite that the merge shows was
+    /// not cancelled or failed after all (one machine cancelled it, the other completed it): their
+    /// reason is gone. Committed as a change of its own. The caller holds the lock.
+    fn reopen_revived(&self, received: &[String]) -> Result<Vec<String>> {
+        let view = self.queue_view()?;
+        let now = self.clock.now();
+        let mut reopened = Vec::new();
+        for rel in received {
+            let Some(id) = rel.strip_prefix("tasks/").and_then(|n| n.strip_suffix(".toml")) else { continue };
+            let Some(root) = view.heads.iter().position(|h| h.id.to_string() == id) else { continue };
+            let root_record = self.tasks.read(&view.heads[root].id)?;
+            if matches!(root_record.state, State::Cancelled | State::Failed) {
+                continue;
+            }
+            let causes = [format!("prerequisite {id} was cancelled"), format!("prerequisite {id} failed")];
+            let mut stack = vec![root];
+            let mut seen = std::collections::HashSet::from([root]);
+            while let Some(i) = stack.pop() {
+                for &j in &view.graph.dependents[i] {
+                    if !seen.insert(j) {
+                        continue;
+                    }
+                    stack.push(j);
+                    let mut record = self.tasks.read(&view.heads[j].id)?;
+                    let cascaded = record.state == State::Cancelled
+                        && record.events.last().is_some_and(|e| {
+                            e.event == "cancelled" && e.note.as_ref().is_some_and(|n| causes.contains(n))
+                        });
+                    if cascaded {
+                        record.state = State::Pending;
+                        record.completed_at = None;
+                        record.last_updated_at = now;
+                        let note = format!("prerequisite {id} is {} after a merge", root_record.state.as_str());
+                        record.record_event(now, "reopened", None, Some(note));
+                        self.tasks.write(&record)?;
+                        reopened.push(record.id.to_string());
+                    }
+                }
+            }
+        }
+        Ok(reopened)
     }
 }
 
@@ -219,6 +294,8 @@ impl Service {
 struct Merged {
     received: Vec<String>,
     conflicts: Vec<String>,
+    reopened: Vec<String>,
+    warnings: Vec<String>,
 }
 
 /// Three-way merge of two ledger trees, file by file and, where both changed a file, field by
