@@ -1,4 +1,4 @@
-//! `.abathur/config.toml`: the project's tunables, validated on load.
+//! The ledger's `config.toml`: the project's tunables, validated on load.
 //!
 //! Every field has a default, so an empty file is a valid configuration; unknown keys are refused so a
 //! typo never silently falls back to a default.
@@ -41,6 +41,13 @@ episodic_ttl_days = 90
 [search]
 # Embedding model for semantic search, as installed by `abathur model install` (docs/search.md).
 model = "all-minilm-l6-v2"
+
+[sync]
+# With a ledger remote (`abathur sync --remote NAME` once per clone), the MCP server syncs this often
+# in the background; 0 turns it off.
+interval_seconds = 60
+# Sync before every claim the MCP server serves (one fetch and push more per claim).
+before_claim = false
 "#;
 
 /// The whole configuration.
@@ -57,6 +64,24 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// Search and embeddings.
     pub search: SearchConfig,
+    /// Syncing the ledger through its remote.
+    pub sync: SyncConfig,
+}
+
+/// Syncing the ledger through its remote (`abathur sync`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Seconds between the MCP server's background syncs; 0: none.
+    pub interval_seconds: u64,
+    /// Whether the MCP server syncs before each claim.
+    pub before_claim: bool,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig { interval_seconds: 60, before_claim: false }
+    }
 }
 
 /// Project memory.
@@ -132,6 +157,7 @@ impl Default for Config {
             priority: PriorityWeights::default(),
             memory: MemoryConfig::default(),
             search: SearchConfig::default(),
+            sync: SyncConfig::default(),
         }
     }
 }

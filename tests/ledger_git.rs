@@ -579,3 +579,69 @@ fn a_task_left_waiting_on_a_prerequisite_cancelled_elsewhere_is_reported() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("can never run"), "{}", describe(&out));
 }
+
+#[test]
+fn the_mcp_server_syncs_by_itself() {
+    use std::io::Write;
+    let remote = Remote::new();
+    let one = project(&remote);
+    one.json(&["sync", "--remote", "origin"]);
+    let two = clone(&remote);
+    two.json(&["sync", "--remote", "origin"]);
+    let config = ledger_dir(&two).join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace("interval_seconds = 60", "interval_seconds = 1");
+    std::fs::write(&config, text).unwrap();
+    let mut server =
+        two.cmd(&["mcp"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdin = server.stdin.take().unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"0"}}}}}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    // Work on the first laptop, published: the second's server brings it in without being asked.
+    let id = one.add(&["Arrives by itself"]);
+    one.json(&["sync"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let arrived = loop {
+        if two.run(&["task", "get", &id]).status.success() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    drop(stdin);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(arrived, "the MCP server's background sync brought the task within 30 s");
+}
+
+#[test]
+fn sync_and_claims_work_over_smart_http_on_loopback() {
+    use std::io::BufRead;
+    let remote = Remote::new();
+    let one = project(&remote);
+    let base = remote.dir.path().parent().unwrap().to_path_buf();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http/git_http_backend.py");
+    let mut server = Command::new("python3")
+        .arg(script)
+        .arg(&base)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 serves git http-backend");
+    let mut port = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let _stop = KillOnDrop(&mut server);
+    let name = remote.dir.path().file_name().unwrap().to_str().unwrap();
+    let url = format!("http://127.0.0.1:{}/{name}", port.trim());
+    one.git(&["remote", "add", "web", &url]);
+    let id = one.add(&["Over HTTP"]);
+    one.json(&["sync", "--remote", "web"]);
+    let two = clone(&remote);
+    two.git(&["remote", "add", "web", &url]);
+    two.json(&["sync", "--remote", "web"]);
+    assert_eq!(status(&two, &id), "ready");
+    let won = one.json(&["task", "claim", "--agent", "one"]);
+    assert_eq!(won["scope"], "remote web", "{won}");
+    assert_eq!(two.json(&["task", "claim", "--agent", "two"])["claimed"], false, "the remote said no over HTTP");
+}

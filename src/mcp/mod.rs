@@ -98,6 +98,22 @@ pub fn serve(service: Service) -> Result<()> {
         .build()
         .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
+        let interval = service.config().sync.interval_seconds;
+        if interval > 0 && service.sync_remote().is_some() {
+            let syncing = service.clone();
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(std::time::Duration::from_secs(interval));
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    let s = syncing.clone();
+                    // Offline is normal: the next round tries again; the reason goes to stderr only.
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.sync(Default::default())).await {
+                        eprintln!("abathur mcp: background sync: {}", e.message);
+                    }
+                }
+            });
+        }
         let server = AbathurServer::new(service.long_lived())
             .serve(rmcp::transport::stdio())
             .await

@@ -86,7 +86,14 @@ impl AbathurServer {
         )
     )]
     async fn task_claim(&self, Parameters(req): Parameters<ClaimRequest>) -> CallToolResult {
-        self.call(move |s| s.task_claim(req)).await
+        self.call(move |s| {
+            if s.config().sync.before_claim && s.sync_remote().is_some() {
+                // A failed sync (offline) must not stop the claim: it works locally and says so.
+                let _ = s.sync(Default::default());
+            }
+            s.task_claim(req)
+        })
+        .await
     }
 
     #[tool(

@@ -75,6 +75,11 @@ pub struct LedgerStatus {
 }
 
 impl Service {
+    /// This clone's ledger remote, if one is configured.
+    pub fn sync_remote(&self) -> Option<String> {
+        crate::ledger::remote::RemoteClaims::configured(self.ledger.git_dir()).map(|r| r.remote().to_string())
+    }
+
     /// The ledger's location, branch, uncommitted files and remote.
     pub fn ledger_status(&self) -> Result<LedgerStatus> {
         let repo = self.ledger.repo()?;
