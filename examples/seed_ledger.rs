@@ -9,5 +9,6 @@ fn main() {
     let store = abathur::queue::store::TaskStore::new(&ledger);
     let start = abathur::time::Timestamp::parse("2026-11-01T00:00:00Z").expect("valid timestamp");
     abathur::queue::synthetic::seed(&store, n, start).expect("seed tasks");
+    ledger.commit_pending().expect("commit the seeded ledger");
     println!("{}", ledger.root().display());
 }

@@ -47,7 +47,7 @@ fresh() { # fresh N: a seeded ledger copied from the template for N
 for N in 1000 10000; do
     mkdir -p "$WORK/t$N"; (cd "$WORK/t$N" && git init -q && "$SEED" "$WORK/t$N" "$N" > /dev/null)
     fresh "$N"
-    ID=$(ls .abathur/tasks | sed -n "$((N / 2))p" | cut -c1-26)
+    ID=$(ls .git/abathur/tasks | sed -n "$((N / 2))p" | cut -c1-26)
     echo "### $N tasks (warm file cache)" >> "$OUT"
     hyperfine -N --warmup 5 --runs 100 --export-json "$WORK/read.json" \
         -n "abathur --version (process start, the floor)" "$BIN --version" \
@@ -57,15 +57,16 @@ for N in 1000 10000; do
         -n "task plan -m M4" "$BIN task plan -m M4" > /dev/null
     table "$WORK/read.json" >> "$OUT"
     fresh "$N"
+    # Writes, each with its commit on the ledger branch (a claim is volatile: no commit).
     hyperfine -N --warmup 3 --runs 100 --export-json "$WORK/write.json" \
-        -n "task add" "$BIN -q task add bench-task" \
-        -n "task claim (after a claim: through the claim hint)" "$BIN -q task claim" > /dev/null
+        -n "task add (enqueue + commit)" "$BIN -q task add bench-task" \
+        -n "task claim" "$BIN -q task claim" > /dev/null
     table "$WORK/write.json" skip-header >> "$OUT"
-    # The full way: no hint to reuse (as after any other change to the queue).
-    hyperfine --warmup 3 --runs 100 --export-json "$WORK/full.json" \
-        --prepare "rm -f .abathur/cache/claims.hint" \
-        -n "task claim (after another change: the full way)" "$BIN -q task claim" > /dev/null
-    table "$WORK/full.json" skip-header >> "$OUT"
+    # Complete: each run completes the task claimed in its prepare step (sh adds its own start-up).
+    hyperfine --warmup 3 --runs 100 --export-json "$WORK/complete.json" \
+        --prepare "$BIN --json task claim | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"task\"][\"id\"])' > $WORK/claimed" \
+        -n "task complete (+ commit; through sh)" "$BIN -q task complete \$(cat $WORK/claimed)" > /dev/null
+    table "$WORK/complete.json" skip-header >> "$OUT"
     # 64 concurrent processes, each one claim: total claims per second. Three rounds each, since a
     # 2-core VM's speed drifts from minute to minute: the median and the range are reported.
     CLAIMS=$(( N < 5000 ? 200 : 640 ))
@@ -99,10 +100,52 @@ for N in 1000 10000; do
     rm -f "$WORK"/loop*
     cd "$ROOT"
 done
+# The ledger through a remote, at 10,000 tasks: `git daemon` on loopback as the remote.
+fresh 10000
+git config user.name Bench && git config user.email bench@example.com
+git commit -q --allow-empty -m seed
+mkdir -p "$WORK/srv" && git init -q --bare "$WORK/srv/r.git"
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+git daemon --reuseaddr --export-all --enable=receive-pack --listen=127.0.0.1 --port="$PORT" \
+    --base-path="$WORK/srv" "$WORK/srv" > /dev/null 2>&1 &
+DAEMON=$!
+trap 'kill $DAEMON 2>/dev/null; cd /; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+git remote add origin "git://127.0.0.1:$PORT/r.git"
+"$BIN" -q sync --remote origin > /dev/null
+echo "### The ledger through a remote (git daemon on loopback), 10000 tasks" >> "$OUT"
+hyperfine -N --warmup 3 --runs 50 --export-json "$WORK/remote.json" \
+    -n "task claim with a ledger remote (one create-only push)" "$BIN -q task claim" > /dev/null
+table "$WORK/remote.json" >> "$OUT"
+# sync that merges 200 tasks another clone changed (and one this clone changed): 3 rounds.
+git clone -q "git://127.0.0.1:$PORT/r.git" "$WORK/other"
+(cd "$WORK/other" && "$BIN" -q sync --remote origin > /dev/null)
+SYNC=()
+for round in 1 2 3; do
+    (cd "$WORK/other" && "$BIN" --json task list -s ready -n 200 | python3 -c 'import json,sys; [print(t["id"]) for t in json.load(sys.stdin)["tasks"]]' \
+        | while read -r id; do "$BIN" -q task update "$id" -p $((round + 5)) > /dev/null; done && "$BIN" -q sync > /dev/null)
+    "$BIN" -q task update "$ID" -p "$round" > /dev/null
+    START=$(date +%s.%N); "$BIN" -q sync > /dev/null; END=$(date +%s.%N)
+    SYNC+=("$(python3 -c "print(round(($END - $START) * 1000))")")
+done
+echo >> "$OUT"
+echo "\`abathur sync\` merging 200 tasks changed on another clone (field-wise, validated, pushed; 3 rounds): $(summary "${SYNC[@]}") ms" >> "$OUT"
+echo >> "$OUT"
+# Repository growth: 1,000 ledger commits (one \`task add\` each) on the 10,000-task ledger.
+BEFORE=$(du -sk .git/objects | cut -f1)
+for i in $(seq 1000); do "$BIN" -q task add "growth $i" > /dev/null; done
+LOOSE=$(du -sk .git/objects | cut -f1)
+git gc -q
+PACKED=$(du -sk .git/objects | cut -f1)
+echo "Repository growth for 1,000 ledger commits at 10,000 tasks: $((LOOSE - BEFORE)) KiB as loose objects, the whole object store after \`git gc\` ($PACKED KiB; $BEFORE KiB before the 1,000 commits, loose)" >> "$OUT"
+echo >> "$OUT"
+kill $DAEMON 2>/dev/null || true
+cd "$ROOT"
+
 # Gate check and decision end to end on the 10,000-task ledger (unsigned: the signer's own time excluded).
 fresh 10000
 git config user.name Bench && git config user.email bench@example.com
-git add -A > /dev/null && git commit -qm seed
+git commit -q --allow-empty -m seed
 "$BIN" -q milestone add --example seed-plan > /dev/null
 printf '<testsuite>%s</testsuite>' "$(for i in $(seq 500); do printf '<testcase name="t%s"/>' "$i"; done)" > junit.xml
 for i in $(seq 200); do printf 'SF:src/f%s.rs\nLF:100\nLH:96\nend_of_record\n' "$i"; done > lcov.info

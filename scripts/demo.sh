@@ -38,5 +38,5 @@ echo; echo "# Scope cut: cancelling a task cascades to what depends on it."
 step task cancel "$INDEXES" --reason "indexes move to M2"
 step task status
 echo; echo "Files are the state:"
-ls "$REPO/.abathur/tasks"
-echo; sed -n '1,12p' "$REPO/.abathur/tasks/$SCHEMA.toml"
+ls "$REPO/.git/abathur/tasks"
+echo; sed -n '1,12p' "$REPO/.git/abathur/tasks/$SCHEMA.toml"

@@ -645,3 +645,32 @@ fn sync_and_claims_work_over_smart_http_on_loopback() {
     assert_eq!(won["scope"], "remote web", "{won}");
     assert_eq!(two.json(&["task", "claim", "--agent", "two"])["claimed"], false, "the remote said no over HTTP");
 }
+
+#[test]
+fn hand_edits_are_committed_by_ledger_commit() {
+    let repo = Repo::new();
+    let policy = ledger_dir(&repo).join("allowed_signers");
+    std::fs::write(&policy, "lead@example.com namespaces=\"git\" ssh-ed25519 AAAA\n").unwrap();
+    assert_eq!(repo.json(&["ledger", "status"])["uncommitted"], serde_json::json!(["allowed_signers"]));
+    let reply = repo.json(&["ledger", "commit", "-m", "Who may sign"]);
+    assert_eq!(reply["files"], serde_json::json!(["allowed_signers"]), "{reply}");
+    assert!(repo.git(&["log", "-1", "--format=%B", "abathur-ledger"]).contains("Who may sign"));
+    assert_eq!(repo.git(&["show", "abathur-ledger:allowed_signers"]), std::fs::read_to_string(&policy).unwrap());
+    assert_eq!(repo.json(&["ledger", "status"])["uncommitted"], serde_json::json!([]));
+}
+
+#[test]
+fn a_write_through_a_symbolic_link_is_refused_and_changes_nothing() {
+    let repo = Repo::new();
+    let id = repo.add(&["Linked"]);
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("elsewhere.toml");
+    let file = ledger_dir(&repo).join("tasks").join(format!("{id}.toml"));
+    std::fs::copy(&file, &target).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&target, &file).unwrap();
+    let before = std::fs::read(&target).unwrap();
+    let err = repo.fails(&["task", "update", &id, "-p", "9"], 1);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read(&target).unwrap(), before, "the link's target is untouched");
+}

@@ -5,7 +5,6 @@ mod common;
 
 mod bad_input;
 mod cache;
-mod claim_hint;
 mod concurrency;
 mod crash;
 mod engine;

@@ -16,6 +16,12 @@ pub enum LedgerCommand {
     Path,
     /// The ledger's branch, tip, uncommitted files and remote
     Status,
+    /// Commit what was changed in the ledger folder by hand (allowed_signers, templates, config.toml)
+    Commit {
+        /// A paragraph for the commit message
+        #[arg(short, long)]
+        message: Option<String>,
+    },
     /// Show the ledger in this work tree as `.abathur/` (a link git ignores)
     Mount,
     /// Move an old in-tree `.abathur/` to the ledger folder and commit it on the ledger branch
@@ -61,6 +67,13 @@ pub fn run(ui: &Ui, cwd: &Path, cmd: LedgerCommand) -> Result<()> {
                 }
                 out
             })
+        }
+        LedgerCommand::Commit { message } => {
+            let reply = Service::open(cwd)?.ledger_record(message.as_deref())?;
+            if reply.files.is_empty() {
+                ui.status("Nothing to commit: the ledger folder matches its branch.");
+            }
+            ui.reply(&reply, |r| r.files.iter().map(|f| format!("committed {f}\n")).collect())
         }
         LedgerCommand::Mount => {
             let reply = migrate::mount(cwd)?;

@@ -6,6 +6,9 @@ use std::path::Path;
 
 use crate::ledger::history;
 
+/// Changes listed one per line in a message; past this many, the rest are counted.
+const MAX_LINES: usize = 100;
+
 /// The message for committing `paths` (relative to the ledger folder `root`) on the ledger tip.
 pub fn message_for(repo: &git2::Repository, root: &Path, paths: &[String]) -> String {
     let tip_tree = history::tip(repo).and_then(|c| c.tree().ok());
@@ -30,8 +33,13 @@ pub fn message_for(repo: &git2::Repository, root: &Path, paths: &[String]) -> St
     trailers.sort();
     trailers.dedup();
     let mut message = format!("abathur: {}\n\n", subject(&lines));
-    for line in &lines {
+    // A bulk change (a migration, a seeded ledger) names its first changes and counts the rest.
+    for line in lines.iter().take(MAX_LINES) {
         message.push_str(&format!("- {line}\n"));
+    }
+    if lines.len() > MAX_LINES {
+        message.push_str(&format!("- and {} more\n", lines.len() - MAX_LINES));
+        trailers.clear();
     }
     if !trailers.is_empty() {
         message.push('\n');

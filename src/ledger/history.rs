@@ -76,8 +76,18 @@ pub struct Commit<'a> {
 pub fn commit(repo: &Repository, root: &Path, req: &Commit<'_>) -> Result<Option<Oid>> {
     let parent = tip(repo);
     let base = parent.as_ref().map(|c| c.tree()).transpose().map_err(|e| git_error("reading the ledger tree", e))?;
-    let mut changes = Vec::with_capacity(req.paths.len());
-    for rel in req.paths {
+    // No branch yet (a new ledger, or the branch was deleted): the first commit records the whole
+    // folder, never just the files of one change.
+    let all;
+    let paths = match parent {
+        Some(_) => req.paths,
+        None => {
+            all = disk_files(root)?;
+            &all
+        }
+    };
+    let mut changes = Vec::with_capacity(paths.len());
+    for rel in paths {
         if is_local_only(rel) {
             continue;
         }

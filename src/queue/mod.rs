@@ -1,12 +1,11 @@
 //! The task queue: tasks as files, their derived status and priority, and the operations on them.
 //!
 //! `task` is the stored record, `store` reads and writes it, `view` derives what it means now,
-//! `graph` holds the dependency algorithms, `hint` lets a claim reuse the last claim's ranking, `api` the request and reply types, and `ops` the
+//! `graph` holds the dependency algorithms, `api` the request and reply types, and `ops` the
 //! operations themselves (as methods of [`crate::service::Service`]).
 
 pub mod api;
 pub mod graph;
-pub mod hint;
 pub mod ops;
 pub mod store;
 pub mod synthetic;

@@ -16,7 +16,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
 use crate::ledger::remote::{ClaimState, RemoteClaims, Taken};
 use crate::queue::api::*;
-use crate::queue::hint::ClaimHint;
 use crate::queue::store::{self, TaskHead};
 use crate::queue::task::{self, Lease, Source, State, Status, TaskRecord};
 use crate::queue::view::{self, GateBlocks, QueueView, Scope};
@@ -385,30 +384,20 @@ impl Service {
         }
         let agent_type = req.agent_type.as_deref();
         let gates = self.gate_blocks();
-        let hinted = self.claim_by_hint(&gates, agent_type, &agent, req.lease_seconds)?;
-        store::debug_note(|| format!("claim hint {}", if hinted.is_some() { "used" } else { "not used" }));
-        if let Some(reply) = hinted {
-            return Ok(reply);
-        }
-        // Every ready task is ranked, whatever agent type was asked for, so that the ranking can be
-        // left for the next claim (`queue::hint`).
-        let view = self.queue_view_gated(&[], ViewLoad::Lean, Scope::Ready(None), &gates)?;
+        let view = self.queue_view_gated(&[], ViewLoad::Lean, Scope::Ready(agent_type), &gates)?;
         let mut candidates = claim_candidates(&view, agent_type);
         let claimed = {
             let _lock = self.ledger.lock()?;
             self.claim_first(&view, &mut candidates, &agent, req.lease_seconds)?
         };
         if let Some(reply) = claimed {
-            self.leave_hint(&view);
             return Ok(reply);
         }
         // Everything we ranked was taken meanwhile: rank again under the lock, where nothing moves.
         let _lock = self.ledger.lock()?;
-        let fresh = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(None))?;
+        let fresh = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(agent_type))?;
         let mut candidates = claim_candidates(&fresh, agent_type);
         if let Some(reply) = self.claim_first(&fresh, &mut candidates, &agent, req.lease_seconds)? {
-            drop(_lock);
-            self.leave_hint(&fresh);
             return Ok(reply);
         }
         let waiting = fresh.derived.iter().filter(|d| matches!(d.status, Status::Blocked | Status::Pending)).count();
@@ -426,49 +415,6 @@ impl Service {
         })
     }
 
-    /// Claims through the last full claim's ranking while it still describes the queue exactly
-    /// (`queue::hint` says when), with the `gates` in force; `None` sends the claim the full way.
-    fn claim_by_hint(
-        &self,
-        gates: &GateBlocks,
-        agent_type: Option<&str>,
-        agent: &str,
-        lease_seconds: Option<u64>,
-    ) -> Result<Option<ClaimReply>> {
-        let Some(hint) = self.tasks.read_claim_hint().and_then(|bytes| ClaimHint::decode(&bytes)) else {
-            return Ok(None);
-        };
-        let now = self.clock.now();
-        if !hint.holds(now, gates, &self.config.priority) {
-            return Ok(None);
-        }
-        let _lock = self.ledger.lock()?;
-        let Some(taken) = self.tasks.journaled_since(hint.mark()) else {
-            return Ok(None);
-        };
-        // Only claims and heartbeats since, under leases still held: the ready set only shrank. Any
-        // other change (a task added, finished, failed, retried, reopened) may have moved the ranks.
-        if !taken.values().all(|h| h.state == State::Running && h.lease_expires_at.is_some_and(|t| t > now)) {
-            return Ok(None);
-        }
-        for offer in hint.offers(agent_type, &taken, now, &self.config.priority) {
-            if let Some((record, lease_id, expires, scope)) = self.take(&offer.id, now, agent, lease_seconds)? {
-                let dependents = offer.dependents.iter().map(Id::to_string).collect();
-                let detail = detail_of(&record, now, Some(&offer.derived), Vec::new(), dependents);
-                return Ok(Some(claimed(detail, lease_id, expires, scope)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Leaves `view`'s ranking for the next claim (see `queue::hint`). Best effort, after the lock.
-    fn leave_hint(&self, view: &QueueView) {
-        if let Some(bytes) = ClaimHint::of(view, &self.config.priority).and_then(|hint| hint.encode()) {
-            self.tasks.write_claim_hint(&bytes);
-        }
-    }
-
-    /// Claims one named task, or says why it cannot be claimed now.
     fn claim_one(&self, text: &str, agent: &str, lease_seconds: Option<u64>) -> Result<ClaimReply> {
         let id = self.resolve_task(text)?;
         let _lock = self.ledger.lock()?;

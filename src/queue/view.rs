@@ -324,7 +324,7 @@ impl QueueView {
     }
 }
 
-/// What lists and claims order tasks by: the one ranking, shared with the claim hint.
+/// What lists and claims order tasks by: the one ranking.
 #[derive(Clone, Copy, Debug)]
 pub struct RankKey {
     /// Calculated priority, highest first.
@@ -351,9 +351,8 @@ pub fn calculated_priority(h: &TaskHead, d: &Derived, waiting: bool, now: Timest
     PriorityTerms::of(h, d).priority(waiting, now, w)
 }
 
-/// Everything a task's priority is computed from, besides the time and the weights: what a claim
-/// hint keeps of each ready task (`queue::hint`).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// Everything a task's priority is computed from, besides the time and the weights.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PriorityTerms {
     /// 0..=10.
     pub base_priority: u8,

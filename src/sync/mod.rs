@@ -57,6 +57,15 @@ pub struct SyncReply {
     pub attempts: usize,
 }
 
+/// What `abathur ledger commit` recorded.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct RecordReply {
+    /// Files committed, relative to the ledger folder; empty when everything was committed already.
+    pub files: Vec<String>,
+    /// The ledger branch's tip afterwards.
+    pub tip: String,
+}
+
 /// `abathur ledger status`.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct LedgerStatus {
@@ -175,14 +184,33 @@ impl Service {
         SyncReply { remote: remote.into(), tip, recorded, received, conflicts, reopened, warnings, pushed, attempts }
     }
 
+    /// Commits what was changed in the ledger folder by hand (or by a tool): every file that differs
+    /// from the branch tip, with `note` as the message's first paragraph.
+    pub fn ledger_record(&self, note: Option<&str>) -> Result<RecordReply> {
+        let repo = self.ledger.repo()?;
+        let _lock = self.ledger.lock()?;
+        let files = history::uncommitted(&repo, self.ledger.root())?;
+        self.record_disk_with(&repo, note)?;
+        Ok(RecordReply { files, tip: history::tip(&repo).map(|c| c.id().to_string()).unwrap_or_default() })
+    }
+
     /// Commits every file that differs from the ledger tip (the caller holds the lock).
     fn record_disk(&self, repo: &Repository) -> Result<usize> {
+        self.record_disk_with(repo, None)
+    }
+
+    fn record_disk_with(&self, repo: &Repository, note: Option<&str>) -> Result<usize> {
         self.ledger.commit_pending()?;
         let changed = history::uncommitted(repo, self.ledger.root())?;
         if changed.is_empty() {
             return Ok(0);
         }
-        let message = crate::git::ledger_message::message_for(repo, self.ledger.root(), &changed);
+        let mut message = crate::git::ledger_message::message_for(repo, self.ledger.root(), &changed);
+        if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty())
+            && let Some((subject, rest)) = message.split_once("\n\n")
+        {
+            message = format!("{subject}\n\n{note}\n\n{rest}");
+        }
         history::commit(
             repo,
             self.ledger.root(),

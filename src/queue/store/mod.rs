@@ -717,33 +717,6 @@ impl TaskStore {
         rest.is_empty().then_some(changed)
     }
 
-    /// What was journaled since `mark` (each task's head now), provided the cache still
-    /// describes the tasks folder exactly: the same snapshot, and no change since that is not
-    /// journaled (a hand edit, a checkout). For the claim hint (`queue::hint`); the caller holds the
-    /// lock, so no writer is between its rename and its journal record.
-    pub fn journaled_since(&self, mark: JournalMark) -> Option<HashMap<Id, TaskHead>> {
-        let (generation, valid_for, _) = self.cache_stamp()?;
-        if generation != mark.generation || self.folder_stamp().ok()? != valid_for {
-            return None;
-        }
-        self.heads_since(mark)
-    }
-
-    /// The stored claim hint's bytes, if any.
-    pub fn read_claim_hint(&self) -> Option<Vec<u8>> {
-        std::fs::read(self.claim_hint_path()).ok()
-    }
-
-    /// Replaces the claim hint (atomically; not durably, it is a cache). Best effort: a read-only
-    /// checkout just goes without.
-    pub fn write_claim_hint(&self, bytes: &[u8]) {
-        let _ = atomic::write_via(&self.claim_hint_path(), bytes, false, Some(&self.staging_dir));
-    }
-
-    fn claim_hint_path(&self) -> PathBuf {
-        self.staging_dir.with_file_name("claims.hint")
-    }
-
     /// The snapshot's generation and the folder stamp the cache is valid for, without decoding
     /// the snapshot's entries; plus the journal length. For writers, which only append.
     fn cache_stamp(&self) -> Option<(u64, FolderStamp, usize)> {
