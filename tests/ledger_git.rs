@@ -409,7 +409,8 @@ fn a_writer_killed_before_its_commit_has_the_write_committed_by_the_next() {
     assert_eq!(repo.json(&["ledger", "status"])["uncommitted"].as_array().unwrap().len(), 1);
     repo.add(&["Next write"]);
     assert_eq!(repo.json(&["ledger", "status"])["uncommitted"], serde_json::json!([]));
-    let shown = repo.git(&["show", &format!("abathur-ledger:tasks/{}/{id}.toml", &id[id.len() - 2..])]);
+    let shard = format!("{}/{}", &id[25..], &id[24..25]);
+    let shown = repo.git(&["show", &format!("abathur-ledger:tasks/{shard}/{id}.toml")]);
     assert!(shown.contains("base_priority = 7"), "{shown}");
 }
 

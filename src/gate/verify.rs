@@ -114,10 +114,16 @@ impl Service {
                     }
                     for ext in ["toml", "md"] {
                         let path = format!("gates/{}.{ext}", record.id);
+                        // A decision made before the ledger moved out of the work tree sealed
+                        // `.abathur/gates/...` on a code branch (`abathur ledger migrate`).
                         let committed = commit
                             .tree()
                             .ok()
-                            .and_then(|t| t.get_path(Path::new(&path)).ok())
+                            .and_then(|t| {
+                                t.get_path(Path::new(&path))
+                                    .or_else(|_| t.get_path(&Path::new(crate::ledger::IN_TREE_DIR).join(&path)))
+                                    .ok()
+                            })
                             .and_then(|e| repo.find_blob(e.id()).ok())
                             .map(|b| b.content().to_vec());
                         let current = std::fs::read(self.ledger.root().join(&path)).ok();

@@ -6,9 +6,10 @@
 //! never touch what `git status` of a code work tree reports, and every ref move is a
 //! compare-and-swap on the value the writer started from.
 //!
-//! Task files are sharded in the commits (`tasks/<last two id characters>/<id>.toml`) so that a
-//! commit rewrites a tree of a few dozen entries rather than one of every task ever made; on disk
-//! they stay in one folder, as people and the cache expect.
+//! Task files are sharded in the commits by the last two characters of the id, the random end of
+//! the ULID (`tasks/<last>/<second last>/<id>.toml`: 32 × 32 folders), so that a commit rewrites a
+//! few trees of a few dozen entries rather than one listing every task ever made; on disk they stay
+//! in one folder, as people and the cache expect.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,9 +35,10 @@ pub fn is_local_only(rel: &str) -> bool {
 /// Where a ledger file (relative to the ledger folder) lives in the ledger's commits.
 pub fn tree_path(rel: &str) -> String {
     match rel.strip_prefix("tasks/") {
-        Some(name) if !name.contains('/') && name.len() > 7 && name.ends_with(".toml") => {
-            let id = &name[..name.len() - 5];
-            format!("tasks/{}/{name}", &id[id.len() - 2..])
+        Some(name) if !name.contains('/') && name.len() > 7 && name.ends_with(".toml") && name.is_ascii() => {
+            let id = name[..name.len() - 5].as_bytes();
+            let (last, second) = (id[id.len() - 1] as char, id[id.len() - 2] as char);
+            format!("tasks/{last}/{second}/{name}")
         }
         _ => rel.to_string(),
     }
@@ -44,9 +46,16 @@ pub fn tree_path(rel: &str) -> String {
 
 /// The inverse of [`tree_path`]: where a committed file lives in the ledger folder.
 pub fn disk_path(tree_rel: &str) -> String {
-    match tree_rel.strip_prefix("tasks/").and_then(|rest| rest.split_once('/')) {
-        Some((shard, name)) if shard.len() == 2 && !name.contains('/') => format!("tasks/{name}"),
-        _ => tree_rel.to_string(),
+    let sharded = tree_rel.strip_prefix("tasks/").and_then(|rest| {
+        let mut parts = rest.split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(a), Some(b), Some(name), None) if a.len() == 1 && b.len() == 1 => Some(name),
+            _ => None,
+        }
+    });
+    match sharded {
+        Some(name) => format!("tasks/{name}"),
+        None => tree_rel.to_string(),
     }
 }
 
@@ -336,7 +345,7 @@ mod tests {
     #[test]
     fn tasks_are_sharded_in_commits_only() {
         let rel = "tasks/01m8rvjncbxyzxyzxyzxyzxyzq.toml";
-        assert_eq!(tree_path(rel), "tasks/zq/01m8rvjncbxyzxyzxyzxyzxyzq.toml");
+        assert_eq!(tree_path(rel), "tasks/q/z/01m8rvjncbxyzxyzxyzxyzxyzq.toml");
         assert_eq!(disk_path(&tree_path(rel)), rel);
         for other in ["config.toml", "memory/project/x.md", "tasks/.gitkeep", "gates/01a.toml"] {
             assert_eq!(disk_path(&tree_path(other)), other);

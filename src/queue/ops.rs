@@ -583,7 +583,8 @@ impl Service {
             self.tasks.write(&record)?;
             self.publish_settled(&id, ClaimState::Finished("completed".into()));
         }
-        let view = self.queue_view()?;
+        // Which dependents are ready now: statuses only, no priorities or finished work in full.
+        let view = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(None))?;
         let unblocked = view
             .position(&id)
             .map(|i| {
