@@ -109,7 +109,7 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 git daemon --reuseaddr --export-all --enable=receive-pack --listen=127.0.0.1 --port="$PORT" \
     --base-path="$WORK/srv" "$WORK/srv" > /dev/null 2>&1 &
 DAEMON=$!
-trap 'kill $DAEMON 2>/dev/null; cd /; rm -rf "$WORK"' EXIT
+trap 'kill $DAEMON 2>/dev/null || true; cd /; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
 git remote add origin "git://127.0.0.1:$PORT/r.git"
 "$BIN" -q sync --remote origin > /dev/null

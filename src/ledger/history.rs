@@ -324,7 +324,8 @@ pub fn check_out(repo: &Repository, root: &Path, current: Option<&Tree<'_>>, tar
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        super::atomic::write(&path, blob.content())?;
+        // Durable all at once below: one flush for hundreds of files instead of one each.
+        super::atomic::write_with(&path, blob.content(), false)?;
         touched.push(rel.clone());
     }
     for rel in before.keys().filter(|r| !after.contains_key(*r)) {
@@ -334,6 +335,10 @@ pub fn check_out(repo: &Repository, root: &Path, current: Option<&Tree<'_>>, tar
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(&path, e)),
         }
+    }
+    if !touched.is_empty() {
+        let dir = std::fs::File::open(root).map_err(|e| Error::io(root, e))?;
+        rustix::fs::syncfs(&dir).map_err(|e| Error::io(root, e.into()))?;
     }
     Ok(touched)
 }

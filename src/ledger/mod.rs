@@ -33,6 +33,13 @@ pub const FOLDERS: [&str; 5] = ["tasks", "milestones", "gates", "decisions", "me
 /// commit has that write committed by the next one.
 const UNCOMMITTED: &str = "cache/uncommitted";
 
+/// The record of volatile writes (claims, heartbeats) since the last commit that recorded them, so
+/// that `abathur sync` can record them without hashing every file.
+const VOLATILE: &str = "cache/volatile";
+
+/// Bytes of the volatile record past which the next commit records the volatile state too.
+const MAX_VOLATILE_RECORD: u64 = 256 * 1024;
+
 /// A located ledger folder.
 #[derive(Clone, Debug)]
 pub struct Ledger {
@@ -183,7 +190,11 @@ impl Ledger {
     /// heartbeat), recorded by the next durable commit of the same file or by `abathur sync`.
     pub fn write_volatile(&self, path: &Path, bytes: &[u8], staging: Option<&Path>) -> Result<bool> {
         let path = checked_path(&self.root, &self.rel(path))?;
-        atomic::write_if_changed(&path, bytes, staging)
+        let written = atomic::write_if_changed(&path, bytes, staging)?;
+        if written {
+            append_line(&self.root.join(VOLATILE), &self.rel(&path))?;
+        }
+        Ok(written)
     }
 
     /// Removes a ledger file and marks the removal for the next commit.
@@ -201,12 +212,7 @@ impl Ledger {
         let rel = self.rel(path);
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if pending.insert(rel.clone()) {
-            use std::io::Write;
-            let log = self.root.join(UNCOMMITTED);
-            let _ = std::fs::create_dir_all(self.cache_dir());
-            let mut file =
-                std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| Error::io(&log, e))?;
-            file.write_all(format!("{rel}\n").as_bytes()).map_err(|e| Error::io(&log, e))?;
+            append_line(&self.root.join(UNCOMMITTED), &rel)?;
         }
         Ok(())
     }
@@ -214,12 +220,30 @@ impl Ledger {
     /// Commits every durable write not yet committed: this process's and any a killed writer left in
     /// the record. The caller holds the lock.
     pub fn commit_pending(&self) -> Result<Option<git2::Oid>> {
+        // Without a sync, the record of volatile writes would only grow: past a bound, the volatile
+        // state goes into this commit too (one batch, never one commit per heartbeat).
+        let volatile = std::fs::metadata(self.root.join(VOLATILE)).map(|m| m.len()).unwrap_or(0);
+        if volatile > MAX_VOLATILE_RECORD {
+            return self.commit_volatile();
+        }
+        self.commit_recorded(&[UNCOMMITTED])
+    }
+
+    /// Commits the durable writes and the volatile ones (claims, heartbeats) not yet committed, as
+    /// `abathur sync` does before it fetches. The caller holds the lock.
+    pub fn commit_volatile(&self) -> Result<Option<git2::Oid>> {
+        self.commit_recorded(&[UNCOMMITTED, VOLATILE])
+    }
+
+    fn commit_recorded(&self, logs: &[&str]) -> Result<Option<git2::Oid>> {
         let mut paths: BTreeSet<String> = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        let log = self.root.join(UNCOMMITTED);
-        match std::fs::read_to_string(&log) {
-            Ok(text) => paths.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_string)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&log, e)),
+        for log in logs {
+            let log = self.root.join(log);
+            match std::fs::read_to_string(&log) {
+                Ok(text) => paths.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_string)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&log, e)),
+            }
         }
         if paths.is_empty() {
             return Ok(None);
@@ -232,9 +256,21 @@ impl Ledger {
             &self.root,
             &history::Commit { paths: &paths, message: &message, signer: None, merged: None, allow_empty: false },
         )?;
-        let _ = std::fs::remove_file(&log);
+        for log in logs {
+            let _ = std::fs::remove_file(self.root.join(log));
+        }
         Ok(committed)
     }
+}
+
+/// Appends `line` to the record at `log` (a cache file: not fsynced, see [`UNCOMMITTED`]).
+fn append_line(log: &Path, line: &str) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| Error::io(log, e))?;
+    file.write_all(format!("{line}\n").as_bytes()).map_err(|e| Error::io(log, e))
 }
 
 /// The ledger's write lock, held while changing the ledger; dropping it commits the durable writes

@@ -153,6 +153,8 @@ impl Service {
                 ));
             }
             if push(self.ledger.git_dir(), &remote, ours, theirs)? {
+                // libgit2 never packs: let git pack the ledger's loose objects when it would.
+                let _ = crate::ledger::remote::git(self.ledger.git_dir(), &["gc", "--auto", "--quiet"]);
                 return Ok(self.sync_reply(
                     &remote,
                     ours,
@@ -200,7 +202,7 @@ impl Service {
     }
 
     fn record_disk_with(&self, repo: &Repository, note: Option<&str>) -> Result<usize> {
-        self.ledger.commit_pending()?;
+        self.ledger.commit_volatile()?;
         let changed = history::uncommitted(repo, self.ledger.root())?;
         if changed.is_empty() {
             return Ok(0);
@@ -223,8 +225,9 @@ impl Service {
     /// that must leave the ledger valid. The caller holds the lock.
     fn merge_remote(&self, repo: &Repository, theirs: Option<Oid>) -> Result<Merged> {
         let root = self.ledger.root();
-        // Whatever was written since the last round is recorded first, so the folder equals the tip.
-        self.record_disk(repo)?;
+        // Whatever abathur wrote since the first step (claims, heartbeats, durable writes) is recorded
+        // first, so the folder equals the tip (hand edits were recorded by that first step).
+        self.ledger.commit_volatile()?;
         let Some(theirs) = theirs else { return Ok(Merged::default()) };
         let err = |e| crate::git::sign::git_error("merging the ledger", e);
         let their_commit = repo.find_commit(theirs).map_err(err)?;
@@ -238,7 +241,6 @@ impl Service {
             return Ok(Merged::default());
         }
         let our_tree = ours.tree().map_err(err)?;
-        let before = self.check()?.problems;
         if repo.graph_descendant_of(theirs, ours.id()).map_err(err)? {
             let received = history::check_out(repo, root, Some(&our_tree), &their_commit.tree().map_err(err)?)?;
             history::move_branch(repo, Some(ours.id()), theirs, "abathur: sync (fast-forward)")?;
@@ -253,6 +255,15 @@ impl Service {
         // A merge that would close a dependency cycle (or break a file) is refused; what it leaves
         // to a person's judgement (a task waiting on a prerequisite cancelled elsewhere) is reported.
         let after = self.check()?.problems;
+        // Problems the ledger had already are not the merge's: compared only when there are any.
+        let before = if after.is_empty() {
+            Vec::new()
+        } else {
+            history::check_out(repo, root, Some(&merged_tree), &our_tree)?;
+            let before = self.check()?.problems;
+            history::check_out(repo, root, Some(&our_tree), &merged_tree)?;
+            before
+        };
         let new: Vec<_> =
             after.iter().filter(|p| !before.iter().any(|b| b.file == p.file && b.message == p.message)).collect();
         if let Some(bad) = new
