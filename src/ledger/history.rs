@@ -36,7 +36,7 @@ pub fn is_local_only(rel: &str) -> bool {
 pub fn tree_path(rel: &str) -> String {
     match rel.strip_prefix("tasks/") {
         Some(name) if !name.contains('/') && name.len() > 7 && name.ends_with(".toml") && name.is_ascii() => {
-            let id = name[..name.len() - 5].as_bytes();
+            let id = &name.as_bytes()[..name.len() - 5];
             let (last, second) = (id[id.len() - 1] as char, id[id.len() - 2] as char);
             format!("tasks/{last}/{second}/{name}")
         }
