@@ -117,6 +117,11 @@ impl Clock {
         Clock { fixed: Some(at) }
     }
 
+    /// The instant `ABATHUR_NOW` pins, if any.
+    pub fn pinned(&self) -> Option<Timestamp> {
+        self.fixed
+    }
+
     /// The current instant.
     pub fn now(&self) -> Timestamp {
         self.fixed.unwrap_or_else(|| Timestamp::from_millis(Utc::now().timestamp_millis()))

@@ -166,3 +166,32 @@ fn check_reports_gates_decided_out_of_milestone_order() {
         describe(&out)
     );
 }
+
+#[test]
+fn review_of_a_code_range_shows_what_the_ledger_did_while_that_code_was_written() {
+    let repo = Repo::new();
+    let at = |t: &str| ("ABATHUR_NOW", t.to_string());
+    let add = |summary: &str, now: &str| {
+        let out = repo.cmd(&["--json", "task", "add", summary]).env(at(now).0, at(now).1).output().unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+    };
+    let code_commit = |name: &str, date: &str| {
+        std::fs::write(repo.path().join(name), name).unwrap();
+        repo.git(&["add", name]);
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(["commit", "-qm", name]).current_dir(repo.path());
+        crate::common::hermetic(&mut cmd, repo.path());
+        cmd.env("GIT_COMMITTER_DATE", date).env("GIT_AUTHOR_DATE", date);
+        assert!(cmd.output().unwrap().status.success());
+        repo.git(&["rev-parse", "HEAD"]).trim().to_string()
+    };
+    add("Before the branch", "2026-06-01T10:00:00Z");
+    let base = code_commit("base.rs", "2026-06-01T10:00:30Z");
+    add("During the branch", "2026-06-01T10:01:00Z");
+    let head = code_commit("feature.rs", "2026-06-01T10:01:30Z");
+    add("After the branch", "2026-06-01T10:02:00Z");
+    let json = repo.json(&["review", &format!("{base}..{head}"), "--format", "json"]);
+    let summaries: Vec<&str> =
+        json["tasks"].as_array().unwrap().iter().map(|t| t["summary"].as_str().unwrap()).collect();
+    assert_eq!(summaries, ["During the branch"], "{json}");
+}

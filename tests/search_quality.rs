@@ -80,7 +80,9 @@ fn build_ledger(repo: &Repo) -> HashMap<String, String> {
                 if kind == "episodic" {
                     args.extend(["--ttl", "3650d"]);
                 }
-                repo.json(&args)["path"].as_str().unwrap().to_string()
+                // Replies give the absolute path; search names a file by its place in the ledger.
+                let path = repo.json(&args)["path"].as_str().unwrap().to_string();
+                format!(".abathur/{}", path.split_once("/.git/abathur/").unwrap().1)
             }
             "task" => {
                 let id = repo.add(&[&doc.text]);
@@ -94,7 +96,7 @@ fn build_ledger(repo: &Repo) -> HashMap<String, String> {
                 } else {
                     format!("# {}\n\n{}\n", doc.title, doc.text)
                 };
-                std::fs::write(repo.path().join(&rel), body).unwrap();
+                std::fs::write(repo.path().join(".git/abathur").join(&rel[".abathur/".len()..]), body).unwrap();
                 rel
             }
             other => panic!("unknown kind {other}"),

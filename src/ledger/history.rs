@@ -177,10 +177,24 @@ pub fn move_branch(repo: &Repository, expected: Option<Oid>, new: Oid, message: 
 
 /// The identity abathur commits as: git's configured one, else a stand-in naming abathur (agents
 /// often run where no `user.name` is set, and a ledger write must not fail for that).
+///
+/// Under a pinned clock (`ABATHUR_NOW`, for tests and demos) the commits carry that time too, so a
+/// ledger's history lines up with the times its files record.
 pub fn identity(repo: &Repository) -> git2::Signature<'static> {
-    repo.signature()
+    let who = repo
+        .signature()
         .or_else(|_| git2::Signature::now("abathur", "abathur@localhost"))
-        .expect("a fixed name and e-mail are a valid signature")
+        .expect("a fixed name and e-mail are a valid signature");
+    let pinned = crate::time::Clock::from_env().ok().and_then(|c| c.pinned());
+    match pinned {
+        Some(at) => git2::Signature::new(
+            who.name().unwrap_or("abathur"),
+            who.email().unwrap_or("abathur@localhost"),
+            &git2::Time::new(at.millis().div_euclid(1000), 0),
+        )
+        .unwrap_or(who),
+        None => who,
+    }
 }
 
 /// A tree with `changes` applied to `base` (a `None` blob removes the path).
