@@ -395,3 +395,23 @@ fn a_named_task_can_be_claimed_and_refusals_say_why() {
     let err = repo.fails(&["task", "claim", "--task", &c], 3);
     assert!(err.contains("blocked") && err.contains(&b), "{err}");
 }
+
+#[test]
+fn complete_lists_a_dependent_whose_other_prerequisite_finished_earlier() {
+    let repo = Repo::new();
+    let x = repo.add(&["X", "-p", "9"]);
+    let a = repo.add(&["A"]);
+    let d = repo.add(&["Needs both", "--after", &x, "--after", &a]);
+    let lone = repo.add(&["Needs A only", "--after", &a]);
+    let lease = |id: &str| repo.json(&["task", "claim", "--task", id])["lease_id"].as_str().unwrap().to_string();
+    let lx = lease(&x);
+    assert!(repo.json(&["task", "complete", &x, "--lease", &lx])["unblocked_task_ids"].as_array().unwrap().is_empty());
+    let la = lease(&a);
+    let done = repo.json(&["task", "complete", &a, "--lease", &la]);
+    let mut unblocked: Vec<String> =
+        done["unblocked_task_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    unblocked.sort();
+    let mut expected = vec![d, lone];
+    expected.sort();
+    assert_eq!(unblocked, expected);
+}
