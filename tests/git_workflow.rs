@@ -117,6 +117,11 @@ fn review_summarises_a_range_for_a_pull_request() {
 
     let schema = repo.add(&["Create the schema", "-m", "M1"]);
     let tests = repo.add(&["Write the tests", "-m", "M1", "--after", &schema]);
+    // The work is a code commit; the completion names it.
+    std::fs::write(repo.path().join("schema.sql"), "create table parcels ();\n").unwrap();
+    repo.git(&["add", "schema.sql"]);
+    repo.git(&["commit", "-qm", "schema"]);
+    let code = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
     let lease = repo.json(&["task", "claim", "--task", &old])["lease_id"].as_str().unwrap().to_string();
     repo.ok(&["task", "complete", &old, "--lease", &lease]);
     repo.ok(&["task", "cancel", &doomed]);
@@ -137,8 +142,11 @@ fn review_summarises_a_range_for_a_pull_request() {
     ] {
         assert!(md.contains(needle), "{needle:?} missing from:\n{md}");
     }
+    assert!(md.contains(&format!("| Old task | `{}` |", &code[..12])), "the commit that did it:\n{md}");
     let json = repo.json(&["review", &format!("{base}..abathur-ledger"), "--format", "json"]);
     assert_eq!(json["tasks"].as_array().unwrap().len(), 4);
+    let done = json["tasks"].as_array().unwrap().iter().find(|t| t["id"] == old.as_str()).unwrap();
+    assert_eq!(done["code_commit"], code.as_str(), "{done}");
     assert_eq!(json["gates"][0], "M1: approve (UNSIGNED)");
     let bad = repo.run(&["review", "nope..HEAD"]);
     assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));

@@ -29,6 +29,9 @@ pub struct TaskChange {
     pub milestone: Option<String>,
     /// Prerequisites at HEAD (for the graph).
     pub prerequisites: Vec<String>,
+    /// For a completed task: the code commit checked out where it was completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_commit: Option<String>,
 }
 
 /// A milestone's tasks at both ends of the range.
@@ -150,6 +153,10 @@ impl Service {
                 state: a.map(|r| format!("{:?}", r.state).to_lowercase()),
                 milestone: record.milestone.clone(),
                 prerequisites: a.map(|r| r.prerequisites.iter().map(|p| p.to_string()).collect()).unwrap_or_default(),
+                code_commit: a.filter(|r| r.state == State::Completed).and_then(|r| {
+                    let done = r.events.iter().rev().find(|e| e.event == "completed")?;
+                    done.note.as_deref()?.strip_prefix(crate::queue::ops::CODE_NOTE).map(str::to_string)
+                }),
             });
         }
         let progress = |set: &BTreeMap<String, TaskRecord>, m: &str| {
@@ -232,12 +239,13 @@ impl Review {
             }
             let summary: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
             out.push_str(&format!(
-                "### Tasks ({})\n\n| task | change | milestone | summary |\n|---|---|---|---|\n",
+                "### Tasks ({})\n\n| task | change | milestone | summary | code |\n|---|---|---|---|---|\n",
                 summary.join(", ")
             ));
             for t in &self.tasks {
+                let code = t.code_commit.as_deref().map(|c| format!("`{}`", &c[..12.min(c.len())])).unwrap_or_default();
                 out.push_str(&format!(
-                    "| `{}` | {} | {} | {} |\n",
+                    "| `{}` | {} | {} | {} | {code} |\n",
                     &t.id[..10.min(t.id.len())],
                     t.change,
                     t.milestone.as_deref().unwrap_or(""),

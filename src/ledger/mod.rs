@@ -45,6 +45,8 @@ const MAX_VOLATILE_RECORD: u64 = 256 * 1024;
 pub struct Ledger {
     root: PathBuf,
     git_dir: PathBuf,
+    /// Where the command runs (a work tree, or inside the git directory), for the code it names.
+    cwd: Option<PathBuf>,
     /// Durable writes made under the current lock, committed when it is released.
     pending: Arc<Mutex<BTreeSet<String>>>,
 }
@@ -69,11 +71,20 @@ impl Ledger {
         if !root.join("tasks").is_dir() {
             return Err(missing_ledger(cwd, &git_dir));
         }
-        Ok(Ledger::with_root(root, git_dir))
+        let mut ledger = Ledger::with_root(root, git_dir);
+        ledger.cwd = Some(cwd.to_path_buf());
+        Ok(ledger)
     }
 
     fn with_root(root: PathBuf, git_dir: PathBuf) -> Ledger {
-        Ledger { root, git_dir, pending: Arc::default() }
+        Ledger { root, git_dir, cwd: None, pending: Arc::default() }
+    }
+
+    /// The commit checked out where the command runs (the agent's worktree), if any: what a
+    /// completion names as the code that did the work.
+    pub fn code_head(&self) -> Option<String> {
+        let repo = git2::Repository::discover(self.cwd.as_ref()?).ok()?;
+        repo.head().ok()?.target().map(|oid| oid.to_string())
     }
 
     /// Creates the ledger (idempotent: existing files are left exactly as they are). Where the ledger

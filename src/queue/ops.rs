@@ -579,7 +579,8 @@ impl Service {
             record.completed_at = Some(now);
             record.lease = None;
             record.result_data = result_data;
-            record.record_event(now, "completed", by.as_deref(), None);
+            let code = self.ledger.code_head().map(|c| format!("{CODE_NOTE}{c}"));
+            record.record_event(now, "completed", by.as_deref(), code);
             self.tasks.write(&record)?;
             self.publish_settled(&id, ClaimState::Finished("completed".into()));
         }
@@ -810,6 +811,10 @@ fn claim_candidates(view: &QueueView, agent_type: Option<&str>) -> Vec<usize> {
     view.rank_best(&mut ready, CLAIM_RANKED);
     ready
 }
+
+/// How a completion event names the code commit checked out where the task was completed
+/// (`abathur review` shows it).
+pub const CODE_NOTE: &str = "at code ";
 
 /// Candidates a claim ranks exactly before it needs more (see [`claim_candidates`]).
 const CLAIM_RANKED: usize = 128;
