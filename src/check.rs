@@ -58,6 +58,20 @@ impl Service {
                 });
             }
         }
+        let (milestones, _) = self.milestones()?;
+        if !milestones.is_empty() {
+            for head in tasks.iter().filter(|h| !h.state.is_terminal()) {
+                let Some(m) = head.milestone.map(|m| heads.symbols.name(m)) else { continue };
+                if !milestones.iter().any(|x| x.id == m) {
+                    problems.push(Problem {
+                        file: file_of(&head.id),
+                        message: format!(
+                            "field `milestone`: {m} is not a milestone of this ledger, so the task stays blocked; fix it (`abathur task update -m`) or add the milestone"
+                        ),
+                    });
+                }
+            }
+        }
         for head in tasks.iter().filter(|h| !h.state.is_terminal()) {
             for (p, state) in head.prerequisites.iter().filter_map(|p| find(p).map(|i| (p, tasks[i].state))) {
                 if matches!(state, State::Cancelled | State::Failed) {

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::common::{Repo, s};
+use crate::common::{Repo, describe, s};
 
 /// A repository with the seed's milestones, an identity, and an ssh signing key git is configured for.
 fn signed_repo() -> Repo {
@@ -499,4 +499,59 @@ fn keys_held_by_ssh_agent_sign_and_a_passphrase_never_prompts() {
     assert_eq!(out.status.code(), Some(1), "{}", crate::common::describe(&out));
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "it must not wait for a passphrase");
     assert_eq!(repo.git(&["rev-parse", "abathur-ledger"]), head, "nothing committed");
+}
+
+#[test]
+fn a_broken_milestone_file_keeps_later_milestones_shut_and_says_why() {
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Lead"]);
+    repo.git(&["config", "user.email", "lead@example.com"]);
+    repo.ok(&["milestone", "add", "--example", "seed-plan"]);
+    repo.ok(&["gate", "approve", "M1", "-r", "done", "--unsigned"]);
+    let m2 = repo.add(&["Memory tables", "-m", "M2"]);
+    assert_eq!(repo.json(&["task", "get", &m2])["status"], "ready", "M1 is approved");
+    let file = repo.path().join(".git/abathur/milestones/M1.toml");
+    std::fs::write(&file, "id = [broken\n").unwrap();
+    let got = repo.json(&["task", "get", &m2]);
+    assert_eq!(got["status"], "blocked", "{got}");
+    assert!(got["blocked_by"].to_string().contains("M1.toml"), "the reason names the file: {got}");
+    assert_eq!(repo.json(&["task", "claim"])["claimed"], false, "nothing of a milestone is claimable");
+}
+
+#[test]
+fn an_unreadable_gate_record_pauses_claims_and_the_reply_names_it() {
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Lead"]);
+    repo.git(&["config", "user.email", "lead@example.com"]);
+    repo.ok(&["milestone", "add", "--example", "seed-plan"]);
+    let task = repo.add(&["Schema", "-m", "M1"]);
+    let reply = repo.json(&["gate", "escalate", "M1", "-r", "fundamental", "--unsigned"]);
+    let record =
+        repo.path().join(".git/abathur/gates").join(format!("{}.toml", reply["decision_id"].as_str().unwrap()));
+    std::fs::write(&record, "decision = \n").unwrap();
+    let claim = repo.json(&["task", "claim"]);
+    assert_eq!(claim["claimed"], false, "a broken escalation record never lifts the pause: {claim}");
+    let message = claim["message"].as_str().unwrap();
+    assert!(message.contains("paused") && message.contains(".toml"), "{message}");
+    assert_eq!(repo.json(&["task", "get", &task])["status"], "blocked");
+}
+
+#[test]
+fn a_milestone_typo_is_refused_with_the_nearest_and_a_hand_made_one_stays_blocked() {
+    let repo = Repo::new();
+    repo.ok(&["milestone", "add", "--example", "seed-plan"]);
+    let err = repo.fails(&["task", "add", "Typo", "-m", "m2"], 1);
+    assert!(err.contains("m2 is not a milestone") && err.contains("did you mean M2"), "{err}");
+    repo.fails(&["task", "add", "Undefined", "-m", "M11"], 1);
+    // One that arrives by hand (or a merge) is blocked and reported.
+    let id = repo.add(&["Fine", "-m", "M1"]);
+    let path = repo.path().join(".git/abathur/tasks").join(format!("{id}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap().replace("milestone = \"M1\"", "milestone = \"M11\"");
+    std::fs::write(&path, text).unwrap();
+    let got = repo.json(&["task", "list", "--verify"]);
+    let task = got["tasks"].as_array().unwrap().iter().find(|t| t["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(task["status"], "blocked", "{task}");
+    let out = repo.run(&["--json", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("M11 is not a milestone"), "{}", describe(&out));
 }

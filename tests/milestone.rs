@@ -44,6 +44,7 @@ fn progress_counts_tasks_and_effort_against_the_budget() {
         .as_str()
         .unwrap()
         .to_string();
+    repo.ok(&["milestone", "add", "M2", "--title", "Later"]);
     repo.json_env(&["task", "add", "Elsewhere", "-m", "M2"], "ABATHUR_NOW", t0);
     repo.json_env(&["task", "claim", "--task", &a], "ABATHUR_NOW", t0);
     repo.json_env(&["task", "complete", &a], "ABATHUR_NOW", "2030-01-01T11:30:00Z");

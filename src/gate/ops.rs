@@ -98,15 +98,27 @@ impl Service {
 
     /// Every gate decision record (unreadable files are skipped here; `abathur check` reports them).
     pub fn gate_records(&self) -> Vec<GateRecord> {
-        let Ok(entries) = std::fs::read_dir(self.gates_dir()) else { return Vec::new() };
-        let mut records: Vec<GateRecord> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .filter_map(|p| crate::queue::store::read_limited(&p).and_then(|t| GateRecord::from_toml(&t, &p)).ok())
-            .collect();
+        self.gate_records_checked().0
+    }
+
+    /// Every readable gate decision record, and a problem for each file that cannot be read.
+    pub fn gate_records_checked(&self) -> (Vec<GateRecord>, Vec<Error>) {
+        let dir = self.gates_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), Vec::new()),
+            Err(e) => return (Vec::new(), vec![Error::io(&dir, e)]),
+        };
+        let mut records = Vec::new();
+        let mut problems = Vec::new();
+        for path in entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+            match crate::queue::store::read_limited(&path).and_then(|t| GateRecord::from_toml(&t, &path)) {
+                Ok(r) => records.push(r),
+                Err(e) => problems.push(e),
+            }
+        }
         records.sort_by_key(|r| r.id);
-        records
+        (records, problems)
     }
 
     /// `gate status`: every milestone's gate.

@@ -72,12 +72,52 @@ impl Service {
     }
 
     /// Milestones whose tasks are held back by a gate, and whether an escalation pauses claims.
+    ///
+    /// Fails closed: a milestone file that cannot be read holds the work of every milestone, and a
+    /// gate record that cannot be read (it could be an escalation) pauses every claim, each with
+    /// the file and the problem as the reason.
     pub fn gate_blocks(&self) -> GateBlocks {
-        let milestones = self.milestones().map(|(m, _)| m).unwrap_or_default();
-        if milestones.is_empty() {
+        let (milestones, broken) = self.milestones().unwrap_or_else(|e| (Vec::new(), vec![e]));
+        let (records, broken_gates) = self.gate_records_checked();
+        if milestones.is_empty() && broken.is_empty() && broken_gates.is_empty() {
             return GateBlocks::default();
         }
-        crate::gate::state::blocks(&milestones, &self.gate_records())
+        let mut blocks = crate::gate::state::blocks(&milestones, &records);
+        blocks.known = milestones.iter().map(|m| m.id.clone()).collect();
+        blocks.unknown = Some(
+            "its milestone is not defined in this ledger; fix it (`abathur task update -m`) or add the milestone"
+                .into(),
+        );
+        if let Some(e) = broken.first() {
+            let reason = format!("milestone work is held: {}; fix the file (`abathur check`)", e.message);
+            for m in &milestones {
+                blocks.closed.insert(m.id.clone(), reason.clone());
+            }
+            blocks.unknown = Some(reason);
+        }
+        if let Some(e) = broken_gates.first() {
+            blocks.paused = Some(format!(
+                "claims are paused: {}; a gate record that cannot be read could be an escalation: fix the file (`abathur check`)",
+                e.message
+            ));
+        }
+        blocks
+    }
+
+    /// Refuses a milestone the ledger does not define (while it defines any), naming the nearest.
+    fn check_milestone(&self, milestone: &str) -> Result<()> {
+        let (milestones, _) = self.milestones()?;
+        if milestones.is_empty() || milestones.iter().any(|m| m.id == milestone) {
+            return Ok(());
+        }
+        let nearest = milestones
+            .iter()
+            .map(|m| (strsim::levenshtein(&m.id.to_lowercase(), &milestone.to_lowercase()), &m.id))
+            .min()
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default();
+        Err(Error::invalid("milestone", format!("{milestone} is not a milestone of this ledger"))
+            .hint(format!("did you mean {nearest}? `abathur milestone list` shows them")))
     }
 
     /// Resolves an id or unique prefix to a task id. A full id is checked by its file alone.
@@ -150,6 +190,9 @@ impl Service {
         record.deadline = deadline;
         record.estimated_duration_seconds = req.estimated_duration_seconds;
         record.milestone = req.milestone.filter(|m| !m.is_empty());
+        if let Some(m) = &record.milestone {
+            self.check_milestone(m)?;
+        }
         record.parent_task_id = parent_task_id;
         record.max_retries = req.max_retries.unwrap_or(q.max_retries);
         record.lease_timeout_seconds = req.lease_timeout_seconds.unwrap_or(q.lease_timeout_seconds);
@@ -402,6 +445,7 @@ impl Service {
         }
         let waiting = fresh.derived.iter().filter(|d| matches!(d.status, Status::Blocked | Status::Pending)).count();
         let who = agent_type.map(|a| format!(" for agent type {a}")).unwrap_or_default();
+        let why = fresh.gates.paused.as_ref().map(|p| format!("; {p}")).unwrap_or_default();
         let scope = RemoteClaims::configured(self.ledger.git_dir())
             .map(|r| format!("remote {}", r.remote()))
             .unwrap_or_else(|| "local".into());
@@ -411,7 +455,9 @@ impl Service {
             lease_id: None,
             lease_expires_at: None,
             scope,
-            message: Some(format!("no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff")),
+            message: Some(format!(
+                "no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff{why}"
+            )),
         })
     }
 
@@ -714,6 +760,9 @@ impl Service {
             changes.push("agent_type");
         }
         if let Some(m) = req.milestone {
+            if !m.is_empty() {
+                self.check_milestone(&m)?;
+            }
             record.milestone = Some(m).filter(|m| !m.is_empty());
             changes.push("milestone");
         }

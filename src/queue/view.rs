@@ -18,8 +18,20 @@ use crate::time::Timestamp;
 pub struct GateBlocks {
     /// Milestone id → why its tasks are blocked.
     pub closed: HashMap<String, String>,
-    /// Set while an escalation pauses every claim.
+    /// The milestones defined in the ledger.
+    pub known: std::collections::HashSet<String>,
+    /// Why a task of a milestone that is not defined is blocked (set whenever milestones are
+    /// defined, or a milestone file cannot be read): such a task never slips past a gate.
+    pub unknown: Option<String>,
+    /// Set while an escalation (or a gate record that cannot be read) pauses every claim.
     pub paused: Option<String>,
+}
+
+impl GateBlocks {
+    /// Why tasks of `milestone` are held, if they are.
+    pub fn holds(&self, milestone: &str) -> Option<&String> {
+        self.closed.get(milestone).or(self.unknown.as_ref().filter(|_| !self.known.contains(milestone)))
+    }
 }
 
 /// One reason a waiting task is not ready; formatted only when shown.
@@ -182,7 +194,7 @@ impl QueueView {
                             Some(s) => reasons.push(Blocker::Prerequisite(*p, s)),
                         }
                     }
-                    if let Some(m) = h.milestone.filter(|m| gates.closed.contains_key(symbols.name(*m))) {
+                    if let Some(m) = h.milestone.filter(|m| gates.holds(symbols.name(*m)).is_some()) {
                         reasons.push(Blocker::Gate(m));
                     }
                     if gates.paused.is_some() {
@@ -270,7 +282,7 @@ impl QueueView {
                     format!("prerequisite {p} is {}", s.as_str())
                 }
                 Blocker::Prerequisite(p, s) => format!("waiting on {p} ({})", s.as_str()),
-                Blocker::Gate(m) => gates.closed.get(self.symbols.name(m)).cloned().unwrap_or_default(),
+                Blocker::Gate(m) => gates.holds(self.symbols.name(m)).cloned().unwrap_or_default(),
                 Blocker::Paused => gates.paused.clone().unwrap_or_default(),
             })
             .collect()
