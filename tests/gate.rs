@@ -555,3 +555,39 @@ fn a_milestone_typo_is_refused_with_the_nearest_and_a_hand_made_one_stays_blocke
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("M11 is not a milestone"), "{}", describe(&out));
 }
+
+#[test]
+fn claims_racing_an_escalation_never_take_a_task_after_it() {
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Lead"]);
+    repo.git(&["config", "user.email", "lead@example.com"]);
+    repo.ok(&["milestone", "add", "--example", "seed-plan"]);
+    for i in 0..150 {
+        repo.add(&[&format!("M1 work {i}"), "-m", "M1"]);
+    }
+    let path = repo.path().to_path_buf();
+    let (started, first_claim) = std::sync::mpsc::channel::<()>();
+    let claimers: Vec<_> = (0..8)
+        .map(|n| {
+            let (path, started) = (path.clone(), started.clone());
+            std::thread::spawn(move || {
+                for k in 0..15 {
+                    let mut cmd = Command::new(crate::common::bin());
+                    cmd.args(["--json", "task", "claim", "--agent", &format!("a{n}-{k}")]).current_dir(&path);
+                    crate::common::hermetic(&mut cmd, &path);
+                    let out = cmd.output().unwrap();
+                    assert!(out.status.success(), "{}", describe(&out));
+                    let _ = started.send(());
+                }
+            })
+        })
+        .collect();
+    first_claim.recv().unwrap();
+    repo.ok(&["gate", "escalate", "M1", "-r", "fundamental problem", "--unsigned"]);
+    let running = || repo.json(&["task", "status"])["running"].as_u64().unwrap();
+    let at_escalation = running();
+    for c in claimers {
+        c.join().unwrap();
+    }
+    assert_eq!(running(), at_escalation, "no claim succeeded once the escalation was recorded");
+}

@@ -491,6 +491,12 @@ impl Service {
         // Rivals that claimed since our view was loaded journaled it under this same lock: skip the
         // candidates they took without reading their files.
         let taken = view.journal_mark.and_then(|mark| self.tasks.changed_since(mark)).unwrap_or_default();
+        // Gates as they are now, under the lock every decision takes: a decision made after the view
+        // was loaded (an escalation, a revise) is never claimed past.
+        let gates = self.gate_blocks();
+        if gates.paused.is_some() {
+            return Ok(None);
+        }
         for k in 0..candidates.len() {
             if k == CLAIM_RANKED {
                 candidates[k..].sort_unstable_by(|&a, &b| view.rank_order(a, b));
@@ -500,7 +506,9 @@ impl Service {
             if taken.get(id).is_some_and(|state| *state != State::Pending) {
                 continue;
             }
-            if view.derived[i].blocked_by.iter().any(|b| !b.is_prerequisite()) {
+            if view.derived[i].blocked_by.iter().any(|b| !b.is_prerequisite())
+                || view.milestone(i).is_some_and(|m| gates.holds(m).is_some())
+            {
                 continue; // held by a gate or an escalation
             }
             if let Some((record, lease_id, expires, scope)) = self.take(id, now, agent, lease_seconds)? {
