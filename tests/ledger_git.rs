@@ -170,18 +170,7 @@ fn stash_pull_and_checkout_racing_agents_lose_no_acknowledged_write() {
     let agents: Vec<_> = (0..6)
         .map(|n| {
             let path = path.clone();
-            std::thread::spawn(move || {
-                let mut done = Vec::new();
-                loop {
-                    let claim = abathur_in(&path, &path, &["task", "claim", "--agent", &format!("agent-{n}")]);
-                    let Some(task) = claim["task"].as_object() else { break };
-                    let id = task["id"].as_str().unwrap().to_string();
-                    let lease = claim["lease_id"].as_str().unwrap().to_string();
-                    abathur_in(&path, &path, &["task", "complete", &id, "--lease", &lease]);
-                    done.push(id);
-                }
-                done
-            })
+            std::thread::spawn(move || work_until_none_is_ready(&path, &format!("agent-{n}"), "local"))
         })
         .collect();
     let mut acknowledged: Vec<String> = agents.into_iter().flat_map(|a| a.join().unwrap()).collect();
@@ -195,6 +184,21 @@ fn stash_pull_and_checkout_racing_agents_lose_no_acknowledged_write() {
         assert_eq!(status(&repo, id), "completed", "{id}");
     }
     assert_eq!(repo.json(&["ledger", "status"])["uncommitted"], serde_json::json!([]));
+}
+
+/// An agent in the clone at `path`: claims and completes until nothing is ready; every claim must
+/// be of `scope`. Returns the tasks it completed.
+fn work_until_none_is_ready(path: &Path, agent: &str, scope: &str) -> Vec<String> {
+    let mut done = Vec::new();
+    loop {
+        let claim = abathur_in(path, path, &["task", "claim", "--agent", agent]);
+        let Some(task) = claim["task"].as_object() else { return done };
+        assert_eq!(claim["scope"], scope, "{claim}");
+        let id = task["id"].as_str().unwrap().to_string();
+        let lease = claim["lease_id"].as_str().unwrap().to_string();
+        abathur_in(path, path, &["task", "complete", &id, "--lease", &lease]);
+        done.push(id);
+    }
 }
 
 fn git_quiet(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -449,20 +453,7 @@ fn many_machines(clones: usize, agents: usize, tasks: usize) {
             let path = machine.path().to_path_buf();
             (0..agents).map(move |a| {
                 let path = path.clone();
-                std::thread::spawn(move || {
-                    let agent = format!("m{m}-a{a}");
-                    let mut done = Vec::new();
-                    loop {
-                        let claim = abathur_in(&path, &path, &["task", "claim", "--agent", &agent]);
-                        let Some(task) = claim["task"].as_object() else { break };
-                        assert_eq!(claim["scope"], "remote origin", "{claim}");
-                        let id = task["id"].as_str().unwrap().to_string();
-                        let lease = claim["lease_id"].as_str().unwrap().to_string();
-                        abathur_in(&path, &path, &["task", "complete", &id, "--lease", &lease]);
-                        done.push(id);
-                    }
-                    done
-                })
+                std::thread::spawn(move || work_until_none_is_ready(&path, &format!("m{m}-a{a}"), "remote origin"))
             })
         })
         .collect();
@@ -674,4 +665,43 @@ fn a_write_through_a_symbolic_link_is_refused_and_changes_nothing() {
     let err = repo.fails(&["task", "update", &id, "-p", "9"], 1);
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read(&target).unwrap(), before, "the link's target is untouched");
+}
+
+#[test]
+fn a_task_this_clone_gave_back_can_be_claimed_again_after_a_sync() {
+    let remote = Remote::new();
+    let one = project(&remote);
+    let config = ledger_dir(&one).join("config.toml");
+    let text =
+        std::fs::read_to_string(&config).unwrap().replace("retry_backoff_seconds = 10", "retry_backoff_seconds = 0");
+    std::fs::write(&config, text).unwrap();
+    let id = one.add(&["Retried"]);
+    one.json(&["sync", "--remote", "origin"]);
+    let lease = one.json(&["task", "claim", "--agent", "first"])["lease_id"].as_str().unwrap().to_string();
+    // The sync fetches the remote's claim refs: this clone's own claim, held.
+    one.json(&["sync"]);
+    one.json(&["task", "fail", &id, "--lease", &lease, "-e", "flaky"]);
+    let again = one.json(&["task", "claim", "--agent", "second"]);
+    assert_eq!(again["task"]["id"], id.as_str(), "the released claim is free again: {again}");
+    assert_eq!(again["scope"], "remote origin");
+}
+
+#[test]
+fn a_merge_bringing_an_undefined_milestone_is_taken_and_reported_not_refused() {
+    let remote = Remote::new();
+    let one = project(&remote);
+    one.ok(&["milestone", "add", "M1", "--title", "Core"]);
+    let id = one.add(&["Core work", "-m", "M1"]);
+    one.json(&["sync", "--remote", "origin"]);
+    let two = clone(&remote);
+    two.json(&["sync", "--remote", "origin"]);
+    // A hand edit on the first laptop names a milestone nobody defined.
+    let file = ledger_dir(&one).join("tasks").join(format!("{id}.toml"));
+    std::fs::write(&file, std::fs::read_to_string(&file).unwrap().replace("milestone = \"M1\"", "milestone = \"M9\""))
+        .unwrap();
+    one.json(&["sync"]);
+    two.add(&["Other work"]);
+    let reply = two.json(&["sync"]);
+    assert!(reply["warnings"].to_string().contains("M9 is not a milestone"), "{reply}");
+    assert_eq!(status(&two, &id), "blocked", "it stays blocked where it arrived");
 }

@@ -294,7 +294,7 @@ impl Service {
                     paths: &paths,
                     message: &message,
                     signer: signer.as_ref(),
-                    merged: None,
+
                     allow_empty: true,
                 },
             )?

@@ -65,7 +65,7 @@ pub fn tip(repo: &Repository) -> Option<git2::Commit<'_>> {
 }
 
 /// One commit to make: the files (relative to the ledger folder) whose disk content it records
-/// (a file missing on disk is removed), its message and parents.
+/// (a file missing on disk is removed) and its message.
 pub struct Commit<'a> {
     /// Ledger files to record as they are on disk now.
     pub paths: &'a [String],
@@ -73,8 +73,6 @@ pub struct Commit<'a> {
     pub message: &'a str,
     /// Sign the commit with this signer.
     pub signer: Option<&'a Signer>,
-    /// A second parent (the remote tip a sync merged).
-    pub merged: Option<Oid>,
     /// Record a commit even when the tree is unchanged (a gate decision always has its own commit).
     pub allow_empty: bool,
 }
@@ -117,10 +115,10 @@ pub fn commit(repo: &Repository, root: &Path, req: &Commit<'_>) -> Result<Option
         changes.push((tree_path(rel), blob));
     }
     let tree = apply(repo, base.as_ref(), &changes)?;
-    if !req.allow_empty && req.merged.is_none() && base.as_ref().is_some_and(|b| b.id() == tree) {
+    if !req.allow_empty && base.as_ref().is_some_and(|b| b.id() == tree) {
         return Ok(None);
     }
-    commit_tree(repo, tree, parent.as_ref().map(|c| c.id()), req.merged, req.message, req.signer).map(Some)
+    commit_tree(repo, tree, parent.as_ref().map(|c| c.id()), None, req.message, req.signer).map(Some)
 }
 
 /// Writes a commit of `tree` on `parent` (and `merged`) and moves the ledger branch from `parent`
@@ -281,7 +279,7 @@ pub fn disk_files(root: &Path) -> Result<Vec<String>> {
 }
 
 /// Every file of `tree`, by its ledger-folder path, with its blob.
-pub fn tree_files(repo: &Repository, tree: &Tree<'_>) -> Result<BTreeMap<String, Oid>> {
+pub fn tree_files(tree: &Tree<'_>) -> Result<BTreeMap<String, Oid>> {
     let mut files = BTreeMap::new();
     tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
         if entry.kind() == Some(ObjectType::Blob) {
@@ -290,7 +288,6 @@ pub fn tree_files(repo: &Repository, tree: &Tree<'_>) -> Result<BTreeMap<String,
         git2::TreeWalkResult::Ok
     })
     .map_err(|e| git_error("reading the ledger tree", e))?;
-    let _ = repo;
     Ok(files)
 }
 
@@ -298,7 +295,7 @@ pub fn tree_files(repo: &Repository, tree: &Tree<'_>) -> Result<BTreeMap<String,
 /// found by hashing every file: what a crash or a hand edit left uncommitted.
 pub fn uncommitted(repo: &Repository, root: &Path) -> Result<Vec<String>> {
     let committed = match tip(repo) {
-        Some(c) => tree_files(repo, &c.tree().map_err(|e| git_error("reading the ledger tree", e))?)?,
+        Some(c) => tree_files(&c.tree().map_err(|e| git_error("reading the ledger tree", e))?)?,
         None => BTreeMap::new(),
     };
     let mut changed = Vec::new();
@@ -324,10 +321,10 @@ pub fn uncommitted(repo: &Repository, root: &Path) -> Result<Vec<String>> {
 /// written or removed.
 pub fn check_out(repo: &Repository, root: &Path, current: Option<&Tree<'_>>, target: &Tree<'_>) -> Result<Vec<String>> {
     let before = match current {
-        Some(t) => tree_files(repo, t)?,
+        Some(t) => tree_files(t)?,
         None => BTreeMap::new(),
     };
-    let after = tree_files(repo, target)?;
+    let after = tree_files(target)?;
     let mut touched = Vec::new();
     for (rel, oid) in &after {
         if before.get(rel) == Some(oid) && root.join(rel).exists() {

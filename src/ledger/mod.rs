@@ -265,7 +265,7 @@ impl Ledger {
         let committed = history::commit(
             &repo,
             &self.root,
-            &history::Commit { paths: &paths, message: &message, signer: None, merged: None, allow_empty: false },
+            &history::Commit { paths: &paths, message: &message, signer: None, allow_empty: false },
         )?;
         for log in logs {
             let _ = std::fs::remove_file(self.root.join(log));

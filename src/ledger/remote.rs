@@ -27,9 +27,26 @@ pub const CLAIMS: &str = "refs/abathur/claims";
 /// The remote's claim refs as this clone last fetched them (by `sync`, or after a lost race).
 pub const KNOWN: &str = "refs/abathur/remote-claims";
 
-/// This clone's ledger remote, from git config.
-pub fn configured_remote(repo: &Repository) -> Option<String> {
-    repo.config().ok()?.get_string(REMOTE_KEY).ok().filter(|r| !r.trim().is_empty())
+/// This clone's ledger remote, from the repository's own config file (cheaper than opening the
+/// repository, and every claim asks).
+pub fn configured_remote(git_dir: &Path) -> Option<String> {
+    let config = git2::Config::open(&git_dir.join("config")).ok()?;
+    config.get_string(REMOTE_KEY).ok().filter(|r| !r.trim().is_empty())
+}
+
+/// The refs a `git push --porcelain` was refused, with git's reason, leaving out those refused only
+/// because another ref of the same atomic push was.
+fn refused(out: &std::process::Output) -> Vec<(String, String)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("!\t"))
+        .filter_map(|l| {
+            let (spec, reason) = l.split_once('\t')?;
+            let target = spec.rsplit(':').next()?.to_string();
+            Some((target, reason.to_string()))
+        })
+        .filter(|(_, reason)| !reason.contains("atomic push failed"))
+        .collect()
 }
 
 /// Runs git on the repository, never prompting (an agent has no terminal).
@@ -92,11 +109,17 @@ pub fn push(git_dir: &Path, remote: &str, tip: Oid, expected: Option<Oid>) -> Re
     if out.status.success() {
         return Ok(true);
     }
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    if text.contains("stale info") || text.contains("fetch first") || text.contains("non-fast-forward") {
-        return Ok(false);
+    let refused = refused(&out);
+    match refused.iter().find(|(target, _)| target != history::REF) {
+        // A gate tag the remote has with another value: two machines decided one gate.
+        Some((tag, reason)) => Err(Error::new(
+            ErrorKind::Conflict,
+            format!("the remote `{remote}` refused {tag}: {reason}; its copy differs from this clone's"),
+        )
+        .hint("compare the two decisions (`abathur gate verify --all` on both clones) and keep one")),
+        None if !refused.is_empty() => Ok(false),
+        None => Err(git_failure(&format!("pushing the ledger to `{remote}`"), &out)),
     }
-    Err(git_failure(&format!("pushing the ledger to `{remote}`"), &out))
 }
 
 /// What a claim ref says about its task.
@@ -136,10 +159,7 @@ pub struct RemoteClaims {
 impl RemoteClaims {
     /// The remote claims of the repository at `git_dir`, when a ledger remote is configured.
     pub fn configured(git_dir: &Path) -> Option<RemoteClaims> {
-        // The config file alone: cheaper than opening the repository, and every claim asks.
-        let config = git2::Config::open(&git_dir.join("config")).ok()?;
-        let remote = config.get_string(REMOTE_KEY).ok().filter(|r| !r.trim().is_empty())?;
-        Some(RemoteClaims { git_dir: git_dir.to_path_buf(), remote })
+        Some(RemoteClaims { git_dir: git_dir.to_path_buf(), remote: configured_remote(git_dir)? })
     }
 
     /// The remote's name.
@@ -235,11 +255,15 @@ impl RemoteClaims {
             .map_err(|e| crate::git::sign::git_error("writing a claim", e))
     }
 
+    /// Records `value` as the claim this clone pushed last, and as what the remote now holds: what
+    /// `sync` fetched earlier (this clone's own claim as held) must not outlive a release.
     fn remember(&self, id: &str, value: Oid) -> Result<()> {
         let repo = self.repo()?;
-        repo.reference(&format!("{CLAIMS}/{id}"), value, true, "abathur: claim")
-            .map(|_| ())
-            .map_err(|e| crate::git::sign::git_error("recording a claim", e))
+        for space in [CLAIMS, KNOWN] {
+            repo.reference(&format!("{space}/{id}"), value, true, "abathur: claim")
+                .map_err(|e| crate::git::sign::git_error("recording a claim", e))?;
+        }
+        Ok(())
     }
 
     /// Pushes `value` as the claim ref if the remote still has `expected` (`None`: no ref at all).
@@ -251,7 +275,7 @@ impl RemoteClaims {
         if out.status.success() {
             return Ok(true);
         }
-        if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with('!')) {
+        if !refused(&out).is_empty() {
             return Ok(false);
         }
         Err(git_failure(&format!("claiming on `{}`", self.remote), &out))

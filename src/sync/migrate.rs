@@ -73,7 +73,7 @@ pub fn migrate(cwd: &Path) -> Result<MigrateReply> {
         history::commit(
             &repo,
             ledger.root(),
-            &history::Commit { paths: &files, message: &message, signer: None, merged: None, allow_empty: true },
+            &history::Commit { paths: &files, message: &message, signer: None, allow_empty: true },
         )?
         .map(|o| o.to_string())
         .unwrap_or_default()

@@ -10,7 +10,7 @@
 
 pub mod migrate;
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use git2::{Oid, Repository};
 use serde::Serialize;
@@ -86,13 +86,13 @@ pub struct LedgerStatus {
 impl Service {
     /// This clone's ledger remote, if one is configured.
     pub fn sync_remote(&self) -> Option<String> {
-        crate::ledger::remote::RemoteClaims::configured(self.ledger.git_dir()).map(|r| r.remote().to_string())
+        configured_remote(self.ledger.git_dir())
     }
 
     /// The ledger's location, branch, uncommitted files and remote.
     pub fn ledger_status(&self) -> Result<LedgerStatus> {
         let repo = self.ledger.repo()?;
-        let remote = configured_remote(&repo);
+        let remote = configured_remote(self.ledger.git_dir());
         Ok(LedgerStatus {
             ledger: self.ledger.root().display().to_string(),
             branch: history::BRANCH.into(),
@@ -116,7 +116,7 @@ impl Service {
                 config.set_str(REMOTE_KEY, name).map_err(|e| crate::git::sign::git_error("writing git config", e))?;
                 name.to_string()
             }
-            None => configured_remote(&repo).ok_or_else(|| {
+            None => configured_remote(self.ledger.git_dir()).ok_or_else(|| {
                 Error::new(ErrorKind::Validation, "no ledger remote is configured for this clone")
                     .hint("run `abathur sync --remote origin` once; later syncs use it")
             })?,
@@ -126,64 +126,48 @@ impl Service {
             self.record_disk(&repo)?
         };
         let tracking = format!("refs/remotes/{remote}/{}", history::BRANCH);
-        let mut received = Vec::new();
-        let mut conflicts = Vec::new();
-        let mut reopened = Vec::new();
-        let mut warnings = Vec::new();
+        let mut reply = SyncReply {
+            remote: remote.clone(),
+            tip: String::new(),
+            recorded,
+            received: Vec::new(),
+            conflicts: Vec::new(),
+            reopened: Vec::new(),
+            warnings: Vec::new(),
+            pushed: false,
+            attempts: 0,
+        };
         for attempt in 1..=ATTEMPTS {
+            reply.attempts = attempt;
             let theirs = fetch(self.ledger.git_dir(), &remote, &tracking)?;
             let merged = {
                 let _lock = self.ledger.lock()?;
                 self.merge_remote(&repo, theirs)?
             };
-            received.extend(merged.received);
-            conflicts.extend(merged.conflicts);
-            reopened.extend(merged.reopened);
-            warnings.extend(merged.warnings);
-            let ours = history::tip(&repo).map(|c| c.id());
-            let Some(ours) = ours else { break };
-            if Some(ours) == theirs {
-                return Ok(self.sync_reply(
-                    &remote,
-                    ours,
-                    recorded,
-                    (received, conflicts, reopened, warnings),
-                    false,
-                    attempt,
-                ));
-            }
-            if push(self.ledger.git_dir(), &remote, ours, theirs)? {
-                // libgit2 never packs: let git pack the ledger's loose objects when it would.
-                let _ = crate::ledger::remote::git(self.ledger.git_dir(), &["gc", "--auto", "--quiet"]);
-                return Ok(self.sync_reply(
-                    &remote,
-                    ours,
-                    recorded,
-                    (received, conflicts, reopened, warnings),
-                    true,
-                    attempt,
-                ));
+            reply.received.extend(merged.received);
+            reply.conflicts.extend(merged.conflicts);
+            reply.reopened.extend(merged.reopened);
+            reply.warnings.extend(merged.warnings);
+            let Some(ours) = history::tip(&repo).map(|c| c.id()) else { break };
+            reply.tip = ours.to_string();
+            let done = Some(ours) == theirs || {
+                reply.pushed = push(self.ledger.git_dir(), &remote, ours, theirs)?;
+                reply.pushed
+            };
+            if done {
+                if reply.pushed {
+                    // libgit2 never packs: let git pack the ledger's loose objects when it would.
+                    let _ = crate::ledger::remote::git(self.ledger.git_dir(), &["gc", "--auto", "--quiet"]);
+                }
+                for list in [&mut reply.received, &mut reply.conflicts] {
+                    list.sort();
+                    list.dedup();
+                }
+                return Ok(reply);
             }
         }
         Err(Error::new(ErrorKind::Busy, format!("the remote `{remote}` kept moving: gave up after {ATTEMPTS} rounds"))
             .hint("run `abathur sync` again"))
-    }
-
-    fn sync_reply(
-        &self,
-        remote: &str,
-        tip: Oid,
-        recorded: usize,
-        (mut received, mut conflicts, reopened, warnings): (Vec<String>, Vec<String>, Vec<String>, Vec<String>),
-        pushed: bool,
-        attempts: usize,
-    ) -> SyncReply {
-        received.sort();
-        received.dedup();
-        conflicts.sort();
-        conflicts.dedup();
-        let tip = tip.to_string();
-        SyncReply { remote: remote.into(), tip, recorded, received, conflicts, reopened, warnings, pushed, attempts }
     }
 
     /// Commits what was changed in the ledger folder by hand (or by a tool): every file that differs
@@ -216,7 +200,7 @@ impl Service {
         history::commit(
             repo,
             self.ledger.root(),
-            &history::Commit { paths: &changed, message: &message, signer: None, merged: None, allow_empty: false },
+            &history::Commit { paths: &changed, message: &message, signer: None, allow_empty: false },
         )?;
         Ok(changed.len())
     }
@@ -252,8 +236,9 @@ impl Service {
         let merged_tree = repo.find_tree(tree).map_err(err)?;
         // Into the folder first, then the commit: a crash between leaves files the next sync records.
         let received = history::check_out(repo, root, Some(&our_tree), &merged_tree)?;
-        // A merge that would close a dependency cycle (or break a file) is refused; what it leaves
-        // to a person's judgement (a task waiting on a prerequisite cancelled elsewhere) is reported.
+        // A merge that would close a dependency cycle is refused; what it leaves to a person's
+        // judgement (a task waiting on a prerequisite cancelled elsewhere, a file broken elsewhere,
+        // which fails closed wherever it is read) is reported.
         let after = self.check()?.problems;
         // Problems the ledger had already are not the merge's: compared only when there are any.
         let before = if after.is_empty() {
@@ -266,10 +251,7 @@ impl Service {
         };
         let new: Vec<_> =
             after.iter().filter(|p| !before.iter().any(|b| b.file == p.file && b.message == p.message)).collect();
-        if let Some(bad) = new
-            .iter()
-            .find(|p| p.message.contains("dependency cycle") || !p.message.starts_with("field `prerequisites`"))
-        {
+        if let Some(bad) = new.iter().find(|p| p.message.contains("dependency cycle")) {
             history::check_out(repo, root, Some(&merged_tree), &our_tree)?;
             return Err(Error::new(
                 ErrorKind::Conflict,
@@ -350,7 +332,7 @@ fn merge_trees(
     ours: &git2::Tree<'_>,
     theirs: &git2::Tree<'_>,
 ) -> Result<(Oid, Vec<String>)> {
-    let files = |t: Option<&git2::Tree<'_>>| t.map(|t| history::tree_files(repo, t)).transpose();
+    let files = |t: Option<&git2::Tree<'_>>| t.map(history::tree_files).transpose();
     let (b, o, t) = (files(base)?.unwrap_or_default(), files(Some(ours))?.unwrap_or_default(), files(Some(theirs))?);
     let t = t.unwrap_or_default();
     let text = |oid: Option<&Oid>| -> Result<String> {
@@ -364,8 +346,8 @@ fn merge_trees(
     };
     let mut changes: Vec<(String, Option<Oid>)> = Vec::new();
     let mut conflicts = Vec::new();
-    let paths: BTreeMap<&String, ()> = o.keys().chain(t.keys()).map(|p| (p, ())).collect();
-    for (path, ()) in paths {
+    let paths: BTreeSet<&String> = o.keys().chain(t.keys()).collect();
+    for path in paths {
         let (bo, oo, to) = (b.get(path), o.get(path), t.get(path));
         let take = match (oo, to) {
             _ if oo == to || to == bo => continue,
