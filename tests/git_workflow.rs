@@ -203,3 +203,42 @@ fn review_of_a_code_range_shows_what_the_ledger_did_while_that_code_was_written(
         json["tasks"].as_array().unwrap().iter().map(|t| t["summary"].as_str().unwrap()).collect();
     assert_eq!(summaries, ["During the branch"], "{json}");
 }
+
+#[test]
+fn review_of_a_code_range_shows_tasks_completed_at_its_commits_whenever_the_ledger_recorded_them() {
+    let repo = Repo::new();
+    let run = |args: &[&str], now: &str| {
+        let out = repo.cmd(args).env("ABATHUR_NOW", now).output().unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let code_commit = |name: &str, date: &str| {
+        std::fs::write(repo.path().join(name), name).unwrap();
+        repo.git(&["add", name]);
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(["commit", "-qm", name]).current_dir(repo.path());
+        crate::common::hermetic(&mut cmd, repo.path());
+        cmd.env("GIT_COMMITTER_DATE", date).env("GIT_AUTHOR_DATE", date);
+        assert!(cmd.output().unwrap().status.success());
+        repo.git(&["rev-parse", "HEAD"]).trim().to_string()
+    };
+    // Each agent commits its code, then completes its task a few seconds later.
+    let finish = |summary: &str, now: &str| {
+        run(&["--json", "task", "add", summary], now);
+        let claim = run(&["--json", "task", "claim"], now);
+        let id = claim["task"]["id"].as_str().unwrap();
+        run(&["--json", "task", "complete", id, "--lease", claim["lease_id"].as_str().unwrap()], now);
+    };
+    let base = code_commit("base.rs", "2026-06-01T10:00:00Z");
+    finish("Done by the base commit", "2026-06-01T10:00:05Z");
+    let head = code_commit("feature.rs", "2026-06-01T10:01:00Z");
+    finish("Done by the branch", "2026-06-01T10:01:05Z");
+    let json = repo.json(&["review", &format!("{base}..{head}"), "--format", "json"]);
+    let shown: Vec<(&str, &str, &str)> = json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["summary"].as_str().unwrap(), t["change"].as_str().unwrap(), t["code_commit"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(shown, [("Done by the branch", "completed", head.as_str())], "{json}");
+}

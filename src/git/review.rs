@@ -128,11 +128,30 @@ impl Service {
                 })
                 .collect()
         };
-        let (before, after) = (tasks(&old), tasks(&new));
+        let (before, mut after) = (tasks(&old), tasks(&new));
+        // A task completed at a commit of a code range belongs to that range, whenever the ledger
+        // recorded it: an agent commits its code, then completes the task.
+        let code_range = !on_ledger(&head_commit);
+        let in_range = |sha: &str| -> Option<bool> {
+            let oid = git2::Oid::from_str(sha).ok()?;
+            let reaches = |from: git2::Oid| from == oid || repo.graph_descendant_of(from, oid).unwrap_or(false);
+            Some(reaches(head_commit.id()) && !reaches(base_commit.id()))
+        };
+        let mut finished_in_range = std::collections::BTreeSet::new();
+        if code_range && let Some(tip) = &ledger_tip {
+            let tip_tree = tip.tree().map_err(|e| crate::git::sign::git_error("reading the ledger", e))?;
+            for (id, record) in tasks(&tip_tree) {
+                if completed_at(&record).as_deref().and_then(in_range) == Some(true) {
+                    finished_in_range.insert(id.clone());
+                    after.insert(id, record);
+                }
+            }
+        }
         let mut task_changes = Vec::new();
         for id in before.keys().chain(after.keys()).collect::<std::collections::BTreeSet<_>>() {
             let (b, a) = (before.get(id), after.get(id));
             let change = match (b, a) {
+                _ if finished_in_range.contains(id) && b.map(|b| b.state) != Some(State::Completed) => "completed",
                 (None, Some(_)) => "added",
                 (Some(_), None) => "deleted",
                 (Some(b), Some(a)) if b.state != a.state => match a.state {
@@ -146,6 +165,15 @@ impl Service {
                 _ => continue,
             };
             let record = a.or(b).expect("one side has it");
+            let code_commit = a.filter(|r| r.state == State::Completed).and_then(completed_at);
+            // Completed at a commit outside the range (before BASE): not this range's work.
+            if code_range
+                && matches!(change, "added" | "completed")
+                && !finished_in_range.contains(id)
+                && code_commit.as_deref().and_then(in_range) == Some(false)
+            {
+                continue;
+            }
             task_changes.push(TaskChange {
                 id: id.clone(),
                 summary: record.summary.clone(),
@@ -153,10 +181,7 @@ impl Service {
                 state: a.map(|r| format!("{:?}", r.state).to_lowercase()),
                 milestone: record.milestone.clone(),
                 prerequisites: a.map(|r| r.prerequisites.iter().map(|p| p.to_string()).collect()).unwrap_or_default(),
-                code_commit: a.filter(|r| r.state == State::Completed).and_then(|r| {
-                    let done = r.events.iter().rev().find(|e| e.event == "completed")?;
-                    done.note.as_deref()?.strip_prefix(crate::queue::ops::CODE_NOTE).map(str::to_string)
-                }),
+                code_commit,
             });
         }
         let progress = |set: &BTreeMap<String, TaskRecord>, m: &str| {
@@ -289,6 +314,12 @@ impl Review {
         }
         out
     }
+}
+
+/// The code commit checked out where a task was completed, as its completion event recorded it.
+fn completed_at(task: &TaskRecord) -> Option<String> {
+    let done = task.events.iter().rev().find(|e| e.event == "completed")?;
+    done.note.as_deref()?.strip_prefix(crate::queue::ops::CODE_NOTE).map(str::to_string)
 }
 
 /// The ledger branch's commit that was the tip at `time` (seconds): the newest first-parent
