@@ -62,10 +62,16 @@ for N in 1000 10000; do
         -n "task add (enqueue + commit)" "$BIN -q task add bench-task" \
         -n "task claim" "$BIN -q task claim" > /dev/null
     table "$WORK/write.json" skip-header >> "$OUT"
-    # Complete: each run completes the task claimed in its prepare step (sh adds its own start-up).
-    hyperfine --warmup 3 --runs 100 --export-json "$WORK/complete.json" \
-        --prepare "$BIN --json task claim | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"task\"][\"id\"])' > $WORK/claimed" \
-        -n "task complete (+ commit; through sh)" "$BIN -q task complete \$(cat $WORK/claimed)" > /dev/null
+    # Complete: 100 tasks claimed first, then one run per task, no shell in between (hyperfine -N).
+    IDS=$(for _ in $(seq 100); do "$BIN" --json task claim | python3 -c 'import json,sys; print(json.load(sys.stdin)["task"]["id"])'; done | paste -sd,)
+    hyperfine -N --runs 1 -L id "$IDS" --export-json "$WORK/each.json" "$BIN -q task complete {id}" > /dev/null 2>&1
+    python3 - "$WORK/each.json" "$WORK/complete.json" <<'PY'
+import json, sys
+times = [r["times"][0] for r in json.load(open(sys.argv[1]))["results"]]
+mean = sum(times) / len(times)
+sd = (sum((t - mean) ** 2 for t in times) / (len(times) - 1)) ** 0.5
+json.dump({"results": [{"command": "task complete (+ commit)", "times": times, "mean": mean, "stddev": sd}]}, open(sys.argv[2], "w"))
+PY
     table "$WORK/complete.json" skip-header >> "$OUT"
     # 64 concurrent processes, each one claim: total claims per second. Three rounds each, since a
     # 2-core VM's speed drifts from minute to minute: the median and the range are reported.

@@ -48,6 +48,12 @@ model = "all-minilm-l6-v2"
 interval_seconds = 60
 # Sync before every claim the MCP server serves (one fetch and push more per claim).
 before_claim = false
+
+[gates]
+# Only a decision signed by a key of the ledger's allowed_signers opens a milestone (docs/gates.md).
+# For solo use without signing keys, unsigned decisions (`--unsigned`) may open gates too; every
+# reply then says "unsigned", and `abathur gate verify` still fails on them.
+allow_unsigned = false
 "#;
 
 /// The whole configuration.
@@ -66,6 +72,16 @@ pub struct Config {
     pub search: SearchConfig,
     /// Syncing the ledger through its remote.
     pub sync: SyncConfig,
+    /// Validation gates.
+    pub gates: GatesConfig,
+}
+
+/// Validation gates.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatesConfig {
+    /// Whether an unsigned decision opens a gate (solo use); by default it is pending a signature.
+    pub allow_unsigned: bool,
 }
 
 /// Syncing the ledger through its remote (`abathur sync`).
@@ -158,6 +174,7 @@ impl Default for Config {
             memory: MemoryConfig::default(),
             search: SearchConfig::default(),
             sync: SyncConfig::default(),
+            gates: GatesConfig::default(),
         }
     }
 }

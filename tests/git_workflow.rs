@@ -238,7 +238,9 @@ fn review_of_a_code_range_shows_tasks_completed_at_its_commits_whenever_the_ledg
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["summary"].as_str().unwrap(), t["change"].as_str().unwrap(), t["code_commit"].as_str().unwrap_or("")))
+        .map(|t| {
+            (t["summary"].as_str().unwrap(), t["change"].as_str().unwrap(), t["code_commit"].as_str().unwrap_or(""))
+        })
         .collect();
     assert_eq!(shown, [("Done by the branch", "completed", head.as_str())], "{json}");
 }

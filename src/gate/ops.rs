@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gate::record::{Decision, GateRecord, Issue};
 use crate::gate::state;
+use crate::git::sign::git_error;
 use crate::id::Id;
 use crate::queue::task::{TaskRecord, check_chars};
 use crate::service::Service;
@@ -158,14 +159,6 @@ impl Service {
 
     /// `gate resolve M`: a human resolves an escalation; claims resume and the gate awaits a decision.
     pub fn gate_resolve(&self, milestone: &str, rationale: &str, unsigned: bool) -> Result<DecideReply> {
-        let records = self.gate_records();
-        let latest = state::latest(&records);
-        if !latest.get(milestone).is_some_and(|r| r.decision == Decision::Escalate) {
-            return Err(Error::conflict(format!(
-                "gate {milestone} is {}, not escalated; there is nothing to resolve",
-                state::describe(&latest, milestone)
-            )));
-        }
         let req = DecideRequest {
             milestone: milestone.to_string(),
             rationale: rationale.to_string(),
@@ -185,75 +178,59 @@ impl Service {
         for r in &req.recommendations {
             check_chars("recommendation", r, 2000)?;
         }
-        let context = req.next_milestone_context.unwrap_or_default();
+        let context = req.next_milestone_context.clone().unwrap_or_default();
         check_chars("next_milestone_context", &context, 10_000)?;
-
-        // Everything that can be refused is checked before anything is written.
+        if decision == Decision::Conditional && issues.is_empty() {
+            return Err(Error::invalid(
+                "issues",
+                "a conditional approval lists its issues (--issue \"medium: ...\"); each becomes a follow-up task",
+            ));
+        }
         let (milestones, _) = self.milestones()?;
         let milestone = milestones.iter().find(|m| m.id == req.milestone).cloned().ok_or_else(|| {
             Error::new(ErrorKind::NotFound, format!("no milestone {}", req.milestone))
                 .hint("`abathur milestone list` shows the milestones")
         })?;
-        let records = self.gate_records();
-        let latest = state::latest(&records);
-        if decision != Decision::Resolved {
-            if let Some(earlier) = milestones
-                .iter()
-                .filter(|m| m.order < milestone.order)
-                .find(|m| !latest.get(&m.id).is_some_and(|r| r.decision.opens()))
-            {
-                return Err(Error::conflict(format!(
-                    "gate {} is {}; gates are decided in milestone order, so decide {} first",
-                    earlier.id,
-                    state::describe(&latest, &earlier.id),
-                    earlier.id
-                )));
-            }
-            if decision == Decision::Conditional && issues.is_empty() {
-                return Err(Error::invalid(
-                    "issues",
-                    "a conditional approval lists its issues (--issue \"medium: ...\"); each becomes a follow-up task",
-                ));
-            }
-        }
         let repo = self.ledger.repo()?;
         let who = crate::git::identity(&repo)?;
         let signer = if req.unsigned { None } else { Some(crate::git::signer(&repo)?) };
         let mut evidence = req.evidence.clone().unwrap_or_default();
         evidence.milestone = milestone.id.clone();
         let check = self.gate_check(evidence)?;
-        // The code the milestone's work landed in: the main work tree's HEAD, since the last decision.
         let head =
             repo.head().ok().and_then(|h| h.peel_to_commit().ok()).map(|c| c.id().to_string()).unwrap_or_default();
-        let previous = records
-            .last()
-            .and_then(|r| r.commit_range.split_once("..").map(|(_, end)| end.to_string()))
-            .unwrap_or_default();
-        let commit_range = format!("{previous}..{head}");
         let id = Id::generate();
         let tag = GateRecord::tag_name(&milestone.id, &id);
-        if repo.find_reference(&format!("refs/tags/{tag}")).is_ok() {
-            return Err(Error::conflict(format!("tag {tag} exists already")));
-        }
-
         let now = self.clock.now();
         let decided_by = format!("{} <{}>", who.name().unwrap_or(""), who.email().unwrap_or(""));
-        let mut written: Vec<PathBuf> = Vec::new();
-        // Held until the files of a failed decision are gone again, so its release commits nothing.
-        let lock = self.ledger.lock()?;
-        // Writes a killed writer left uncommitted go first, in a commit of their own.
-        lock.commit()?;
-        let result = (|| -> Result<DecideReply> {
+        let title = format!("Gate {}: {}", milestone.id, decision.as_str());
+        let message = format!(
+            "{title}\n\n{rationale}\n\nAbathur-Decision: {}\nAbathur-Milestone: {}\nAbathur-Gate: {id}\n",
+            decision.as_str(),
+            milestone.id
+        );
+
+        // 1. Under the lock: the state it decides on, and the files it will write, as a tree.
+        let (records, gate_files, follow_ups, before, parent, tree) = {
+            let lock = self.ledger.lock()?;
+            // Writes a killed writer left uncommitted go first, in a commit of their own.
+            lock.commit()?;
+            let records = self.gate_records_strict()?;
+            let before = self.decision_allowed(&milestones, &milestone, &records, decision)?;
+            let mut files: Vec<(String, Vec<u8>)> = Vec::new();
             let mut follow_ups = Vec::new();
             if matches!(decision, Decision::Conditional | Decision::Revise) {
                 let kind = if decision == Decision::Conditional { "Follow-up" } else { "Revision" };
                 for issue in &issues {
                     let task = self.gate_task(&milestone.id, &id, kind, issue, &decided_by, now);
-                    self.tasks.write(&task)?;
-                    written.push(self.tasks.path(&task.id));
+                    files.push((self.ledger.rel(&self.tasks.path(&task.id)), task.to_toml().into_bytes()));
                     follow_ups.push(task.id);
                 }
             }
+            let previous_range = records
+                .last()
+                .and_then(|r| r.commit_range.split_once("..").map(|(_, end)| end.to_string()))
+                .unwrap_or_default();
             let record = GateRecord {
                 id,
                 milestone: milestone.id.clone(),
@@ -263,68 +240,121 @@ impl Service {
                 decided_at: now,
                 signed: !req.unsigned,
                 tag: tag.clone(),
+                previous: before.as_ref().map(|(p, _)| *p),
+                previous_record: before.as_ref().map(|(_, hash)| hash.clone()).unwrap_or_default(),
                 issues: issues.clone(),
                 recommendations: req.recommendations.clone(),
                 next_milestone_context: context.clone(),
                 follow_up_task_ids: follow_ups.clone(),
-                commit_range: commit_range.clone(),
+                commit_range: format!("{previous_range}..{head}"),
                 criteria: check.criteria.clone(),
                 metrics: check.metrics.clone(),
             };
             let progress = self.milestone_show(&milestone.id)?.progress;
             let report = self.render_report(&record, &milestone, &progress)?;
-            let dir = self.gates_dir();
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            for (ext, bytes) in [("md", report.into_bytes()), ("toml", record.to_toml().into_bytes())] {
-                let path = dir.join(format!("{id}.{ext}"));
-                self.ledger.write(&path, &bytes)?;
-                written.push(path);
+            let gate_files = [format!("gates/{id}.md"), format!("gates/{id}.toml")];
+            files.push((gate_files[0].clone(), report.into_bytes()));
+            files.push((gate_files[1].clone(), record.to_toml().into_bytes()));
+            let parent = crate::ledger::history::tip(&repo);
+            let base = parent.as_ref().map(|c| c.tree()).transpose().map_err(|e| git_error("reading the ledger", e))?;
+            let mut changes = Vec::new();
+            for (rel, bytes) in &files {
+                crate::ledger::checked_path(self.ledger.root(), rel)?;
+                let blob = repo.blob(bytes).map_err(|e| git_error("writing a blob", e))?;
+                changes.push((crate::ledger::history::tree_path(rel), Some(blob)));
             }
-            let paths: Vec<String> = written.iter().map(|p| self.ledger.rel(p)).collect();
-            let title = format!("Gate {}: {}", milestone.id, decision.as_str());
-            let message = format!(
-                "{title}\n\n{rationale}\n\nAbathur-Decision: {}\nAbathur-Milestone: {}\nAbathur-Gate: {id}\n",
-                decision.as_str(),
-                milestone.id
-            );
-            let commit = crate::ledger::history::commit(
-                &repo,
-                self.ledger.root(),
-                &crate::ledger::history::Commit {
-                    paths: &paths,
-                    message: &message,
-                    signer: signer.as_ref(),
+            let tree = crate::ledger::history::apply(&repo, base.as_ref(), &changes)?;
+            (records.len(), gate_files, follow_ups, before, parent.map(|c| c.id()), tree)
+        };
 
-                    allow_empty: true,
-                },
-            )?
-            .map(|oid| oid.to_string())
-            .unwrap_or_default();
-            crate::git::tag(&repo, &tag, &commit, &format!("{title}\n\n{rationale}"), signer.as_ref())?;
-            Ok(DecideReply {
-                decision_id: id.to_string(),
-                milestone: milestone.id.clone(),
-                decision,
-                commit,
+        // 2. Outside the lock: sign the commit and the tag. A failure leaves only unreferenced objects.
+        let commit =
+            crate::ledger::history::write_commit(&repo, tree, parent.into_iter().collect(), &message, signer.as_ref())?;
+        let tag_object =
+            crate::git::tag_object(&repo, &tag, commit, &format!("{title}\n\n{rationale}"), signer.as_ref())?;
+
+        // 3. Under the lock again: still the same gate state? Then make it all visible at once.
+        {
+            let lock = self.ledger.lock()?;
+            let now_records = self.gate_records_strict()?;
+            let now_before = self.decision_allowed(&milestones, &milestone, &now_records, decision)?;
+            if now_before.as_ref().map(|(p, _)| p) != before.as_ref().map(|(p, _)| p) || now_records.len() < records {
+                return Err(Error::conflict(format!(
+                    "gate {} changed while this decision was signed (another decision was recorded); nothing was written",
+                    milestone.id
+                ))
+                .hint(format!("`abathur gate status` shows it; decide again if it still stands: abathur gate {} {}", decision.as_str(), milestone.id)));
+            }
+            let prepared = crate::ledger::sealed::Prepared {
+                commit: commit.to_string(),
+                parent: parent.map(|p| p.to_string()).unwrap_or_default(),
                 tag: tag.clone(),
-                signed: signer.is_some(),
-                report: written
-                    .iter()
-                    .find(|p| p.extension().is_some_and(|e| e == "md"))
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                follow_up_task_ids: follow_ups.iter().map(Id::to_string).collect(),
-                next_milestone_opens: decision.opens(),
-            })
-        })();
-        if result.is_err() {
-            // Nothing half-done: a decision that could not be sealed leaves no files behind.
-            for path in &written {
-                let _ = std::fs::remove_file(path);
+                tag_object: tag_object.to_string(),
+            };
+            crate::ledger::sealed::apply(&repo, self.ledger.root(), &prepared)?;
+            drop(lock);
+        }
+        Ok(DecideReply {
+            decision_id: id.to_string(),
+            milestone: milestone.id.clone(),
+            decision,
+            commit: commit.to_string(),
+            tag: tag.clone(),
+            signed: signer.is_some(),
+            report: self.ledger.root().join(&gate_files[0]).display().to_string(),
+            follow_up_task_ids: follow_ups.iter().map(Id::to_string).collect(),
+            next_milestone_opens: decision.opens() && (signer.is_some() || self.config.gates.allow_unsigned),
+        })
+    }
+
+    /// Every gate record, refusing to decide while one cannot be read (it could be the latest).
+    fn gate_records_strict(&self) -> Result<Vec<GateRecord>> {
+        let (records, problems) = self.gate_records_checked();
+        match problems.into_iter().next() {
+            Some(e) => Err(e.hint("a gate record that cannot be read could be this gate's latest decision: fix it first (`abathur check`)")),
+            None => Ok(records),
+        }
+    }
+
+    /// Whether `decision` may be made on `milestone` now, and the decision it follows (its id and
+    /// the blob id of its record file).
+    fn decision_allowed(
+        &self,
+        milestones: &[crate::milestone::record::MilestoneRecord],
+        milestone: &crate::milestone::record::MilestoneRecord,
+        records: &[GateRecord],
+        decision: Decision,
+    ) -> Result<Option<(Id, String)>> {
+        let latest = state::latest(records);
+        if decision == Decision::Resolved {
+            if !latest.get(&milestone.id).is_some_and(|r| r.decision == Decision::Escalate) {
+                return Err(Error::conflict(format!(
+                    "gate {} is {}, not escalated; there is nothing to resolve",
+                    milestone.id,
+                    state::describe(&latest, &milestone.id)
+                )));
+            }
+        } else if let Some(earlier) = milestones
+            .iter()
+            .filter(|m| m.order < milestone.order)
+            .find(|m| !latest.get(&m.id).is_some_and(|r| r.decision.opens()))
+        {
+            return Err(Error::conflict(format!(
+                "gate {} is {}; gates are decided in milestone order, so decide {} first",
+                earlier.id,
+                state::describe(&latest, &earlier.id),
+                earlier.id
+            )));
+        }
+        match latest.get(&milestone.id) {
+            None => Ok(None),
+            Some(r) => {
+                let path = self.gates_dir().join(format!("{}.toml", r.id));
+                let hash = git2::Oid::hash_file(git2::ObjectType::Blob, &path)
+                    .map_err(|e| git_error(&format!("hashing {}", path.display()), e))?;
+                Ok(Some((r.id, hash.to_string())))
             }
         }
-        drop(lock);
-        result
     }
 
     fn gate_task(

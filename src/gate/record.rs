@@ -107,6 +107,12 @@ pub struct GateRecord {
     pub signed: bool,
     /// The tag that seals the decision.
     pub tag: String,
+    /// The decision on this gate it follows (none for the first): the chain `gate verify` checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Id>,
+    /// The git blob id of that decision's record file, as it was when this one was made.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub previous_record: String,
     /// Issues found, with severity.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub issues: Vec<Issue>,

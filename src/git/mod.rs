@@ -26,15 +26,15 @@ pub fn signer(repo: &git2::Repository) -> Result<Signer> {
     })
 }
 
-/// Creates the annotated tag `name` on `commit` with `message`, signed when asked.
-pub fn tag(
+/// Writes the annotated tag object `name` on `commit` with `message`, signed when asked; the ref
+/// is made by whoever applies it (see `ledger::sealed`).
+pub fn tag_object(
     repo: &git2::Repository,
     name: &str,
-    commit: &str,
+    oid: git2::Oid,
     message: &str,
     signer: Option<&Signer>,
-) -> Result<String> {
-    let oid = git2::Oid::from_str(commit).map_err(|e| git_error("parsing the commit id", e))?;
+) -> Result<git2::Oid> {
     let who = identity(repo)?;
     let when = who.when();
     let sign_char = if when.offset_minutes() < 0 { '-' } else { '+' };
@@ -56,8 +56,5 @@ pub fn tag(
         body
     };
     let odb = repo.odb().map_err(|e| git_error("opening the object database", e))?;
-    let tag_oid = odb.write(git2::ObjectType::Tag, object.as_bytes()).map_err(|e| git_error("writing the tag", e))?;
-    repo.reference(&format!("refs/tags/{name}"), tag_oid, false, "abathur: gate tag")
-        .map_err(|e| git_error(&format!("creating tag {name} (does it exist already?)"), e))?;
-    Ok(tag_oid.to_string())
+    odb.write(git2::ObjectType::Tag, object.as_bytes()).map_err(|e| git_error("writing the tag", e))
 }

@@ -131,11 +131,23 @@ pub fn commit_tree(
     message: &str,
     signer: Option<&Signer>,
 ) -> Result<Oid> {
+    let oid = write_commit(repo, tree, parent.into_iter().chain(merged).collect(), message, signer)?;
+    move_branch(repo, parent, oid, message)?;
+    Ok(oid)
+}
+
+/// Writes a commit of `tree` on `parents`, signed when asked, without moving any ref.
+pub fn write_commit(
+    repo: &Repository,
+    tree: Oid,
+    parents: Vec<Oid>,
+    message: &str,
+    signer: Option<&Signer>,
+) -> Result<Oid> {
     let tree = repo.find_tree(tree).map_err(|e| git_error("reading the ledger tree", e))?;
     let who = identity(repo);
-    let parents: Vec<git2::Commit<'_>> = parent
+    let parents: Vec<git2::Commit<'_>> = parents
         .into_iter()
-        .chain(merged)
         .map(|id| repo.find_commit(id))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| git_error("reading the ledger tip", e))?;
@@ -153,7 +165,6 @@ pub fn commit_tree(
             .commit(None, &who, &who, message, &tree, &parent_refs)
             .map_err(|e| git_error("writing the commit", e))?,
     };
-    move_branch(repo, parent, oid, message)?;
     Ok(oid)
 }
 

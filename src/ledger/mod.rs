@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod history;
 pub mod lock;
 pub mod remote;
+pub mod sealed;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -176,6 +177,10 @@ impl Ledger {
     /// under it (see [`Ledger::write`]).
     pub fn lock(&self) -> Result<Writing> {
         let lock = lock::LedgerLock::acquire(&self.root.join("ledger.lock"))?;
+        // A signed change a killed writer was applying is finished before anything else.
+        if self.root.join(sealed::INTENT).exists() {
+            sealed::recover(&self.repo()?, &self.root)?;
+        }
         Ok(Writing { ledger: self.clone(), _lock: lock })
     }
 
