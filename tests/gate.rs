@@ -5,8 +5,22 @@ use std::process::Command;
 
 use crate::common::{Repo, describe, s};
 
-/// A repository with the seed's milestones, an identity, and an ssh signing key git is configured for.
+/// A repository with the seed's milestones, an identity, an ssh signing key git is configured for,
+/// and a committed policy that allows it.
 fn signed_repo() -> Repo {
+    let repo = signed_repo_without_policy();
+    let allowed = std::fs::read_to_string(repo.path().join("allowed_signers")).unwrap();
+    commit_policy(&repo, &allowed);
+    repo
+}
+
+/// Writes the ledger's policy (allowed_signers) and commits it, as a person does.
+fn commit_policy(repo: &Repo, text: &str) {
+    std::fs::write(repo.path().join(".git/abathur/allowed_signers"), text).unwrap();
+    repo.ok(&["ledger", "commit", "-m", "Who may sign gate decisions"]);
+}
+
+fn signed_repo_without_policy() -> Repo {
     let repo = Repo::new();
     repo.git(&["config", "user.name", "Lead"]);
     repo.git(&["config", "user.email", "lead@example.com"]);
@@ -206,6 +220,8 @@ fn openpgp_signatures_from_gpg_verify_too() {
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "init"]);
     repo.ok(&["milestone", "add", "M1", "--title", "One"]);
+    // The policy names OpenPGP keys by fingerprint.
+    commit_policy(&repo, &format!("lead@example.com openpgp {fpr}\n"));
     let out = repo.cmd(&["--json", "gate", "approve", "M1", "-r", "ok"]).env("GNUPGHOME", &home).output().unwrap();
     assert!(out.status.success(), "{}", crate::common::describe(&out));
     let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -216,12 +232,27 @@ fn openpgp_signatures_from_gpg_verify_too() {
         let out = cmd.env("GNUPGHOME", &home).output().unwrap();
         assert!(out.status.success(), "git {what}: {}", crate::common::describe(&out));
     }
-    // The policy names OpenPGP keys by fingerprint.
-    let policy = repo.path().join(".git/abathur/allowed_signers");
-    std::fs::write(&policy, format!("lead@example.com openpgp {fpr}\n")).unwrap();
     let out = repo.cmd(&["--json", "gate", "verify"]).env("GNUPGHOME", &home).output().unwrap();
     assert!(out.status.success(), "{}", crate::common::describe(&out));
-    std::fs::write(&policy, "someone@example.com openpgp 0000000000000000000000000000000000000000\n").unwrap();
+    let out = repo.cmd(&["--json", "gate", "status"]).env("GNUPGHOME", &home).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"verified\""), "{}", crate::common::describe(&out));
+
+    // A key the policy in force does not list opens nothing.
+    let repo = Repo::new();
+    repo.git(&["config", "user.name", "Lead"]);
+    repo.git(&["config", "user.email", "lead@example.com"]);
+    repo.git(&["config", "user.signingkey", &fpr]);
+    repo.git(&["commit", "-q", "--allow-empty", "-m", "init"]);
+    repo.ok(&["milestone", "add", "M1", "--title", "One"]);
+    repo.ok(&["milestone", "add", "M2", "--title", "Two"]);
+    commit_policy(&repo, "someone@example.com openpgp 0000000000000000000000000000000000000000\n");
+    let out = repo.cmd(&["--json", "gate", "approve", "M1", "-r", "ok"]).env("GNUPGHOME", &home).output().unwrap();
+    assert!(out.status.success(), "{}", crate::common::describe(&out));
+    let m2 = repo.add(&["Two's work", "-m", "M2"]);
+    let out = repo.cmd(&["--json", "task", "get", &m2]).env("GNUPGHOME", &home).output().unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["status"], "blocked", "{got}");
+    assert!(got["blocked_by"].to_string().contains("does not list"), "{got}");
     let out = repo.cmd(&["--json", "gate", "verify"]).env("GNUPGHOME", &home).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "an unlisted OpenPGP key is refused");
     assert!(String::from_utf8_lossy(&out.stdout).contains("does not list"), "{}", crate::common::describe(&out));
@@ -238,9 +269,6 @@ fn add_ssh_key(repo: &Repo, name: &str) -> (std::path::PathBuf, String) {
 #[test]
 fn verify_accepts_allowed_signers_and_rejects_forged_unsigned_altered_and_unknown() {
     let repo = signed_repo();
-    // Policy in the ledger: the lead may decide.
-    let allowed = std::fs::read_to_string(repo.path().join("allowed_signers")).unwrap();
-    std::fs::write(repo.path().join(".git/abathur/allowed_signers"), &allowed).unwrap();
     repo.ok(&["gate", "approve", "M1", "-r", "ok"]);
     let report = repo.json(&["gate", "verify"]);
     assert_eq!(report["ok"], true, "{report}");
@@ -271,13 +299,11 @@ fn verify_accepts_allowed_signers_and_rejects_forged_unsigned_altered_and_unknow
 
     // Unsigned decisions and forged tags fail too.
     let repo = signed_repo();
-    std::fs::write(repo.path().join(".git/abathur/allowed_signers"), &allowed).unwrap();
     repo.ok(&["gate", "approve", "M1", "-r", "later", "--unsigned"]);
     let out = repo.run(&["--json", "gate", "verify"]);
     let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(bad["decisions"][0]["status"].as_str().unwrap().contains("unsigned"), "{bad}");
     let repo = signed_repo();
-    std::fs::write(repo.path().join(".git/abathur/allowed_signers"), &allowed).unwrap();
     repo.git(&["tag", "-a", "abathur/gate/M1/01zzzzzzzzzzzzzzzzzzzzzzzz", "-m", "Gate M1: approve"]);
     let out = repo.run(&["--json", "gate", "verify", "--all"]);
     assert_eq!(out.status.code(), Some(1));
@@ -287,12 +313,17 @@ fn verify_accepts_allowed_signers_and_rejects_forged_unsigned_altered_and_unknow
 
 #[test]
 fn verify_without_a_policy_says_what_to_create() {
-    let repo = signed_repo();
+    let repo = signed_repo_without_policy();
+    assert_eq!(repo.json(&["gate", "verify"])["ok"], true, "no decisions, nothing to verify");
     repo.ok(&["gate", "approve", "M1", "-r", "ok"]);
+    let m2 = repo.add(&["Memory tables", "-m", "M2"]);
+    let got = repo.json(&["task", "get", &m2]);
+    assert_eq!(got["status"], "blocked", "a decision no policy allows opens nothing: {got}");
+    assert!(got["blocked_by"].to_string().contains("no allowed_signers was in force"), "{got}");
     let out = repo.run(&["--json", "gate", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     let bad: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(bad["problems"][0].as_str().unwrap().contains("abathur/allowed_signers: missing"), "{bad}");
+    assert!(bad["problems"].to_string().contains("no policy was ever committed"), "{bad}");
 }
 
 #[test]
@@ -465,9 +496,13 @@ fn keys_held_by_ssh_agent_sign_and_a_passphrase_never_prompts() {
     let added = Command::new("ssh-add").arg(&agent_key).env("SSH_AUTH_SOCK", &socket).output().unwrap();
     assert!(added.status.success(), "{}", crate::common::describe(&added));
     std::fs::remove_file(&agent_key).unwrap(); // only the agent has the private key now
-    repo.git(&["config", "user.signingkey", &format!("key::{}", public.trim())]);
+    // The lead allows the agent's key too, in a commit signed with the lead's key.
     let allowed = repo.path().join("allowed_signers");
-    std::fs::write(&allowed, format!("lead@example.com namespaces=\"git\" {public}")).unwrap();
+    let policy = format!("{}lead@example.com namespaces=\"git\" {public}", std::fs::read_to_string(&allowed).unwrap());
+    std::fs::write(&allowed, &policy).unwrap();
+    std::fs::write(repo.path().join(".git/abathur/allowed_signers"), &policy).unwrap();
+    repo.ok(&["ledger", "commit", "--sign", "-m", "The agent's key may sign"]);
+    repo.git(&["config", "user.signingkey", &format!("key::{}", public.trim())]);
     let out = repo
         .cmd(&["--json", "gate", "approve", "M1", "-r", "signed by the agent"])
         .env("SSH_AUTH_SOCK", &socket)
@@ -507,6 +542,7 @@ fn a_broken_milestone_file_keeps_later_milestones_shut_and_says_why() {
     repo.git(&["config", "user.name", "Lead"]);
     repo.git(&["config", "user.email", "lead@example.com"]);
     repo.ok(&["milestone", "add", "--example", "seed-plan"]);
+    repo.allow_unsigned();
     repo.ok(&["gate", "approve", "M1", "-r", "done", "--unsigned"]);
     let m2 = repo.add(&["Memory tables", "-m", "M2"]);
     assert_eq!(repo.json(&["task", "get", &m2])["status"], "ready", "M1 is approved");

@@ -159,6 +159,7 @@ fn check_reports_gates_decided_out_of_milestone_order() {
     repo.git(&["config", "user.email", "test@example.com"]);
     repo.ok(&["milestone", "add", "M1", "--title", "One"]);
     repo.ok(&["milestone", "add", "M2", "--title", "Two"]);
+    repo.allow_unsigned();
     let m1 = repo.json(&["gate", "approve", "M1", "-r", "ok", "--unsigned"]);
     repo.json(&["gate", "approve", "M2", "-r", "ok", "--unsigned"]);
     repo.ok(&["check"]);

@@ -19,6 +19,7 @@ fn the_seeds_workflow_through_the_official_python_client() {
     let repo = Repo::new();
     repo.git(&["config", "user.name", "Orchestrator"]);
     repo.git(&["config", "user.email", "orchestrator@example.com"]);
+    repo.allow_unsigned();
     python(&repo, "seed_workflow.py", &[bin(), repo.path().to_str().unwrap()]);
     // Everything done over MCP is committed: a plain clone, once its ledger is checked out, shows
     // the same queue and gates (the in-tree ledger left all of it uncommitted).

@@ -154,7 +154,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
                 ui.warn(paused);
             }
             ui.reply(&reply, |r| {
-                let mut t = table(&["MILESTONE", "ORDER", "GATE", "DECIDED", "BY", "SIGNED"]);
+                let mut t = table(&["MILESTONE", "ORDER", "GATE", "DECIDED", "BY", "COUNTS"]);
                 for g in &r.gates {
                     t.add_row(vec![
                         g.milestone.clone(),
@@ -162,7 +162,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
                         g.state.clone(),
                         g.decided_at.clone().unwrap_or_default(),
                         g.decided_by.clone().unwrap_or_default(),
-                        g.signed.map(|s| if s { "yes" } else { "NO" }.to_string()).unwrap_or_default(),
+                        g.verification.clone().unwrap_or_default(),
                     ]);
                 }
                 if r.gates.is_empty() { String::new() } else { format!("{t}\n") }

@@ -21,6 +21,9 @@ pub enum LedgerCommand {
         /// A paragraph for the commit message
         #[arg(short, long)]
         message: Option<String>,
+        /// Sign the commit with git's signing key: a change of allowed_signers counts only so
+        #[arg(long)]
+        sign: bool,
     },
     /// Show the ledger in this work tree as `.abathur/` (a link git ignores)
     Mount,
@@ -68,8 +71,8 @@ pub fn run(ui: &Ui, cwd: &Path, cmd: LedgerCommand) -> Result<()> {
                 out
             })
         }
-        LedgerCommand::Commit { message } => {
-            let reply = Service::open(cwd)?.ledger_record(message.as_deref())?;
+        LedgerCommand::Commit { message, sign } => {
+            let reply = Service::open(cwd)?.ledger_record(message.as_deref(), sign)?;
             if reply.files.is_empty() {
                 ui.status("Nothing to commit: the ledger folder matches its branch.");
             }

@@ -11,4 +11,5 @@ pub mod evidence;
 pub mod ops;
 pub mod record;
 pub mod state;
+pub mod trust;
 pub mod verify;

@@ -81,6 +81,9 @@ pub struct GateStatus {
     pub signed: Option<bool>,
     /// Its tag.
     pub tag: Option<String>,
+    /// Whether the latest decision counts: `verified`, `unsigned (allowed by [gates] allow_unsigned)`,
+    /// or why it does not (then it opens nothing).
+    pub verification: Option<String>,
 }
 
 /// Reply of `gate status`.
@@ -127,6 +130,7 @@ impl Service {
         let (milestones, _) = self.milestones()?;
         let records = self.gate_records();
         let latest = state::latest(&records);
+        let untrusted = self.untrusted_decisions(&records);
         let gates = milestones
             .iter()
             .map(|m| {
@@ -139,10 +143,15 @@ impl Service {
                     decided_by: r.map(|r| r.decided_by.clone()),
                     signed: r.map(|r| r.signed),
                     tag: r.map(|r| r.tag.clone()),
+                    verification: r.map(|r| match untrusted.get(&r.id) {
+                        Some(why) => why.clone(),
+                        None if !r.signed => "unsigned (allowed by [gates] allow_unsigned)".into(),
+                        None => "verified".into(),
+                    }),
                 }
             })
             .collect();
-        Ok(GateStatusReply { gates, paused: state::blocks(&milestones, &records).paused })
+        Ok(GateStatusReply { gates, paused: state::blocks(&milestones, &records, &untrusted).paused })
     }
 
     /// `gate approve|conditional|revise|escalate M`: renders the report, writes the record, creates
@@ -326,6 +335,7 @@ impl Service {
         decision: Decision,
     ) -> Result<Option<(Id, String)>> {
         let latest = state::latest(records);
+        let untrusted = self.untrusted_decisions(records);
         if decision == Decision::Resolved {
             if !latest.get(&milestone.id).is_some_and(|r| r.decision == Decision::Escalate) {
                 return Err(Error::conflict(format!(
@@ -337,12 +347,14 @@ impl Service {
         } else if let Some(earlier) = milestones
             .iter()
             .filter(|m| m.order < milestone.order)
-            .find(|m| !latest.get(&m.id).is_some_and(|r| r.decision.opens()))
+            .find(|m| !latest.get(&m.id).is_some_and(|r| r.decision.opens() && !untrusted.contains_key(&r.id)))
         {
+            let doubt = latest.get(&earlier.id).and_then(|r| untrusted.get(&r.id));
             return Err(Error::conflict(format!(
-                "gate {} is {}; gates are decided in milestone order, so decide {} first",
+                "gate {} is {}{}; gates are decided in milestone order, so decide {} first",
                 earlier.id,
                 state::describe(&latest, &earlier.id),
+                doubt.map(|w| format!(", {w}")).unwrap_or_default(),
                 earlier.id
             )));
         }

@@ -1,18 +1,19 @@
 //! `gate verify` and `gate log`: is every gate decision signed by someone allowed to decide, and
 //! unaltered since? What CI and the pre-push hook run.
 //!
-//! Policy is `.abathur/allowed_signers`: git's SSH allowed-signers format (`email namespaces="git"
-//! ssh-ed25519 AAAA...`), plus lines `email openpgp FINGERPRINT` for OpenPGP keys. Signatures are
-//! checked by git itself (`git verify-tag` / `git verify-commit`, with this file as
-//! `gpg.ssh.allowedSignersFile`), so abathur accepts exactly what git accepts.
+//! Each decision is judged as the queue judges it (`trust`); beyond that, the history must be whole:
+//! decisions in milestone order, each naming the one before it on its gate, none removed, no tag
+//! without a record, and no policy change that does not count.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::gate::record::{Decision, GateRecord};
+use crate::gate::trust::{POLICY, Sealed, Trust};
+use crate::id::Id;
 use crate::service::Service;
 
 /// The verdict on one decision.
@@ -41,49 +42,52 @@ pub struct DecisionCheck {
 pub struct VerifyReport {
     /// Decisions checked, oldest first.
     pub decisions: Vec<DecisionCheck>,
-    /// Problems not tied to one decision (stray tags, missing policy).
+    /// The policy in force and where it came from.
+    pub policy: Option<String>,
+    /// Problems not tied to one decision (stray tags, missing policy, broken chains).
     pub problems: Vec<String>,
     /// Whether everything verified.
     pub ok: bool,
 }
 
 impl Service {
-    /// Checks gate decisions: the latest of each milestone, or with `all` every one ever made.
+    /// Checks gate decisions: the latest of each milestone, or with `all` every one ever made, and
+    /// the ledger's history of decisions and policy.
     pub fn gate_verify(&self, all: bool) -> Result<VerifyReport> {
-        let git_dir = self.ledger.git_dir().to_path_buf();
         let repo = self.ledger.repo()?;
-        let records = self.gate_records();
-        let mut problems = Vec::new();
-        let policy = self.ledger.root().join("allowed_signers");
-        let allowed = match std::fs::read_to_string(&policy) {
-            Ok(text) => Some(text),
-            Err(_) => {
-                problems.push(format!(
-                    "{}: missing; list who may sign gate decisions there (git's allowed-signers format)",
-                    policy.display()
-                ));
-                None
-            }
+        let (records, unreadable) = self.gate_records_checked();
+        let mut problems: Vec<String> = unreadable.into_iter().map(|e| e.message).collect();
+        let mut trust = Trust::new(&repo, self.ledger.git_dir());
+        let tip = crate::ledger::history::tip(&repo);
+        let in_force = match &tip {
+            Some(tip) => trust.policy_after(tip.id())?,
+            None => None,
         };
-        let openpgp: Vec<(String, String)> = allowed
-            .as_deref()
-            .unwrap_or("")
-            .lines()
-            .filter_map(|l| {
-                let parts: Vec<&str> = l.split_whitespace().collect();
-                (parts.len() >= 3 && parts[1] == "openpgp").then(|| (parts[0].to_string(), parts[2].to_uppercase()))
-            })
-            .collect();
-        // git reads only SSH lines from the allowed-signers file; give it those.
-        let ssh_policy = tempfile::NamedTempFile::new().map_err(|e| Error::io(Path::new("<tempfile>"), e))?;
-        let ssh_lines: String = allowed
-            .as_deref()
-            .unwrap_or("")
-            .lines()
-            .filter(|l| l.split_whitespace().nth(1).is_none_or(|w| w != "openpgp"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        std::fs::write(ssh_policy.path(), ssh_lines).map_err(|e| Error::io(ssh_policy.path(), e))?;
+        let policy = in_force.as_ref().map(|(_, fact)| {
+            format!(
+                "allowed_signers in force since commit {}{}",
+                fact.commit,
+                if fact.first_use {
+                    " (the first policy: trusted on first use; check it)"
+                } else {
+                    " (a signed change)"
+                }
+            )
+        });
+        let on_disk = std::fs::read_to_string(self.ledger.root().join(POLICY)).ok();
+        if on_disk.is_some() && on_disk.as_deref() != in_force.as_ref().map(|(text, _)| text.as_str()) {
+            problems.push(format!(
+                "{}: differs from the policy in force; a change counts only once committed signed by an allowed key (`abathur ledger commit --sign`)",
+                self.ledger.root().join(POLICY).display()
+            ));
+        }
+        if in_force.is_none() && !records.is_empty() {
+            problems.push(format!(
+                "{}: no policy was ever committed; list who may sign gate decisions there (git's allowed-signers format) and commit it",
+                self.ledger.root().join(POLICY).display()
+            ));
+        }
+        problems.extend(trust.ignored_changes().values().cloned());
 
         let latest = crate::gate::state::latest(&records);
         let checked: Vec<&GateRecord> = if all {
@@ -93,51 +97,14 @@ impl Service {
         };
         let mut decisions = Vec::new();
         for record in checked {
-            let mut issues = Vec::new();
-            let mut signer = None;
-            if !record.signed {
-                issues.push("unsigned decision (recorded with --unsigned)".to_string());
-            }
-            let tag_ref = format!("refs/tags/{}", record.tag);
-            match repo.find_reference(&tag_ref).ok().and_then(|r| r.peel_to_commit().ok()) {
-                None => issues.push(format!("its tag {} is missing", record.tag)),
-                Some(commit) => {
-                    if allowed.is_some() && record.signed {
-                        for (what, name) in
-                            [("verify-tag", record.tag.clone()), ("verify-commit", commit.id().to_string())]
-                        {
-                            match git_verify(&git_dir, what, &name, ssh_policy.path(), &openpgp) {
-                                Ok(who) => signer = signer.or(Some(who)),
-                                Err(why) => issues.push(format!("{what}: {why}")),
-                            }
-                        }
-                    }
-                    for ext in ["toml", "md"] {
-                        let path = format!("gates/{}.{ext}", record.id);
-                        // A decision made before the ledger moved out of the work tree sealed
-                        // `.abathur/gates/...` on a code branch (`abathur ledger migrate`).
-                        let committed = commit
-                            .tree()
-                            .ok()
-                            .and_then(|t| {
-                                t.get_path(Path::new(&path))
-                                    .or_else(|_| t.get_path(&Path::new(crate::ledger::IN_TREE_DIR).join(&path)))
-                                    .ok()
-                            })
-                            .and_then(|e| repo.find_blob(e.id()).ok())
-                            .map(|b| b.content().to_vec());
-                        let current = std::fs::read(self.ledger.root().join(&path)).ok();
-                        match (committed, current) {
-                            (None, _) => issues.push(format!("{path} is not in the signed commit")),
-                            (Some(_), None) => issues.push(format!("{path} was deleted")),
-                            (Some(a), Some(b)) if a != b => {
-                                issues.push(format!("{path} was altered after it was signed"))
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
+            let dir = self.ledger.root().join("gates");
+            let record_bytes = std::fs::read(dir.join(format!("{}.toml", record.id))).unwrap_or_default();
+            let report_bytes = std::fs::read(dir.join(format!("{}.md", record.id))).ok();
+            let (signer, issues) = match trust.judge(record, &record_bytes, report_bytes.as_deref()) {
+                Ok(Sealed::Signed(who)) => (Some(who), Vec::new()),
+                Ok(Sealed::Unsigned) => (None, vec!["unsigned decision (recorded with --unsigned)".to_string()]),
+                Err(problems) => (None, problems),
+            };
             decisions.push(DecisionCheck {
                 id: record.id.to_string(),
                 milestone: record.milestone.clone(),
@@ -150,6 +117,8 @@ impl Service {
             });
         }
         problems.extend(self.order_problems(&records));
+        problems.extend(chain_problems(&records, &self.ledger.root().join("gates")));
+        problems.extend(removed_decisions(&repo, &records));
         // A gate tag with no decision record is a forgery (or a record was deleted).
         if let Ok(names) = repo.tag_names(Some("abathur/gate/*")) {
             for name in names.iter().filter_map(|n| n.ok().flatten()) {
@@ -159,7 +128,7 @@ impl Service {
             }
         }
         let ok = problems.is_empty() && decisions.iter().all(|d| d.problems.is_empty());
-        Ok(VerifyReport { decisions, problems, ok })
+        Ok(VerifyReport { decisions, policy, problems, ok })
     }
 
     /// Decisions must follow milestone order: none on a milestone while an earlier gate was shut.
@@ -191,48 +160,79 @@ impl Service {
     }
 }
 
-/// Runs `git verify-tag|verify-commit --raw` with the policy; returns who signed, or why it fails.
-fn git_verify(
-    git_dir: &Path,
-    what: &str,
-    name: &str,
-    ssh_policy: &Path,
-    openpgp: &[(String, String)],
-) -> std::result::Result<String, String> {
-    let out = Command::new("git")
-        .arg("-c")
-        .arg(format!("gpg.ssh.allowedSignersFile={}", ssh_policy.display()))
-        .arg(format!("--git-dir={}", git_dir.display()))
-        .args([what, "--raw", name])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    if let Some(line) = text.lines().find(|l| l.starts_with("[GNUPG:] VALIDSIG ")) {
-        // OpenPGP: git checked the signature against the keyring; the policy decides who may sign.
-        let fpr = line.split_whitespace().nth(2).unwrap_or("").to_uppercase();
-        return match openpgp.iter().find(|(_, f)| *f == fpr) {
-            Some((who, _)) if out.status.success() => Ok(format!("{who} (openpgp {fpr})")),
-            Some(_) => Err("bad signature".into()),
-            None => Err(format!("signed by OpenPGP key {fpr}, which the ledger's allowed_signers does not list")),
-        };
+/// Each gate's decisions form a chain: every one names the decision before it on that gate, with
+/// the blob id its record had. A gap, a fork or an altered predecessor is a problem.
+pub fn chain_problems(records: &[GateRecord], gates_dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut by_gate: BTreeMap<&str, Vec<&GateRecord>> = BTreeMap::new();
+    for r in records {
+        by_gate.entry(r.milestone.as_str()).or_default().push(r);
     }
-    if out.status.success() {
-        let who = text
-            .lines()
-            .find_map(|l| l.split("signature for ").nth(1))
-            .map(|s| s.trim().trim_end_matches('"').to_string());
-        return Ok(who.unwrap_or_else(|| "allowed signer".into()));
+    for (gate, mut chain) in by_gate {
+        chain.sort_by_key(|r| r.id);
+        let mut followers: BTreeMap<Option<Id>, Vec<Id>> = BTreeMap::new();
+        for r in &chain {
+            followers.entry(r.previous).or_default().push(r.id);
+        }
+        for (previous, ids) in followers.iter().filter(|(_, ids)| ids.len() > 1) {
+            let list: Vec<String> = ids.iter().map(Id::to_string).collect();
+            problems.push(match previous {
+                Some(p) => {
+                    format!("gate {gate} forks: decisions {} all follow {p}; only one may stand", list.join(" and "))
+                }
+                None => format!(
+                    "gate {gate} forks: decisions {} all claim to be its first; only one may stand",
+                    list.join(" and ")
+                ),
+            });
+        }
+        for pair in chain.windows(2) {
+            let (before, after) = (pair[0], pair[1]);
+            match after.previous {
+                Some(p) if p == before.id => {
+                    let path = gates_dir.join(format!("{p}.toml"));
+                    let now =
+                        git2::Oid::hash_file(git2::ObjectType::Blob, &path).map(|o| o.to_string()).unwrap_or_default();
+                    if !after.previous_record.is_empty() && now != after.previous_record {
+                        problems.push(format!(
+                            "decision {p} on gate {gate} was altered after decision {} followed it",
+                            after.id
+                        ));
+                    }
+                }
+                Some(p) if !chain.iter().any(|r| r.id == p) => problems.push(format!(
+                    "decision {} on gate {gate} follows {p}, which is missing: a decision was removed",
+                    after.id
+                )),
+                Some(_) => {}
+                None => problems.push(format!(
+                    "decision {} on gate {gate} names no predecessor although {} came before it",
+                    after.id, before.id
+                )),
+            }
+        }
     }
-    if text.contains("no signature found") || text.contains("error: no signature") {
-        return Err("not signed".into());
+    problems
+}
+
+/// Decisions the ledger's history recorded (a commit with an `Abathur-Gate` trailer) whose records are gone.
+fn removed_decisions(repo: &git2::Repository, records: &[GateRecord]) -> Vec<String> {
+    let Some(tip) = crate::ledger::history::tip(repo) else { return Vec::new() };
+    let Ok(mut walk) = repo.revwalk() else { return Vec::new() };
+    if walk.push(tip.id()).is_err() {
+        return Vec::new();
     }
-    let reason =
-        text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("[GNUPG:]")).collect::<Vec<_>>().join("; ");
-    Err(if reason.is_empty() {
-        "signature rejected".into()
-    } else {
-        format!("signature rejected by the policy: {reason}")
-    })
+    let mut problems = Vec::new();
+    for oid in walk.flatten() {
+        let Ok(commit) = repo.find_commit(oid) else { continue };
+        let Ok(message) = commit.message() else { continue };
+        for id in message.lines().filter_map(|l| l.strip_prefix("Abathur-Gate: ")) {
+            if !records.iter().any(|r| r.id.to_string() == id.trim()) {
+                problems.push(format!("decision {} (commit {oid}) was removed from the ledger", id.trim()));
+            }
+        }
+    }
+    problems
 }
 
 /// The error `gate verify` exits with when something did not verify.

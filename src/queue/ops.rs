@@ -82,7 +82,8 @@ impl Service {
         if milestones.is_empty() && broken.is_empty() && broken_gates.is_empty() {
             return GateBlocks::default();
         }
-        let mut blocks = crate::gate::state::blocks(&milestones, &records);
+        let untrusted = self.untrusted_decisions(&records);
+        let mut blocks = crate::gate::state::blocks(&milestones, &records, &untrusted);
         blocks.known = milestones.iter().map(|m| m.id.clone()).collect();
         blocks.unknown = Some(
             "its milestone is not defined in this ledger; fix it (`abathur task update -m`) or add the milestone"

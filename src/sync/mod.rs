@@ -172,22 +172,33 @@ impl Service {
 
     /// Commits what was changed in the ledger folder by hand (or by a tool): every file that differs
     /// from the branch tip, with `note` as the message's first paragraph.
-    pub fn ledger_record(&self, note: Option<&str>) -> Result<RecordReply> {
+    pub fn ledger_record(&self, note: Option<&str>, sign: bool) -> Result<RecordReply> {
         let repo = self.ledger.repo()?;
+        let signer = if sign { Some(crate::git::signer(&repo)?) } else { None };
         let _lock = self.ledger.lock()?;
         let files = history::uncommitted(&repo, self.ledger.root())?;
-        self.record_disk_with(&repo, note)?;
+        self.record_disk_with(&repo, note, signer.as_ref(), true)?;
         Ok(RecordReply { files, tip: history::tip(&repo).map(|c| c.id().to_string()).unwrap_or_default() })
     }
 
-    /// Commits every file that differs from the ledger tip (the caller holds the lock).
+    /// Commits every file that differs from the ledger tip (the caller holds the lock), except a
+    /// changed allowed_signers: a person commits that, signed (`abathur ledger commit --sign`).
     fn record_disk(&self, repo: &Repository) -> Result<usize> {
-        self.record_disk_with(repo, None)
+        self.record_disk_with(repo, None, None, false)
     }
 
-    fn record_disk_with(&self, repo: &Repository, note: Option<&str>) -> Result<usize> {
+    fn record_disk_with(
+        &self,
+        repo: &Repository,
+        note: Option<&str>,
+        signer: Option<&crate::git::sign::Signer>,
+        policy: bool,
+    ) -> Result<usize> {
         self.ledger.commit_volatile()?;
-        let changed = history::uncommitted(repo, self.ledger.root())?;
+        let mut changed = history::uncommitted(repo, self.ledger.root())?;
+        if !policy {
+            changed.retain(|f| f != crate::gate::trust::POLICY);
+        }
         if changed.is_empty() {
             return Ok(0);
         }
@@ -200,7 +211,7 @@ impl Service {
         history::commit(
             repo,
             self.ledger.root(),
-            &history::Commit { paths: &changed, message: &message, signer: None, allow_empty: false },
+            &history::Commit { paths: &changed, message: &message, signer, allow_empty: false },
         )?;
         Ok(changed.len())
     }

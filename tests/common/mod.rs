@@ -59,6 +59,15 @@ impl Repo {
         self.cmd(args).env(key, value).stdin(Stdio::null()).output().expect("run abathur")
     }
 
+    /// Lets unsigned gate decisions open gates (`[gates] allow_unsigned`), as for solo use.
+    pub fn allow_unsigned(&self) {
+        let path = self.path().join(".git/abathur/config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("allow_unsigned = false"), "{text}");
+        std::fs::write(&path, text.replace("allow_unsigned = false", "allow_unsigned = true")).unwrap();
+        self.ok(&["ledger", "commit", "-m", "Solo use: unsigned decisions open gates"]);
+    }
+
     /// Runs and requires success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
