@@ -104,23 +104,60 @@ impl Service {
             }
         }
 
-        for dir in [tasks_dir.clone(), self.ledger.cache_dir().join("tmp")] {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                    problems.push(Problem {
-                        file: entry.path().display().to_string(),
-                        message: "temporary file left by an interrupted writer; delete it".into(),
-                    });
-                }
-            }
-        }
+        problems.extend(self.leftovers());
         self.check_other_files(&mut problems, &|id: &Id| find(id).is_some())?;
         for p in &mut problems {
             p.file = rel(std::path::Path::new(&p.file));
         }
         problems.sort_by(|a, b| (&a.file, &a.message).cmp(&(&b.file, &b.message)));
         Ok(CheckReport { tasks_checked: tasks.len(), problems })
+    }
+
+    /// What a killed writer left: temporary files anywhere in the ledger (in the staging folder,
+    /// only those old enough for the next writer to sweep), and a signed change not yet applied.
+    fn leftovers(&self) -> Vec<Problem> {
+        let root = self.ledger.root();
+        let swept = [self.ledger.staging_dir(), self.ledger.cache_dir()];
+        let mut problems = Vec::new();
+        if root.join(crate::ledger::sealed::INTENT).exists() {
+            problems.push(Problem {
+                file: root.join(crate::ledger::sealed::INTENT).display().to_string(),
+                message:
+                    "a signed gate decision was interrupted while it was applied; the next abathur write finishes it"
+                        .into(),
+            });
+        }
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let Ok(kind) = entry.file_type() else { continue };
+                if kind.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    continue;
+                }
+                let young = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age <= crate::ledger::STALE_TEMP));
+                let sweeps = swept.contains(&dir);
+                if sweeps && young {
+                    continue;
+                }
+                problems.push(Problem {
+                    file: path.display().to_string(),
+                    message: if sweeps {
+                        "temporary file left by an interrupted writer; the next abathur write removes it".into()
+                    } else {
+                        "temporary file left by an interrupted writer; delete it".into()
+                    },
+                });
+            }
+        }
+        problems
     }
 
     /// Memory entries, milestones, gate records and decision records: each file parses, and every
@@ -138,12 +175,7 @@ impl Service {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if path.is_dir() {
                     stack.push(path);
-                } else if name.starts_with(TEMP_PREFIX) {
-                    problems.push(Problem {
-                        file: path.display().to_string(),
-                        message: "temporary file left by an interrupted writer; delete it".into(),
-                    });
-                } else if name.ends_with(".md") {
+                } else if name.ends_with(".md") && !name.starts_with(TEMP_PREFIX) {
                     let result = crate::queue::store::read_limited(&path)
                         .and_then(|t| crate::memory::entry::Entry::parse(&t, &path));
                     if let Err(e) = result {
@@ -198,6 +230,29 @@ impl Service {
                         ),
                     });
                 }
+            }
+        }
+        // Decisions: a whole chain per gate, every follow-up task present, every one that claims a
+        // signature verified.
+        let records: Vec<crate::gate::record::GateRecord> = gate_records.iter().map(|(_, r)| r.clone()).collect();
+        let gates_dir = root.join("gates");
+        for message in crate::gate::verify::chain_problems(&records, &gates_dir) {
+            problems.push(Problem { file: gates_dir.display().to_string(), message });
+        }
+        let signed: Vec<&crate::gate::record::GateRecord> = records.iter().filter(|r| r.signed).collect();
+        let verdicts = self.judge_decisions(&signed);
+        for (path, record) in &gate_records {
+            for task in record.follow_up_task_ids.iter().filter(|t| !task_exists(t)) {
+                problems.push(Problem {
+                    file: path.display().to_string(),
+                    message: format!("field `follow_up_task_ids`: task {task} is missing; restore its file"),
+                });
+            }
+            if let Some(Err(why)) = verdicts.get(&record.id) {
+                problems.push(Problem {
+                    file: path.display().to_string(),
+                    message: format!("says it is signed but does not verify, so it opens nothing: {}", why.join("; ")),
+                });
             }
         }
         let mut decisions = Vec::new();

@@ -147,8 +147,7 @@ fn check_reports_every_problem_with_file_and_field() {
     )
     .unwrap();
     std::fs::write(repo.tasks_dir().join("notes.md"), "stray").unwrap();
-    std::fs::create_dir_all(repo.path().join(".git/abathur/cache/tmp")).unwrap();
-    std::fs::write(repo.path().join(".git/abathur/cache/tmp/.abathur-tmp-x1"), "partial").unwrap();
+    std::fs::write(repo.tasks_dir().join(".abathur-tmp-x1"), "partial").unwrap();
 
     let out = repo.run(&["--json", "check"]);
     assert_eq!(out.status.code(), Some(1));
@@ -161,4 +160,25 @@ fn check_reports_every_problem_with_file_and_field() {
     assert_eq!(report["problems"].as_array().unwrap().len(), 4, "{all}");
     let text = repo.fails(&["check"], 1);
     assert!(text.contains("4 problem(s)"), "{text}");
+}
+
+#[test]
+fn temporary_files_a_killed_writer_left_are_swept_by_the_next_writer() {
+    let repo = Repo::new();
+    let staging = repo.path().join(".git/abathur/cache/tmp");
+    std::fs::create_dir_all(&staging).unwrap();
+    let (old, young) = (staging.join(".abathur-tmp-old"), staging.join(".abathur-tmp-young"));
+    std::fs::write(&old, "partial").unwrap();
+    std::fs::write(&young, "a write in flight").unwrap();
+    let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::options().write(true).open(&old).unwrap().set_modified(two_minutes_ago).unwrap();
+    let out = repo.run(&["--json", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", crate::common::describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(".abathur-tmp-old") && text.contains("the next abathur write removes it"), "{text}");
+    assert!(!text.contains(".abathur-tmp-young"), "a file young enough to be in flight is left alone: {text}");
+    repo.add(&["Any write"]);
+    assert!(!old.exists(), "swept");
+    assert!(young.exists(), "not swept while it could be in flight");
+    repo.ok(&["check"]);
 }

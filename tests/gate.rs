@@ -7,7 +7,7 @@ use crate::common::{Repo, describe, s};
 
 /// A repository with the seed's milestones, an identity, an ssh signing key git is configured for,
 /// and a committed policy that allows it.
-fn signed_repo() -> Repo {
+pub(crate) fn signed_repo() -> Repo {
     let repo = signed_repo_without_policy();
     let allowed = std::fs::read_to_string(repo.path().join("allowed_signers")).unwrap();
     commit_policy(&repo, &allowed);
@@ -15,12 +15,12 @@ fn signed_repo() -> Repo {
 }
 
 /// Writes the ledger's policy (allowed_signers) and commits it, as a person does.
-fn commit_policy(repo: &Repo, text: &str) {
+pub(crate) fn commit_policy(repo: &Repo, text: &str) {
     std::fs::write(repo.path().join(".git/abathur/allowed_signers"), text).unwrap();
     repo.ok(&["ledger", "commit", "-m", "Who may sign gate decisions"]);
 }
 
-fn signed_repo_without_policy() -> Repo {
+pub(crate) fn signed_repo_without_policy() -> Repo {
     let repo = Repo::new();
     repo.git(&["config", "user.name", "Lead"]);
     repo.git(&["config", "user.email", "lead@example.com"]);
@@ -258,7 +258,7 @@ fn openpgp_signatures_from_gpg_verify_too() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("does not list"), "{}", crate::common::describe(&out));
 }
 
-fn add_ssh_key(repo: &Repo, name: &str) -> (std::path::PathBuf, String) {
+pub(crate) fn add_ssh_key(repo: &Repo, name: &str) -> (std::path::PathBuf, String) {
     let key = repo.path().join(name);
     let status = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
     assert!(status.success());

@@ -9,6 +9,7 @@ mod concurrency;
 mod crash;
 mod engine;
 mod gate;
+mod gate_trust;
 mod git_workflow;
 mod init;
 mod integrate;

@@ -379,22 +379,23 @@ fn verdict_key(
     Some(format!("{tag}:{}:{}", hash(record_bytes), report_bytes.map(hash).unwrap_or_default()))
 }
 
+/// A decision's verdict: how it was sealed, or everything wrong with it.
+pub type Verdict = std::result::Result<Sealed, Vec<String>>;
+
 impl crate::service::Service {
-    /// The latest decision of each milestone that does not count, with why: not verified, or
-    /// unsigned where unsigned decisions do not open gates. What the queue keeps shut.
-    pub fn untrusted_decisions(&self, records: &[GateRecord]) -> HashMap<crate::id::Id, String> {
-        let latest = crate::gate::state::latest(records);
-        let mut untrusted = HashMap::new();
-        if latest.is_empty() {
-            return untrusted;
+    /// The verdict on each of `records`, judged once and remembered by what it depends on.
+    pub fn judge_decisions(&self, records: &[&GateRecord]) -> HashMap<crate::id::Id, Verdict> {
+        let mut verdicts = HashMap::new();
+        if records.is_empty() {
+            return verdicts;
         }
         let repo = match self.ledger.repo() {
             Ok(repo) => repo,
             Err(e) => {
-                for r in latest.values() {
-                    untrusted.insert(r.id, e.message.clone());
+                for r in records {
+                    verdicts.insert(r.id, Err(vec![e.message.clone()]));
                 }
-                return untrusted;
+                return verdicts;
             }
         };
         let cache_path = self.ledger.root().join(VERDICTS);
@@ -402,12 +403,12 @@ impl crate::service::Service {
             std::fs::read(&cache_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         let mut trust = Trust::new(&repo, self.ledger.git_dir());
         let mut learned = false;
-        for record in latest.values() {
-            let dir = self.ledger.root().join("gates");
+        let dir = self.ledger.root().join("gates");
+        for record in records {
             let record_bytes = std::fs::read(dir.join(format!("{}.toml", record.id))).unwrap_or_default();
             let report_bytes = std::fs::read(dir.join(format!("{}.md", record.id))).ok();
             let key = verdict_key(&repo, record, &record_bytes, report_bytes.as_deref());
-            let sealed = match key.as_ref().and_then(|k| cache.get(k)) {
+            let verdict = match key.as_ref().and_then(|k| cache.get(k)) {
                 Some(v) if v == "unsigned" => Ok(Sealed::Unsigned),
                 Some(v) => Ok(Sealed::Signed(v.clone())),
                 None => {
@@ -423,19 +424,7 @@ impl crate::service::Service {
                     verdict
                 }
             };
-            match sealed {
-                Ok(Sealed::Signed(_)) => {}
-                Ok(Sealed::Unsigned) if self.config.gates.allow_unsigned => {}
-                Ok(Sealed::Unsigned) => {
-                    untrusted.insert(
-                        record.id,
-                        "unsigned, so pending a signature (sign it by deciding again with a key, or allow unsigned decisions with [gates] allow_unsigned = true)".into(),
-                    );
-                }
-                Err(problems) => {
-                    untrusted.insert(record.id, format!("not verified: {}", problems.join("; ")));
-                }
-            }
+            verdicts.insert(record.id, verdict);
         }
         if learned
             && let Ok(bytes) = serde_json::to_vec(&cache)
@@ -444,6 +433,24 @@ impl crate::service::Service {
         {
             let _ = crate::ledger::atomic::write_with(&cache_path, &bytes, false);
         }
-        untrusted
+        verdicts
+    }
+
+    /// The latest decision of each milestone that does not count, with why: not verified, or
+    /// unsigned where unsigned decisions do not open gates. What the queue keeps shut.
+    pub fn untrusted_decisions(&self, records: &[GateRecord]) -> HashMap<crate::id::Id, String> {
+        let latest: Vec<&GateRecord> = crate::gate::state::latest(records).into_values().collect();
+        self.judge_decisions(&latest)
+            .into_iter()
+            .filter_map(|(id, verdict)| match verdict {
+                Ok(Sealed::Signed(_)) => None,
+                Ok(Sealed::Unsigned) if self.config.gates.allow_unsigned => None,
+                Ok(Sealed::Unsigned) => Some((
+                    id,
+                    "unsigned, so pending a signature (decide again with a signing key, or allow unsigned decisions with [gates] allow_unsigned = true)".to_string(),
+                )),
+                Err(problems) => Some((id, format!("not verified: {}", problems.join("; ")))),
+            })
+            .collect()
     }
 }

@@ -171,10 +171,10 @@ pub fn write_commit(
 /// Moves the ledger branch from `expected` (`None`: it must not exist yet) to `new`.
 pub fn move_branch(repo: &Repository, expected: Option<Oid>, new: Oid, message: &str) -> Result<()> {
     let subject = message.lines().next().unwrap_or("abathur");
-    let moved = match expected {
+    let moved = clearing_stale_lock(repo, REF, || match expected {
         Some(old) => repo.reference_matching(REF, new, true, old, subject),
         None => repo.reference(REF, new, false, subject),
-    };
+    });
     moved.map(|_| ()).map_err(|e| {
         Error::new(
             ErrorKind::Conflict,
@@ -182,6 +182,29 @@ pub fn move_branch(repo: &Repository, expected: Option<Oid>, new: Oid, message: 
         )
         .hint("retry; another process committed to the ledger at the same moment")
     })
+}
+
+/// Runs a ref update, and once more if it failed on a lock file that outlives a second: one an
+/// abathur writer left when it was killed. The caller holds the ledger lock, so no other abathur
+/// writer moves these refs; a git command of a person holds such a lock for milliseconds.
+pub fn clearing_stale_lock<T>(
+    repo: &Repository,
+    refname: &str,
+    mut update: impl FnMut() -> std::result::Result<T, git2::Error>,
+) -> std::result::Result<T, git2::Error> {
+    let first = update();
+    let lock = repo.path().join(format!("{refname}.lock"));
+    if first.is_ok() || !lock.exists() {
+        return first;
+    }
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if !lock.exists() {
+            return update();
+        }
+    }
+    let _ = std::fs::remove_file(&lock);
+    update()
 }
 
 /// The identity abathur commits as: git's configured one, else a stand-in naming abathur (agents
@@ -347,7 +370,7 @@ pub fn check_out(repo: &Repository, root: &Path, current: Option<&Tree<'_>>, tar
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         // Durable all at once below: one flush for hundreds of files instead of one each.
-        super::atomic::write_with(&path, blob.content(), false)?;
+        super::atomic::write_via(&path, blob.content(), false, Some(&root.join(super::STAGING)))?;
         touched.push(rel.clone());
     }
     for rel in before.keys().filter(|r| !after.contains_key(*r)) {

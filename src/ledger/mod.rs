@@ -40,6 +40,10 @@ const VOLATILE: &str = "cache/volatile";
 
 /// Bytes of the volatile record past which the next commit records the volatile state too.
 const MAX_VOLATILE_RECORD: u64 = 256 * 1024;
+/// Where writes stage their temporary files, relative to the ledger folder.
+pub const STAGING: &str = "cache/tmp";
+/// How old a temporary file must be before the next writer sweeps it.
+pub const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A located ledger folder.
 #[derive(Clone, Debug)]
@@ -181,6 +185,8 @@ impl Ledger {
         if self.root.join(sealed::INTENT).exists() {
             sealed::recover(&self.repo()?, &self.root)?;
         }
+        sweep_stale(&self.staging_dir());
+        sweep_stale(&self.cache_dir());
         Ok(Writing { ledger: self.clone(), _lock: lock })
     }
 
@@ -191,6 +197,12 @@ impl Ledger {
         self.write_staged(path, bytes, None)
     }
 
+    /// Where ledger writes stage their temporary files (`None` given): one folder, so that those a
+    /// killed writer left are found and swept without listing every folder of the ledger.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.root.join(STAGING)
+    }
+
     /// Like [`Ledger::write`], staging the temporary file in `staging` (see [`atomic::write_via`]).
     pub fn write_staged(&self, path: &Path, bytes: &[u8], staging: Option<&Path>) -> Result<bool> {
         let path = checked_path(&self.root, &self.rel(path))?;
@@ -198,7 +210,8 @@ impl Ledger {
             return Ok(false);
         }
         self.mark_uncommitted(&path)?;
-        atomic::write_via(&path, bytes, true, staging)?;
+        let staging = staging.map(Path::to_path_buf).unwrap_or_else(|| self.staging_dir());
+        atomic::write_via(&path, bytes, true, Some(&staging))?;
         Ok(true)
     }
 
@@ -276,6 +289,19 @@ impl Ledger {
             let _ = std::fs::remove_file(self.root.join(log));
         }
         Ok(committed)
+    }
+}
+
+/// Removes temporary files a killed writer left in `staging`. The caller holds the lock, so no
+/// ledger write is in flight; a file younger than a minute could still be a cache writer's.
+fn sweep_stale(staging: &Path) {
+    let Ok(entries) = std::fs::read_dir(staging) else { return };
+    for entry in entries.flatten() {
+        let stale =
+            entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMP));
+        if stale && entry.file_name().to_string_lossy().starts_with(atomic::TEMP_PREFIX) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

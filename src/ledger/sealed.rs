@@ -86,8 +86,10 @@ fn finish(repo: &Repository, root: &Path, prepared: &Prepared) -> Result<Oid> {
             Ok(existing) if existing.target() == Some(tag_object) => {}
             Ok(_) => return Err(Error::conflict(format!("tag {} exists already with another value", prepared.tag))),
             Err(_) => {
-                repo.reference(&name, tag_object, false, "abathur: gate tag")
-                    .map_err(|e| git_error(&format!("creating tag {}", prepared.tag), e))?;
+                history::clearing_stale_lock(repo, &name, || {
+                    repo.reference(&name, tag_object, false, "abathur: gate tag")
+                })
+                .map_err(|e| git_error(&format!("creating tag {}", prepared.tag), e))?;
             }
         }
     }

@@ -262,13 +262,19 @@ impl Service {
         };
         let new: Vec<_> =
             after.iter().filter(|p| !before.iter().any(|b| b.file == p.file && b.message == p.message)).collect();
-        if let Some(bad) = new.iter().find(|p| p.message.contains("dependency cycle")) {
+        if let Some(bad) = new.iter().find(|p| p.message.contains("dependency cycle") || p.message.contains(" forks: "))
+        {
             history::check_out(repo, root, Some(&merged_tree), &our_tree)?;
+            let hint = if bad.message.contains(" forks: ") {
+                "the same gate was decided here and on another machine, and only one decision may stand: agree which, then remove the other from the ledger it was made in (its gates/ files, follow-up tasks and tag) before syncing"
+            } else {
+                "change the ledger here so the two agree (for example drop one prerequisite), then sync again"
+            };
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!("merging the remote's ledger would leave it invalid: {}: {}", bad.file, bad.message),
             )
-            .hint("change the ledger here so the two agree (for example drop one prerequisite), then sync again"));
+            .hint(hint));
         }
         let mut message = String::from("abathur: sync (merge)\n\n");
         for file in &received {
