@@ -113,6 +113,32 @@ impl Service {
         Ok(CheckReport { tasks_checked: tasks.len(), problems })
     }
 
+    /// Why one ledger file (relative to the ledger folder) cannot be read on its own, leaving rules
+    /// across files aside: what a hand edit must never commit (a conflict marker, a broken field).
+    pub fn unreadable(&self, rel: &str) -> Option<crate::Error> {
+        let path = self.ledger.root().join(rel);
+        if !path.exists() {
+            return None;
+        }
+        let text = match crate::queue::store::read_limited(&path) {
+            Ok(text) => text,
+            Err(e) => return Some(e),
+        };
+        let folder = rel.split('/').next().unwrap_or("");
+        let parsed = match folder {
+            "tasks" if rel.ends_with(".toml") => {
+                crate::queue::task::TaskRecord::from_toml(&text, &path).and_then(|r| r.validate()).map(|_| ())
+            }
+            "gates" if rel.ends_with(".toml") => crate::gate::record::GateRecord::from_toml(&text, &path).map(|_| ()),
+            "milestones" => crate::milestone::record::MilestoneRecord::from_toml(&text, &path).map(|_| ()),
+            "decisions" => crate::decision::record::Decision::parse(&text, &path).map(|_| ()),
+            "memory" if rel.ends_with(".md") => crate::memory::entry::Entry::parse(&text, &path).map(|_| ()),
+            "config.toml" => crate::config::Config::load(&path).map(|_| ()),
+            _ => Ok(()),
+        };
+        parsed.err()
+    }
+
     /// What a killed writer left: temporary files anywhere in the ledger (in the staging folder,
     /// only those old enough for the next writer to sweep), and a signed change not yet applied.
     fn leftovers(&self) -> Vec<Problem> {

@@ -649,6 +649,18 @@ fn hand_edits_are_committed_by_ledger_commit() {
     assert!(repo.git(&["log", "-1", "--format=%B", "abathur-ledger"]).contains("Who may sign"));
     assert_eq!(repo.git(&["show", "abathur-ledger:allowed_signers"]), std::fs::read_to_string(&policy).unwrap());
     assert_eq!(repo.json(&["ledger", "status"])["uncommitted"], serde_json::json!([]));
+
+    // A hand edit that leaves conflict markers in a task file is never committed (sync records hand
+    // edits through the same code).
+    let id = repo.add(&["Edited by hand"]);
+    let task = ledger_dir(&repo).join("tasks").join(format!("{id}.toml"));
+    let text = std::fs::read_to_string(&task).unwrap();
+    std::fs::write(&task, format!("<<<<<<< ours\n{text}=======\n{text}>>>>>>> theirs\n")).unwrap();
+    let tip = repo.git(&["rev-parse", "abathur-ledger"]);
+    let err = repo.fails(&["ledger", "commit", "-m", "oops"], 1);
+    assert!(err.contains(&format!("{id}.toml")) && err.contains("changed by hand and is not valid"), "{err}");
+    assert!(err.contains("line 1"), "the error says where: {err}");
+    assert_eq!(repo.git(&["rev-parse", "abathur-ledger"]), tip, "nothing committed");
 }
 
 #[test]

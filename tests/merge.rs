@@ -68,6 +68,14 @@ fn different_fields_merge_cleanly_and_a_completion_survives_a_claim() {
         t.insert("description".into(), s("Task number 0, reworded.\n\nLine one.\nLine two."));
         t.insert("prerequisites".into(), Value::Array(vec![s(&ids[1])]));
         t.insert("state".into(), s("running"));
+        let mut lease = toml::map::Map::new();
+        lease.insert("lease_id".into(), s("l-two"));
+        lease.insert("holder".into(), s("agent-two"));
+        for at in ["claimed_at", "renewed_at"] {
+            lease.insert(at.into(), s("2026-12-02T00:00:00.000Z"));
+        }
+        lease.insert("expires_at".into(), s("2026-12-02T00:10:00.000Z"));
+        t.insert("lease".into(), Value::Table(lease));
         t.insert("started_at".into(), s("2026-12-02T00:00:00.000Z"));
         t.insert("last_updated_at".into(), s("2026-12-02T00:00:00.000Z"));
     });

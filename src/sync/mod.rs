@@ -202,6 +202,11 @@ impl Service {
         if changed.is_empty() {
             return Ok(0);
         }
+        // Hand edits are committed only when valid: never conflict markers or a broken file.
+        if let Some(bad) = changed.iter().find_map(|f| self.unreadable(f)) {
+            return Err(Error::new(ErrorKind::Validation, format!("a ledger file was changed by hand and is not valid: {}", bad.message))
+            .hint("fix the file (`abathur check` lists every problem) or restore it (`abathur ledger status` shows what changed), then try again"));
+        }
         let mut message = crate::git::ledger_message::message_for(repo, self.ledger.root(), &changed);
         if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty())
             && let Some((subject, rest)) = message.split_once("\n\n")
