@@ -148,7 +148,8 @@ echo >> "$OUT"
 kill $DAEMON 2>/dev/null || true
 cd "$ROOT"
 
-# Gate check and decision end to end on the 10,000-task ledger (unsigned: the signer's own time excluded).
+# Gate check and decision end to end on the 10,000-task ledger (unsigned: the signer's own time
+# excluded), then reads and claims with signed gates in force.
 fresh 10000
 git config user.name Bench && git config user.email bench@example.com
 git commit -q --allow-empty -m seed
@@ -161,6 +162,20 @@ hyperfine -N --warmup 3 --runs 30 --export-json "$WORK/gate.json" \
     -n "gate check M1 (JUnit 500 cases, LCOV 200 files, bench)" "$BIN gate check M1 --junit junit.xml --lcov lcov.info --bench bench.json" \
     -n "gate approve M1 --unsigned (report, record, commit, tag)" "$BIN -q gate approve M1 -r bench --unsigned" > /dev/null
 table "$WORK/gate.json" >> "$OUT"
+# With gates in force: M1-M3 approved with a real ssh key; every read judges the latest decisions
+# (cached verdicts), and afresh when the cache is gone (two git verifications per gate).
+ssh-keygen -q -t ed25519 -N "" -f "$WORK/key"
+git config gpg.format ssh && git config user.signingkey "$WORK/key"
+echo "bench@example.com namespaces=\"git\" $(cat "$WORK/key.pub")" > .git/abathur/allowed_signers
+"$BIN" -q ledger commit -m "Who may sign" > /dev/null
+for m in M1 M2 M3; do "$BIN" -q gate approve "$m" -r bench > /dev/null; done
+hyperfine -N --warmup 3 --runs 50 --export-json "$WORK/gated.json" \
+    -n "task get, gates M1-M3 signed (verdicts cached)" "$BIN task get $ID" \
+    -n "task claim, gates M1-M3 signed (verdicts cached)" "$BIN -q task claim" > /dev/null
+table "$WORK/gated.json" skip-header >> "$OUT"
+hyperfine -N --runs 20 --prepare "rm -f .git/abathur/cache/gate-verdicts.json" --export-json "$WORK/judged.json" \
+    -n "task get, the 3 verdicts judged afresh" "$BIN task get $ID" > /dev/null
+table "$WORK/judged.json" skip-header >> "$OUT"
 echo >> "$OUT"
 cd "$ROOT"
 
