@@ -162,8 +162,12 @@ hyperfine -N --warmup 3 --runs 30 --export-json "$WORK/gate.json" \
     -n "gate check M1 (JUnit 500 cases, LCOV 200 files, bench)" "$BIN gate check M1 --junit junit.xml --lcov lcov.info --bench bench.json" \
     -n "gate approve M1 --unsigned (report, record, commit, tag)" "$BIN -q gate approve M1 -r bench --unsigned" > /dev/null
 table "$WORK/gate.json" >> "$OUT"
-# With gates in force: M1-M3 approved with a real ssh key; every read judges the latest decisions
-# (cached verdicts), and afresh when the cache is gone (two git verifications per gate).
+# With gates in force, on a fresh copy: M1-M3 approved with a real ssh key; every read judges the
+# latest decisions (cached verdicts), and afresh when the cache is gone (two git verifications each).
+fresh 10000
+git config user.name Bench && git config user.email bench@example.com
+git commit -q --allow-empty -m seed
+"$BIN" -q milestone add --example seed-plan > /dev/null
 ssh-keygen -q -t ed25519 -N "" -f "$WORK/key"
 git config gpg.format ssh && git config user.signingkey "$WORK/key"
 echo "bench@example.com namespaces=\"git\" $(cat "$WORK/key.pub")" > .git/abathur/allowed_signers

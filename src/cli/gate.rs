@@ -247,7 +247,12 @@ fn render_verify(r: &crate::gate::verify::VerifyReport) -> String {
 }
 
 fn narrate(ui: &Ui, r: &DecideReply) {
-    let signed = if r.signed { "signed" } else { "UNSIGNED (pending a signature)" };
+    let signed = match (r.signed, r.decision.opens(), r.next_milestone_opens) {
+        (true, _, _) => "signed",
+        (false, true, true) => "UNSIGNED, counted: the ledger allows unsigned decisions",
+        (false, true, false) => "UNSIGNED: pending a signature, it opens nothing",
+        (false, false, _) => "UNSIGNED",
+    };
     ui.status(format!(
         "Gate {}: {} recorded in commit {} and tag {} ({signed}).",
         r.milestone,

@@ -296,10 +296,10 @@ impl Ledger {
 /// ledger write is in flight; a file younger than a minute could still be a cache writer's.
 fn sweep_stale(staging: &Path) {
     let Ok(entries) = std::fs::read_dir(staging) else { return };
-    for entry in entries.flatten() {
+    for entry in entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(atomic::TEMP_PREFIX)) {
         let stale =
             entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMP));
-        if stale && entry.file_name().to_string_lossy().starts_with(atomic::TEMP_PREFIX) {
+        if stale {
             let _ = std::fs::remove_file(entry.path());
         }
     }
