@@ -185,6 +185,12 @@ fn a_re_pointed_tag_or_a_decision_commit_that_changes_a_task_opens_nothing() {
     assert!(why.contains("not in the signed commit"), "{why}");
     assert_eq!(repo.run(&["gate", "verify"]).status.code(), Some(1));
 
+    // An unsigned annotated tag under the same name, on the right commit.
+    git_with(&repo, &["tag", "-f", "-a", "-m", "Gate M1: approve", &tag, &decision], &[]);
+    let (status, why) = gate_of(&repo, &m2);
+    assert_eq!(status, "blocked", "{why}");
+    assert!(why.contains("verify-tag: not signed"), "{why}");
+
     // Put back, it counts again (the verdict depends on nothing else).
     git_with(&repo, &["tag", "-f", "-s", "-m", "Gate M1: approve", &tag, &decision], &[]);
     assert_eq!(gate_of(&repo, &m2).0, "ready");
