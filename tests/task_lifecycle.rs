@@ -203,6 +203,28 @@ fn an_expired_lease_returns_the_task_and_the_late_holder_is_refused() {
 }
 
 #[test]
+fn a_lease_lapsing_past_max_retries_fails_the_task_for_good_and_cascades_like_task_fail() {
+    let repo = Repo::new();
+    let a = repo.add(&["Job that dies with its agent", "--lease-timeout", "60s", "--max-retries", "0"]);
+    let b = repo.add(&["Waits on it", "--after", &a]);
+    let c = repo.add(&["Waits on that", "--after", &b]);
+    let other = repo.add(&["Unrelated", "-p", "1"]);
+    repo.json_env(&["task", "claim", "--task", &a, "--agent", "doomed"], "ABATHUR_NOW", "2030-01-01T00:00:00Z");
+    // The next claim, after the lease lapsed, settles it: failed in its file, dependents cancelled.
+    let later = "2030-01-01T00:05:00Z";
+    let next = repo.json_env(&["task", "claim"], "ABATHUR_NOW", later);
+    assert_eq!(next["task"]["id"], other.as_str());
+    let file = std::fs::read_to_string(repo.tasks_dir().join(format!("{a}.toml"))).unwrap();
+    assert!(file.contains("state = \"failed\""), "{file}");
+    for dependent in [&b, &c] {
+        let got = repo.json_env(&["task", "get", dependent], "ABATHUR_NOW", later);
+        assert_eq!(got["status"], "cancelled", "{got}");
+        assert!(got.to_string().contains(&format!("prerequisite {a} failed")), "{got}");
+    }
+    repo.ok(&["check"]);
+}
+
+#[test]
 fn cancel_cascades_to_unfinished_dependents_and_reports_them() {
     let repo = Repo::new();
     let a = repo.add(&["A"]);

@@ -432,6 +432,7 @@ impl Service {
         let mut candidates = claim_candidates(&view, agent_type);
         let claimed = {
             let _lock = self.ledger.lock()?;
+            self.settle_lapsed(&view)?;
             self.claim_first(&view, &mut candidates, &agent, req.lease_seconds)?
         };
         if let Some(reply) = claimed {
@@ -460,6 +461,34 @@ impl Service {
                 "no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff{why}"
             )),
         })
+    }
+
+    /// Fails for good every task whose lease lapsed with no retry left, and cancels its dependents,
+    /// exactly as `task fail` does: readers already show it failed, but only a write makes it so and
+    /// frees what waits on it. Claims run it, since that is when work is looked for. The caller holds
+    /// the lock.
+    fn settle_lapsed(&self, view: &QueueView) -> Result<()> {
+        let now = self.clock.now();
+        let lapsed: Vec<Id> = view
+            .heads
+            .iter()
+            .filter(|h| {
+                h.state == State::Running
+                    && h.retry_count >= h.max_retries
+                    && h.lease_expires_at.is_some_and(|t| t <= now)
+            })
+            .map(|h| h.id)
+            .collect();
+        for id in lapsed {
+            let mut record = self.tasks.read(&id)?;
+            if settle_expired(&mut record, now).is_none() || record.state != State::Failed {
+                continue;
+            }
+            self.tasks.write(&record)?;
+            self.publish_settled(&id, ClaimState::Finished("failed".into()));
+            self.cascade_cancel(view, &id, now, &format!("prerequisite {id} failed"))?;
+        }
+        Ok(())
     }
 
     fn claim_one(&self, text: &str, agent: &str, lease_seconds: Option<u64>) -> Result<ClaimReply> {
