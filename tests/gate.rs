@@ -99,6 +99,9 @@ fn approve_is_a_signed_commit_and_tag_that_git_verifies_and_opens_the_next_miles
 #[test]
 fn conditional_revise_and_escalate_change_the_ledger_as_the_seed_says() {
     let repo = signed_repo();
+    repo.add(&["Schema", "-m", "M1", "-t", "database-schema-implementer"]);
+    repo.add(&["Indexes", "-m", "M1", "-t", "database-schema-implementer"]);
+    repo.add(&["Docs", "-m", "M1", "-t", "technical-writer"]);
     let m2 = repo.add(&["M2 work", "-m", "M2"]);
     let m3 = repo.add(&["M3 work", "-m", "M3"]);
     // Gates are decided in order.
@@ -122,6 +125,7 @@ fn conditional_revise_and_escalate_change_the_ledger_as_the_seed_says() {
     let follow = cond["follow_up_task_ids"].as_array().unwrap();
     assert_eq!(follow.len(), 2);
     let first = repo.json(&["task", "get", follow[0].as_str().unwrap()]);
+    assert_eq!(first["agent_type"], "database-schema-implementer", "the type of the milestone's own work: {first}");
     assert_eq!(first["milestone"], "M1");
     assert_eq!(first["base_priority"], 8, "a high issue gets a high priority");
     assert!(first["summary"].as_str().unwrap().contains("(high): coverage is 88%"));
@@ -129,12 +133,26 @@ fn conditional_revise_and_escalate_change_the_ledger_as_the_seed_says() {
     assert_eq!(repo.json(&["task", "get", &m2])["status"], "ready");
     assert_eq!(repo.json(&["task", "get", &m3])["status"], "blocked");
 
-    // revise: revision tasks in M2; M3 stays shut.
-    let revise =
-        repo.json(&["gate", "revise", "M2", "-r", "Significant gaps", "--issue", "critical: versioning overwrites"]);
+    // revise: revision tasks in M2; M3 stays shut. An agent deciding names itself and the type.
+    let revise = repo.json(&[
+        "gate",
+        "revise",
+        "M2",
+        "-r",
+        "Significant gaps",
+        "--issue",
+        "critical: versioning overwrites",
+        "--agent-type",
+        "memory-implementer",
+        "--agent",
+        "orchestrator-7",
+    ]);
     assert_eq!(revise["next_milestone_opens"], false);
     let revision = repo.json(&["task", "get", revise["follow_up_task_ids"][0].as_str().unwrap()]);
     assert_eq!(revision["milestone"], "M2");
+    assert_eq!(revision["agent_type"], "memory-implementer");
+    assert_eq!(revision["created_by"], "orchestrator-7");
+    assert_eq!(revision["source"], "agent_planner");
     assert_eq!(revision["base_priority"], 10);
     assert_eq!(repo.json(&["task", "get", &m3])["status"], "blocked");
 

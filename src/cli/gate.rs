@@ -69,6 +69,12 @@ pub struct DecideArgs {
     /// Issues from a file, one "severity: description" per line (blank lines and # comments skipped)
     #[arg(long, value_name = "FILE")]
     pub issues_file: Option<std::path::PathBuf>,
+    /// Agent type of the follow-up or revision tasks (default: the type most of the milestone's tasks have)
+    #[arg(long, short = 't', value_name = "TYPE")]
+    pub agent_type: Option<String>,
+    /// The agent deciding, when one does: recorded as the creator of the tasks it makes
+    #[arg(long)]
+    pub agent: Option<String>,
     /// Evidence to record with the decision, as for `gate check`
     #[command(flatten)]
     pub evidence: EvidenceArgs,
@@ -125,6 +131,8 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
             next_context,
             unsigned,
             issues_file,
+            agent_type,
+            agent,
             evidence,
         } = args;
         if let Some(path) = issues_file {
@@ -142,6 +150,8 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
             recommendations,
             next_milestone_context: next_context,
             unsigned,
+            agent_type,
+            agent,
         };
         let reply = service.gate_decide(req)?;
         narrate(ui, &reply);

@@ -36,6 +36,14 @@ pub struct DecideRequest {
     /// Record without signing, marked unsigned (pending a signature).
     #[serde(default)]
     pub unsigned: bool,
+    /// Agent type of the follow-up or revision tasks (default: the type most of the milestone's
+    /// tasks have, else the configured default).
+    #[serde(default)]
+    pub agent_type: Option<String>,
+    /// The agent deciding, when one does: recorded as the creator (`created_by`, source agent) of
+    /// the tasks the decision makes; `decided_by` stays the signing identity.
+    #[serde(default)]
+    pub agent: Option<String>,
     /// Evidence to embed (as for `gate check`); the milestone is taken from `milestone`.
     #[serde(default)]
     pub evidence: Option<crate::gate::check::CheckRequest>,
@@ -93,6 +101,13 @@ pub struct GateStatusReply {
     pub gates: Vec<GateStatus>,
     /// Set while an escalation pauses every claim.
     pub paused: Option<String>,
+}
+
+/// Who makes a decision's tasks, and for whom.
+struct Maker<'a> {
+    by: &'a str,
+    agent: bool,
+    agent_type: &'a str,
 }
 
 impl Service {
@@ -189,6 +204,12 @@ impl Service {
         }
         let context = req.next_milestone_context.clone().unwrap_or_default();
         check_chars("next_milestone_context", &context, 10_000)?;
+        if let Some(t) = &req.agent_type {
+            crate::queue::task::validate_name("agent_type", t)?;
+        }
+        if let Some(a) = &req.agent {
+            check_chars("agent", a, 200)?;
+        }
         if decision == Decision::Conditional && issues.is_empty() {
             return Err(Error::invalid(
                 "issues",
@@ -230,8 +251,17 @@ impl Service {
             let mut follow_ups = Vec::new();
             if matches!(decision, Decision::Conditional | Decision::Revise) {
                 let kind = if decision == Decision::Conditional { "Follow-up" } else { "Revision" };
+                let agent_type = match &req.agent_type {
+                    Some(t) => t.clone(),
+                    None => self.milestone_agent_type(&milestone.id)?,
+                };
+                let maker = Maker {
+                    by: req.agent.as_deref().unwrap_or(&decided_by),
+                    agent: req.agent.is_some(),
+                    agent_type: &agent_type,
+                };
                 for issue in &issues {
-                    let task = self.gate_task(&milestone.id, &id, kind, issue, &decided_by, now);
+                    let task = self.gate_task(&milestone.id, &id, kind, issue, &maker, now);
                     files.push((self.ledger.rel(&self.tasks.path(&task.id)), task.to_toml().into_bytes()));
                     follow_ups.push(task.id);
                 }
@@ -369,15 +399,28 @@ impl Service {
         }
     }
 
+    /// The agent type most of a milestone's tasks have (ties: the first in name order), else the
+    /// configured default: whoever did the milestone's work picks up its follow-ups.
+    fn milestone_agent_type(&self, milestone: &str) -> Result<String> {
+        let records = self.tasks.load()?;
+        let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for h in records.tasks.iter().filter(|h| h.milestone.map(|m| records.symbols.name(m)) == Some(milestone)) {
+            *counts.entry(records.symbols.name(h.agent_type)).or_default() += 1;
+        }
+        let best = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(t, _)| t.to_string());
+        Ok(best.unwrap_or_else(|| self.config.queue.default_agent_type.clone()))
+    }
+
     fn gate_task(
         &self,
         milestone: &str,
         gate: &Id,
         kind: &str,
         issue: &Issue,
-        by: &str,
+        maker: &Maker<'_>,
         now: crate::time::Timestamp,
     ) -> TaskRecord {
+        let by = maker.by;
         let severity =
             serde_json::to_value(issue.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         let description = format!("{kind} from gate {milestone} ({severity}): {}", issue.description);
@@ -389,6 +432,10 @@ impl Service {
             crate::gate::record::Severity::Low => 4,
         };
         task.milestone = Some(milestone.to_string());
+        task.agent_type = maker.agent_type.to_string();
+        if maker.agent {
+            task.source = crate::queue::task::Source::AgentPlanner;
+        }
         task.created_by = Some(by.chars().take(200).collect());
         task.input_data =
             Some(serde_json::json!({ "gate_decision": gate.to_string(), "severity": issue.severity }).to_string());
