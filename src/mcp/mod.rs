@@ -34,9 +34,17 @@ impl AbathurServer {
         AbathurServer { service, tool_router: AbathurServer::tools() }
     }
 
-    /// Every tool the server offers.
+    /// Every tool the server offers, with its schema compacted (see [`compact`]).
     fn tools() -> ToolRouter<AbathurServer> {
-        AbathurServer::task_router() + AbathurServer::gate_router() + AbathurServer::memory_router()
+        let mut router = AbathurServer::task_router() + AbathurServer::gate_router() + AbathurServer::memory_router();
+        for route in router.map.values_mut() {
+            let mut schema = serde_json::Value::Object((*route.attr.input_schema).clone());
+            compact(&mut schema);
+            if let serde_json::Value::Object(map) = schema {
+                route.attr.input_schema = std::sync::Arc::new(map);
+            }
+        }
+        router
     }
 
     /// Runs one service call off the async executor and shapes its outcome as a tool result: the reply
@@ -73,6 +81,45 @@ impl ServerHandler for AbathurServer {
                  type, heartbeat while you work, then complete it with a result or fail it with an error. \
                  Record what you learn with memory_add; find what the project knows with search.",
             )
+    }
+}
+
+/// Shrinks a generated JSON schema without changing what it accepts, since every agent pays for
+/// `tools/list` in context: no `$schema`, string enums as `enum` instead of a `oneOf` of described
+/// constants (the tool's description says what they mean), no `null`, `[]` or `false` defaults (the
+/// absence of a field means the same), and doc comments' line breaks as spaces.
+fn compact(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            map.remove("$schema");
+            if matches!(map.get("default"), Some(Value::Null | Value::Bool(false)))
+                || map.get("default").is_some_and(|d| d.as_array().is_some_and(Vec::is_empty))
+            {
+                map.remove("default");
+            }
+            if let Some(Value::String(text)) = map.get_mut("description") {
+                *text = text.replace('\n', " ");
+            }
+            let constants: Option<Vec<Value>> = map.get("oneOf").and_then(Value::as_array).and_then(|items| {
+                items
+                    .iter()
+                    .map(|item| {
+                        (item.get("type") == Some(&Value::from("string"))).then(|| item.get("const").cloned()).flatten()
+                    })
+                    .collect()
+            });
+            if let Some(constants) = constants {
+                map.remove("oneOf");
+                map.insert("type".into(), Value::from("string"));
+                map.insert("enum".into(), Value::Array(constants));
+            }
+            for v in map.values_mut() {
+                compact(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(compact),
+        _ => {}
     }
 }
 

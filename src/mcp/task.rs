@@ -1,5 +1,5 @@
-//! The task tools: the seed's six (names, parameters and reply fields unchanged) and the four an
-//! agent needs to work a task: claim, heartbeat, complete, fail.
+//! The task tools: the seed's six (names, parameters and reply fields unchanged), the four an agent
+//! needs to work a task (claim, heartbeat, complete, fail), and the orchestrator's update.
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
@@ -51,6 +51,20 @@ impl AbathurServer {
     )]
     async fn task_queue_status(&self, Parameters(_): Parameters<NoParams>) -> CallToolResult {
         self.call(move |s| s.task_queue_status()).await
+    }
+
+    #[tool(
+        description = "Change a task that is not finished: summary, base_priority 0-10, deadline (\"\" removes), agent_type, milestone (\"\" removes), add_prerequisites / remove_prerequisites (a cycle is refused). Returns the task as task_get does.",
+        annotations(
+            title = "Update task",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn task_update(&self, Parameters(req): Parameters<UpdateRequest>) -> CallToolResult {
+        self.call(move |s| s.task_update(req)).await
     }
 
     #[tool(
