@@ -183,6 +183,11 @@ table "$WORK/judged.json" skip-header >> "$OUT"
 echo >> "$OUT"
 cd "$ROOT"
 
+# A waiting claim's wake-up, on an empty ledger (nothing ready until the task is added).
+mkdir -p "$WORK/wait" && (cd "$WORK/wait" && git init -q && "$BIN" -q init > /dev/null)
+python3 "$ROOT/scripts/bench_wait.py" "$BIN" "$WORK/wait" 20 >> "$OUT"
+echo >> "$OUT"
+
 # MCP latency through stdio on the 10,000-task ledger, measured by the official Python SDK client.
 if python3 -c 'import mcp' 2>/dev/null; then
     fresh 10000

@@ -92,6 +92,9 @@ fn approve_is_a_signed_commit_and_tag_that_git_verifies_and_opens_the_next_miles
         assert!(report.contains(section), "report lacks {section}");
     }
     assert_eq!(repo.json(&["task", "get", &m2])["status"], "ready");
+    let claim = repo.json(&["task", "claim"]);
+    assert_eq!(claim["task"]["id"], m2.as_str());
+    assert_eq!(claim["milestone_context"], "Start with sessions", "the context is handed over: {claim}");
     assert_eq!(repo.json(&["gate", "status"])["gates"][0]["state"], "approve");
     assert_eq!(repo.json(&["milestone", "show", "M1"])["gate"], "approve");
 }
@@ -160,6 +163,9 @@ fn conditional_revise_and_escalate_change_the_ledger_as_the_seed_says() {
     repo.ok(&["gate", "escalate", "M2", "-r", "Fundamental design problem"]);
     let status = repo.json(&["gate", "status"]);
     assert!(status["paused"].as_str().unwrap().contains("abathur gate resolve M2"), "{status}");
+    let claim = repo.json(&["task", "claim"]);
+    assert_eq!(claim["claimed"], false);
+    assert!(claim["paused"].as_str().unwrap().contains("Fundamental design problem"), "said plainly: {claim}");
     assert_eq!(repo.json(&["task", "get", &m2])["status"], "blocked");
     assert_eq!(repo.json(&["task", "claim"])["claimed"], false, "escalation pauses every claim, M1's too");
     let err = repo.fails(&["gate", "resolve", "M1", "-r", "x"], 3);

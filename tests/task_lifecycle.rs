@@ -437,3 +437,36 @@ fn complete_lists_a_dependent_whose_other_prerequisite_finished_earlier() {
     expected.sort();
     assert_eq!(unblocked, expected);
 }
+
+#[test]
+fn a_waiting_claim_takes_the_task_that_becomes_ready_instead_of_polling() {
+    let repo = Repo::new();
+    let empty = repo.json(&["task", "claim", "--wait", "200ms"]);
+    assert_eq!(empty["claimed"], false, "nothing appeared within the wait: {empty}");
+    let first = repo.add(&["First step"]);
+    let second = repo.add(&["Second step", "--after", &first]);
+    let lease = repo.json(&["task", "claim"])["lease_id"].as_str().unwrap().to_string();
+    // An implementer waits for work; it arrives when the first step completes in another process.
+    let mut waiting = repo
+        .cmd(&["--json", "task", "claim", "--wait", "60s", "--agent", "patient"])
+        .env("ABATHUR_DEBUG_CACHE", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it says it waits (it found nothing ready), the work arrives.
+    let mut stderr = std::io::BufReader::new(waiting.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("waiting for the ledger to change") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0, "the claim never waited");
+    }
+    repo.ok(&["task", "complete", &first, "--lease", &lease]);
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", crate::common::describe(&out));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["claimed"], true, "{got}");
+    assert_eq!(got["task"]["id"], second.as_str());
+    let err = repo.fails(&["--json", "task", "claim", "--wait", "11m"], 1);
+    assert!(err.contains("wait_seconds must be between 0 and 600"), "{err}");
+}

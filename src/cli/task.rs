@@ -166,6 +166,9 @@ pub struct ClaimArgs {
     /// Lease length, e.g. 10m (default: the task's lease timeout)
     #[arg(long, value_parser = humantime::parse_duration)]
     pub lease: Option<Duration>,
+    /// When nothing is ready, wait up to this long (e.g. 30s, at most 10m) for a task to become ready
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
 }
 
 /// Renew a lease
@@ -450,6 +453,7 @@ fn cmd_task_claim(ui: &Ui, service: &Service, args: ClaimArgs) -> Result<()> {
         agent_type: args.agent_type,
         agent: args.agent,
         lease_seconds: args.lease.map(|d| d.as_secs()),
+        wait_seconds: args.wait.map(|d| d.as_secs_f64()),
     };
     let reply = service.task_claim(req)?;
     if let Some(message) = &reply.message {

@@ -90,7 +90,7 @@ impl AbathurServer {
     }
 
     #[tool(
-        description = "Claim the best ready task (optionally only of agent_type), or the task named by task_id, under a lease. Returns claimed, the task, lease_id and lease_expires_at. Renew with task_heartbeat before it expires; finish with task_complete or task_fail, passing lease_id.",
+        description = "Claim the best ready task (optionally only of agent_type), or the task named by task_id, under a lease; wait_seconds (up to 600) waits for one to become ready instead of polling. Returns claimed, the task, lease_id, lease_expires_at, milestone_context (handed over by the gate that opened the task's milestone), and paused while an escalation stops all claims. Renew with task_heartbeat before it expires; finish with task_complete or task_fail, passing lease_id.",
         annotations(
             title = "Claim task",
             read_only_hint = false,

@@ -329,6 +329,10 @@ pub struct ClaimRequest {
     /// Lease length in seconds (default: the task's lease_timeout_seconds).
     #[serde(default)]
     pub lease_seconds: Option<u64>,
+    /// When nothing is ready, wait up to this many seconds (at most 600) for a task to become
+    /// ready, instead of polling: the claim returns as soon as one does.
+    #[serde(default)]
+    pub wait_seconds: Option<f64>,
 }
 
 /// Reply of `task_claim`.
@@ -350,6 +354,13 @@ pub struct ClaimReply {
     /// Why nothing was claimed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Set while an escalation pauses every claim: which gate, why, and what a human must run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
+    /// The context the decision that opened the claimed task's milestone handed over to its agents
+    /// (`next_milestone_context` of the previous milestone's latest decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone_context: Option<String>,
 }
 
 /// `task_heartbeat`: renew a lease.

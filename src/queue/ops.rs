@@ -413,6 +413,64 @@ impl Service {
 
     /// `task_claim`: the best ready task (optionally of one agent type), taken under a lease.
     pub fn task_claim(&self, req: ClaimRequest) -> Result<ClaimReply> {
+        let wait = match req.wait_seconds {
+            None => std::time::Duration::ZERO,
+            Some(s) if (0.0..=MAX_CLAIM_WAIT_SECONDS).contains(&s) => std::time::Duration::from_secs_f64(s),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "wait_seconds",
+                    format!("wait_seconds must be between 0 and {MAX_CLAIM_WAIT_SECONDS}"),
+                ));
+            }
+        };
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let mut reply = self.claim_now(&req)?;
+            if reply.claimed || std::time::Instant::now() >= deadline {
+                if let Some(task) = &reply.task {
+                    reply.milestone_context = self.handed_over(task.milestone.as_deref());
+                }
+                return Ok(reply);
+            }
+            self.wait_for_change(deadline);
+        }
+    }
+
+    /// Sleeps until the ledger's tasks, gates or milestones change, a second passes (retry backoff
+    /// and leases run out with no file changing), or `deadline`.
+    fn wait_for_change(&self, deadline: std::time::Instant) {
+        let root = self.ledger.root();
+        let stamp = || -> Vec<Option<std::time::SystemTime>> {
+            ["tasks", "gates", "milestones"]
+                .iter()
+                .map(|d| std::fs::metadata(root.join(d)).and_then(|m| m.modified()).ok())
+                .collect()
+        };
+        let before = stamp();
+        store::debug_note(|| "claim: nothing is ready; waiting for the ledger to change".into());
+        let until = deadline.min(std::time::Instant::now() + std::time::Duration::from_secs(1));
+        while std::time::Instant::now() < until {
+            std::thread::sleep(CLAIM_WAIT_POLL);
+            if stamp() != before {
+                return;
+            }
+        }
+    }
+
+    /// The context the decision that opened `milestone` handed over: the previous milestone's latest
+    /// decision's `next_milestone_context`.
+    fn handed_over(&self, milestone: Option<&str>) -> Option<String> {
+        let milestone = milestone?;
+        let (milestones, _) = self.milestones().ok()?;
+        let order = milestones.iter().find(|m| m.id == milestone)?.order;
+        let previous = milestones.iter().filter(|m| m.order < order).max_by_key(|m| m.order)?;
+        let records = self.gate_records();
+        let latest = crate::gate::state::latest(&records);
+        latest.get(&previous.id).map(|r| r.next_milestone_context.clone()).filter(|c| !c.is_empty())
+    }
+
+    fn claim_now(&self, req: &ClaimRequest) -> Result<ClaimReply> {
+        let req = req.clone();
         if let Some(a) = &req.agent_type {
             task::validate_name("agent_type", a)?;
         }
@@ -460,6 +518,8 @@ impl Service {
             message: Some(format!(
                 "no task is ready{who}; {waiting} waiting on prerequisites, gates or retry backoff{why}"
             )),
+            paused: fresh.gates.paused.clone(),
+            milestone_context: None,
         })
     }
 
@@ -903,6 +963,11 @@ fn claim_candidates(view: &QueueView, agent_type: Option<&str>) -> Vec<usize> {
 /// (`abathur review` shows it).
 pub const CODE_NOTE: &str = "at code ";
 
+/// The longest a claim waits for work (`wait_seconds`).
+const MAX_CLAIM_WAIT_SECONDS: f64 = 600.0;
+/// How often a waiting claim looks for a change of the ledger.
+const CLAIM_WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Candidates a claim ranks exactly before it needs more (see [`claim_candidates`]).
 const CLAIM_RANKED: usize = 128;
 
@@ -996,6 +1061,8 @@ fn claimed(mut detail: TaskDetail, lease_id: String, expires: Timestamp, scope: 
         lease_expires_at: Some(expires.to_string()),
         scope,
         message: None,
+        paused: None,
+        milestone_context: None,
     }
 }
 
