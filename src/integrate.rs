@@ -18,9 +18,27 @@ use crate::ledger::atomic;
 /// Name under which the server is registered, and the `mcp__<server>__` prefix of its tools.
 pub const SERVER_NAME: &str = "abathur";
 
-const AGENT_TEMPLATES: [(&str, &str); 2] = [
-    ("implementation-orchestrator", include_str!("../templates/agents/implementation-orchestrator.md.j2")),
-    ("implementer", include_str!("../templates/agents/implementer.md.j2")),
+/// Each agent definition with the MCP tools its role may use (`None`: every tool).
+const AGENT_TEMPLATES: [(&str, &str, Option<&[&str]>); 2] = [
+    ("implementation-orchestrator", include_str!("../templates/agents/implementation-orchestrator.md.j2"), None),
+    ("implementer", include_str!("../templates/agents/implementer.md.j2"), Some(&IMPLEMENTER_TOOLS)),
+];
+
+/// What an implementer needs to work its tasks: it cannot decide gates, cancel or re-plan others'
+/// work, delete memory or record decisions.
+pub const IMPLEMENTER_TOOLS: [&str; 12] = [
+    "task_claim",
+    "task_heartbeat",
+    "task_complete",
+    "task_fail",
+    "task_get",
+    "task_list",
+    "task_enqueue",
+    "search",
+    "memory_get",
+    "memory_list",
+    "memory_add",
+    "memory_update",
 ];
 
 /// What `init --claude` did, by path relative to the work tree.
@@ -46,14 +64,16 @@ pub struct ToolInfo {
 pub fn install_claude(worktree: &Path, ledger_root: &Path, tools: &[ToolInfo], force: bool) -> Result<ClaudeReport> {
     let mut plan: Vec<(PathBuf, Vec<u8>)> =
         vec![(worktree.join(".mcp.json"), mcp_json(&worktree.join(".mcp.json"), force)?)];
-    for (name, builtin) in AGENT_TEMPLATES {
+    for (name, builtin, allowed) in AGENT_TEMPLATES {
+        let role: Vec<ToolInfo> =
+            tools.iter().filter(|t| allowed.is_none_or(|a| a.contains(&t.name.as_str()))).cloned().collect();
         let override_path = ledger_root.join("templates/agents").join(format!("{name}.md.j2"));
         let source = match std::fs::read_to_string(&override_path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin.to_string(),
             Err(e) => return Err(Error::io(&override_path, e)),
         };
-        let rendered = render(name, &source, tools).map_err(|e| {
+        let rendered = render(name, &source, &role, tools).map_err(|e| {
             Error::new(ErrorKind::Validation, format!("template {name}.md.j2: {e}"))
                 .hint(format!("fix {} or delete it to use the built-in template", override_path.display()))
         })?;
@@ -122,12 +142,19 @@ fn mcp_json(path: &Path, force: bool) -> Result<Vec<u8>> {
     Ok((serde_json::to_string_pretty(&doc).expect("JSON values serialise") + "\n").into_bytes())
 }
 
-fn render(name: &str, source: &str, tools: &[ToolInfo]) -> std::result::Result<String, minijinja::Error> {
+/// Renders an agent definition: `tools` are its role's tools, `all_tools` every tool the server has.
+fn render(
+    name: &str,
+    source: &str,
+    tools: &[ToolInfo],
+    all: &[ToolInfo],
+) -> std::result::Result<String, minijinja::Error> {
     let mut env = minijinja::Environment::new();
     env.add_template(name, source)?;
     let mut text = env.get_template(name)?.render(minijinja::context! {
         server => SERVER_NAME,
         tools => minijinja::value::Serde(tools),
+        all_tools => minijinja::value::Serde(all),
     })?;
     text.push('\n'); // minijinja drops the template's final newline
     Ok(text)
