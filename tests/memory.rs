@@ -136,3 +136,30 @@ fn walk(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+#[test]
+fn a_memory_list_pages_through_every_entry_once_with_a_cursor() {
+    let repo = Repo::new();
+    for i in 0..12 {
+        repo.ok(&["memory", "add", "project:", &format!("k{i:02}"), &format!("value {i}")]);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = vec!["memory", "list", "--limit", "5"];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let page = repo.json(&args);
+        assert_eq!(page["total"], 12);
+        seen.extend(page["entries"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..12).map(|i| format!("k{i:02}")).collect();
+    assert_eq!(seen, expected);
+    let err = repo.fails(&["memory", "list", "--limit", "501"], 1);
+    assert!(err.contains("out of range"), "{err}");
+}

@@ -470,3 +470,43 @@ fn a_waiting_claim_takes_the_task_that_becomes_ready_instead_of_polling() {
     let err = repo.fails(&["--json", "task", "claim", "--wait", "11m"], 1);
     assert!(err.contains("wait_seconds must be between 0 and 600"), "{err}");
 }
+
+#[test]
+fn a_list_pages_through_every_task_once_with_a_cursor() {
+    let repo = Repo::new();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(repo.add(&[&format!("Task {i}"), "-p", &(i % 10).to_string()]));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut args = vec!["task", "list", "-n", "7"];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let page = repo.json(&args);
+        assert_eq!(page["total_matching"], 30 + pages.min(1), "{page}");
+        seen.extend(page["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()));
+        pages += 1;
+        if pages == 1 {
+            // The ledger changes between pages: a task is added; the walk still shows each task once.
+            repo.add(&["Added while paging", "-p", "10"]);
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 5, "30 tasks, 7 a page");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no task twice");
+    for id in &ids {
+        assert!(seen.contains(id), "{id} was skipped");
+    }
+    let err = repo.fails(&["task", "list", "--cursor", "c1.nonsense"], 1);
+    assert!(err.contains("not a cursor"), "{err}");
+}

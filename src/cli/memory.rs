@@ -103,9 +103,12 @@ pub struct ListArgs {
     /// Include expired episodic entries
     #[arg(long)]
     pub include_expired: bool,
-    /// At most this many rows
+    /// At most this many rows, 1 to 500
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    /// Show the page after this one (the cursor the previous page printed)
+    #[arg(long)]
+    pub cursor: Option<String>,
 }
 
 /// Prune options.
@@ -171,10 +174,15 @@ pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
                 memory_type: args.memory_type.map(Into::into),
                 include_expired: args.include_expired,
                 limit: Some(args.limit),
+                cursor: args.cursor,
             };
             let reply = service.memory_list(req)?;
-            if reply.total > reply.entries.len() {
-                ui.status(format!("{} of {} entries shown (--limit).", reply.entries.len(), reply.total));
+            if let Some(next) = &reply.next_cursor {
+                ui.status(format!(
+                    "{} of {} entries shown; next page: --cursor {next}",
+                    reply.entries.len(),
+                    reply.total
+                ));
             }
             ui.reply(&reply, |r| {
                 if r.entries.is_empty() {

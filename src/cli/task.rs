@@ -119,6 +119,9 @@ pub struct ListArgs {
     /// How many to show, 1 to 500
     #[arg(long, short = 'n', default_value_t = 50)]
     pub limit: u32,
+    /// Show the page after this one (the cursor the previous page printed)
+    #[arg(long)]
+    pub cursor: Option<String>,
     /// Check every task file first (catches files other tools rewrote in place)
     #[arg(long)]
     pub verify: bool,
@@ -382,8 +385,8 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
 }
 
 fn cmd_task_list(ui: &Ui, service: &Service, args: ListArgs) -> Result<()> {
-    let ListArgs { status, exclude_status, source, agent_type, milestone, limit, verify } = args;
-    let req = ListRequest { status, exclude_status, source, agent_type, milestone, limit: Some(limit), verify };
+    let ListArgs { status, exclude_status, source, agent_type, milestone, limit, cursor, verify } = args;
+    let req = ListRequest { status, exclude_status, source, agent_type, milestone, limit: Some(limit), cursor, verify };
     let reply = service.task_list(req)?;
     for w in &reply.warnings {
         ui.warn(w);
@@ -402,8 +405,8 @@ fn cmd_task_list(ui: &Ui, service: &Service, args: ListArgs) -> Result<()> {
             ]);
         }
         let mut out = if r.tasks.is_empty() { String::new() } else { format!("{t}\n") };
-        if r.total_matching > r.tasks.len() {
-            out.push_str(&format!("({} of {} shown; use --limit)\n", r.tasks.len(), r.total_matching));
+        if let Some(next) = &r.next_cursor {
+            out.push_str(&format!("({} of {} shown; next page: --cursor {next})\n", r.tasks.len(), r.total_matching));
         }
         out
     })

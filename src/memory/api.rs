@@ -121,9 +121,12 @@ pub struct MemoryListRequest {
     /// Also list expired episodic entries.
     #[serde(default)]
     pub include_expired: bool,
-    /// At most this many (default 100).
+    /// At most this many per page, 1..=500 (default 100).
     #[serde(default)]
     pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page: the entries after it.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// One row of a listing.
@@ -152,8 +155,11 @@ pub struct MemorySummary {
 pub struct MemoryListReply {
     /// Entries, by namespace then key.
     pub entries: Vec<MemorySummary>,
-    /// How many matched before the limit.
+    /// How many matched before the limit (on every page, all of them).
     pub total: usize,
+    /// Present when more entries follow: pass it as `cursor` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Reply of `memory_history`: every version, newest first.

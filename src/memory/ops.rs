@@ -142,10 +142,37 @@ impl Service {
                 entries.push(summary(&entry));
             }
         }
+        let limit = req.limit.unwrap_or(100);
+        if !(1..=500).contains(&limit) {
+            return Err(Error::invalid("limit", format!("limit {limit} is out of range; use 1 to 500")));
+        }
         entries.sort_by(|a, b| (&a.namespace, &a.key).cmp(&(&b.namespace, &b.key)));
         let total = entries.len();
-        entries.truncate(req.limit.unwrap_or(100));
-        Ok(MemoryListReply { entries, total })
+        // The order is by name, which nothing changes: the cursor is the last name shown.
+        if let Some(cursor) = &req.cursor {
+            let after = cursor
+                .strip_prefix("m1.")
+                .and_then(|hex| {
+                    (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                        .collect::<Option<Vec<u8>>>()
+                })
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| text.split_once('\n').map(|(n, k)| (n.to_string(), k.to_string())))
+                .ok_or_else(|| {
+                    Error::invalid("cursor", format!("`{cursor}` is not a cursor a memory list returned"))
+                        .hint("pass the next_cursor of the previous page, or start again without a cursor")
+                })?;
+            entries.retain(|e| (&e.namespace, &e.key) > (&after.0, &after.1));
+        }
+        let next_cursor = (entries.len() > limit).then(|| {
+            let last = &entries[limit - 1];
+            let bytes = format!("{}\n{}", last.namespace, last.key).into_bytes();
+            format!("m1.{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        });
+        entries.truncate(limit);
+        Ok(MemoryListReply { entries, total, next_cursor })
     }
 
     /// `memory_prune`: removes expired episodic entries with all their versions.

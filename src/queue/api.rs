@@ -175,9 +175,12 @@ pub struct ListRequest {
     /// Only tasks of this milestone.
     #[serde(default)]
     pub milestone: Option<String>,
-    /// 1..=500 (default 50).
+    /// 1..=500 (default 50) per page.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page: the rows after it, ranked as of the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
     /// Check every task file's fingerprint first (catches files rewritten in place by other tools;
     /// slower on large ledgers).
     #[serde(default)]
@@ -221,8 +224,11 @@ pub struct TaskSummary {
 pub struct ListReply {
     /// Matching tasks, highest calculated priority first, then oldest.
     pub tasks: Vec<TaskSummary>,
-    /// How many matched before the limit.
+    /// How many matched before the limit (on every page, all of them).
     pub total_matching: usize,
+    /// Present when more rows follow: pass it as `cursor` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
     /// Ledger files that could not be read (the rest are listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

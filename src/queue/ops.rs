@@ -18,7 +18,7 @@ use crate::ledger::remote::{ClaimState, RemoteClaims, Taken};
 use crate::queue::api::*;
 use crate::queue::store::{self, TaskHead};
 use crate::queue::task::{self, Lease, Source, State, Status, TaskRecord};
-use crate::queue::view::{self, GateBlocks, QueueView, Scope};
+use crate::queue::view::{self, GateBlocks, QueueView, RankKey, Scope};
 use crate::service::Service;
 use crate::time::Timestamp;
 
@@ -49,7 +49,7 @@ impl Service {
     /// precedence over the cache and the graph work limited to `scope`. `load` says how much to read:
     /// a lean view (see [`crate::queue::store::Finished`]) holds finished tasks in compact form.
     fn queue_view_with(&self, fresh: &[&TaskRecord], load: ViewLoad, scope: Scope<'_>) -> Result<QueueView> {
-        self.queue_view_gated(fresh, load, scope, &self.gate_blocks())
+        self.queue_view_gated(fresh, load, scope, &self.gate_blocks(), self.clock.now())
     }
 
     /// [`Service::queue_view_with`], for `gates` the caller has already read.
@@ -59,6 +59,7 @@ impl Service {
         load: ViewLoad,
         scope: Scope<'_>,
         gates: &GateBlocks,
+        now: Timestamp,
     ) -> Result<QueueView> {
         let mut heads = match load {
             ViewLoad::Lean => self.tasks.load_lean()?,
@@ -68,7 +69,7 @@ impl Service {
         for record in fresh {
             heads.refresh(record);
         }
-        Ok(QueueView::build_scoped(heads, self.clock.now(), &self.config.priority, gates, scope))
+        Ok(QueueView::build_scoped(heads, now, &self.config.priority, gates, scope))
     }
 
     /// Milestones whose tasks are held back by a gate, and whether an escalation pauses claims.
@@ -294,8 +295,11 @@ impl Service {
         if req.status.is_some() && req.exclude_status.is_some() {
             return Err(Error::invalid("exclude_status", "give either status or exclude_status, not both"));
         }
-        let view =
-            self.queue_view_with(&[], if req.verify { ViewLoad::Verified } else { ViewLoad::Full }, Scope::All)?;
+        // Every page ranks as of the first one, so a walk through the pages shows each task once.
+        let after = req.cursor.as_deref().map(ListCursor::parse).transpose()?;
+        let as_of = after.as_ref().map_or_else(|| self.clock.now(), |c| c.as_of);
+        let load = if req.verify { ViewLoad::Verified } else { ViewLoad::Full };
+        let view = self.queue_view_gated(&[], load, Scope::All, &self.gate_blocks(), as_of)?;
         let matching: Vec<usize> = (0..view.heads.len())
             .filter(|&i| {
                 let (h, d) = (&view.heads[i], &view.derived[i]);
@@ -307,10 +311,21 @@ impl Service {
             })
             .collect();
         let total_matching = matching.len();
-        let ranked = view.best(matching, limit as usize);
+        let key = |i: usize| RankKey {
+            priority: view.derived[i].calculated_priority,
+            submitted_at: view.heads[i].submitted_at,
+            id: view.heads[i].id,
+        };
+        let rest: Vec<usize> = match &after {
+            None => matching,
+            Some(c) => matching.into_iter().filter(|&i| key(i).rank(&c.last).is_gt()).collect(),
+        };
+        let more = rest.len() > limit as usize;
+        let ranked = view.best(rest, limit as usize);
+        let next_cursor = ranked.last().filter(|_| more).map(|&i| ListCursor { as_of, last: key(i) }.to_string());
         // Rows shown are read from their files, so what is displayed is exactly what is stored.
         let tasks = ranked.into_iter().filter_map(|i| self.summary(&view, i)).collect();
-        Ok(ListReply { tasks, total_matching, warnings: warnings(&view) })
+        Ok(ListReply { tasks, total_matching, next_cursor, warnings: warnings(&view) })
     }
 
     /// `task_queue_status`: totals and health of the queue.
@@ -486,7 +501,7 @@ impl Service {
         }
         let agent_type = req.agent_type.as_deref();
         let gates = self.gate_blocks();
-        let view = self.queue_view_gated(&[], ViewLoad::Lean, Scope::Ready(agent_type), &gates)?;
+        let view = self.queue_view_gated(&[], ViewLoad::Lean, Scope::Ready(agent_type), &gates, self.clock.now())?;
         let mut candidates = claim_candidates(&view, agent_type);
         let claimed = {
             let _lock = self.ledger.lock()?;
@@ -962,6 +977,43 @@ fn claim_candidates(view: &QueueView, agent_type: Option<&str>) -> Vec<usize> {
 /// How a completion event names the code commit checked out where the task was completed
 /// (`abathur review` shows it).
 pub const CODE_NOTE: &str = "at code ";
+
+/// Where a page of `task_list` ended: the ranking's time and the last row's place in it.
+struct ListCursor {
+    as_of: Timestamp,
+    last: RankKey,
+}
+
+impl ListCursor {
+    fn parse(text: &str) -> Result<ListCursor> {
+        let bad = || {
+            Error::invalid("cursor", format!("`{text}` is not a cursor a task list returned"))
+                .hint("pass the next_cursor of the previous page, or start again without a cursor")
+        };
+        let parts: Vec<&str> = text.split('.').collect();
+        let [version, as_of, priority, submitted, id] = parts.as_slice() else { return Err(bad()) };
+        if *version != "c1" {
+            return Err(bad());
+        }
+        let number = |s: &str| s.parse::<i64>().map_err(|_| bad());
+        let priority = u64::from_str_radix(priority, 16).map(f64::from_bits).map_err(|_| bad())?;
+        Ok(ListCursor {
+            as_of: Timestamp::from_millis(number(as_of)?),
+            last: RankKey {
+                priority,
+                submitted_at: Timestamp::from_millis(number(submitted)?),
+                id: Id::parse(id).map_err(|_| bad())?,
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let last = &self.last;
+        write!(f, "c1.{}.{:x}.{}.{}", self.as_of.millis(), last.priority.to_bits(), last.submitted_at.millis(), last.id)
+    }
+}
 
 /// The longest a claim waits for work (`wait_seconds`).
 const MAX_CLAIM_WAIT_SECONDS: f64 = 600.0;
