@@ -26,7 +26,8 @@ const AGENT_TEMPLATES: [(&str, &str, Option<&[&str]>); 2] = [
 
 /// What an implementer needs to work its tasks: it cannot decide gates, cancel or re-plan others'
 /// work, delete memory or record decisions.
-pub const IMPLEMENTER_TOOLS: [&str; 12] = [
+pub const IMPLEMENTER_TOOLS: [&str; 13] = [
+    "context",
     "task_claim",
     "task_heartbeat",
     "task_complete",

@@ -6,6 +6,7 @@ mod common;
 mod bad_input;
 mod cache;
 mod concurrency;
+mod context;
 mod crash;
 mod engine;
 mod gate;

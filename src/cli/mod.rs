@@ -4,6 +4,7 @@
 //! errors go to stderr. Exit codes: 0 success, 1 bad input or unknown entity, 2 bad command line,
 //! 3 conflict or busy (retrying may help), 4 internal failure.
 
+mod context;
 mod decision;
 mod deferred;
 mod engine;
@@ -79,6 +80,8 @@ pub enum Command {
     Model(Deferred<search::ModelCommand>),
     /// What the ledger did during a range of work, as Markdown for a pull request (or JSON)
     Review(Deferred<review::ReviewArgs>),
+    /// What an agent starting up needs, in one bounded reply (milestone, gate, ready work, memory)
+    Context(Deferred<context::ContextArgs>),
     /// Validate the whole ledger; exit 1 when anything is wrong (for CI)
     Check,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
@@ -176,6 +179,7 @@ fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
         Command::Ledger(Deferred(cmd)) => ledger::run(ui, &cwd, cmd),
         Command::Sync(Deferred(args)) => ledger::cmd_sync(ui, &cwd, args),
         Command::Review(Deferred(args)) => review::cmd_review(ui, &Service::open(&cwd)?, args),
+        Command::Context(Deferred(args)) => context::cmd_context(ui, &Service::open(&cwd)?, args),
         Command::Decision(Deferred(cmd)) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(Deferred(cmd)) => memory::run(ui, &Service::open(&cwd)?, cmd),
         Command::Search(Deferred(args)) => engine(ui, &cwd, EngineCommand::Search(args)),

@@ -9,6 +9,7 @@
 //! Start-up is cheap: the ledger is located and its config read, nothing else; `initialize` and
 //! `tools/list` never touch the task files.
 
+mod context;
 mod gate;
 mod memory;
 mod task;
@@ -36,7 +37,10 @@ impl AbathurServer {
 
     /// Every tool the server offers, with its schema compacted (see [`compact`]).
     fn tools() -> ToolRouter<AbathurServer> {
-        let mut router = AbathurServer::task_router() + AbathurServer::gate_router() + AbathurServer::memory_router();
+        let mut router = AbathurServer::context_router()
+            + AbathurServer::task_router()
+            + AbathurServer::gate_router()
+            + AbathurServer::memory_router();
         for route in router.map.values_mut() {
             let mut schema = serde_json::Value::Object((*route.attr.input_schema).clone());
             compact(&mut schema);
@@ -79,7 +83,8 @@ impl ServerHandler for AbathurServer {
                 "abathur: the project's task queue, gates and memory, kept as files in its git \
                  repository. Enqueue tasks with prerequisites, claim the best ready task for your agent \
                  type, heartbeat while you work, then complete it with a result or fail it with an error. \
-                 Record what you learn with memory_add; find what the project knows with search.",
+                 Record what you learn with memory_add; find what the project knows with search. \
+                 Start with context: the milestone in progress, its gate, ready work and memory in one call.",
             )
     }
 }

@@ -474,7 +474,7 @@ impl Service {
 
     /// The context the decision that opened `milestone` handed over: the previous milestone's latest
     /// decision's `next_milestone_context`.
-    fn handed_over(&self, milestone: Option<&str>) -> Option<String> {
+    pub(crate) fn handed_over(&self, milestone: Option<&str>) -> Option<String> {
         let milestone = milestone?;
         let (milestones, _) = self.milestones().ok()?;
         let order = milestones.iter().find(|m| m.id == milestone)?.order;

@@ -47,6 +47,10 @@ async def main():
             expect(tools["task_list"].annotations.read_only_hint is True, "task_list is read-only")
             expect(tools["task_cancel"].annotations.destructive_hint is True, "task_cancel is destructive")
 
+            # An agent starting up asks for its context first: one call, bounded.
+            context = await call(s, "context", {"agent_type": "database-schema-implementer"})
+            expect({"gates", "ready", "ready_total", "counts", "decisions", "memory"} <= set(context), f"context: {context}")
+
             # The seed's calls, with exactly its parameters.
             schema = await call(s, "task_enqueue", {"description": "Create the core schema", "source": "agent_planner",
                                                     "agent_type": "database-schema-implementer", "base_priority": 8})
