@@ -9,11 +9,23 @@ fn context_gives_an_agent_its_milestone_gate_handover_work_and_memory_in_one_bou
         repo.add(&[&format!("Schema part {i}"), "-m", "M1", "-t", "database-schema-implementer"]);
     }
     for i in 0..100 {
-        repo.add(&[&format!("Memory table {i}, with a long summary to make the listing heavier than it needs to be"), "-m", "M2", "-t", "memory-implementer"]);
+        repo.add(&[
+            &format!("Memory table {i}, with a long summary to make the listing heavier than it needs to be"),
+            "-m",
+            "M2",
+            "-t",
+            "memory-implementer",
+        ]);
     }
     repo.add(&["Docs", "-m", "M2", "-t", "technical-writer"]);
     for i in 0..40 {
-        repo.ok(&["memory", "add", "project:", &format!("fact-{i:02}"), &format!("Fact number {i} about the project.")]);
+        repo.ok(&[
+            "memory",
+            "add",
+            "project:",
+            &format!("fact-{i:02}"),
+            &format!("Fact number {i} about the project."),
+        ]);
     }
     repo.json(&["decision", "add", "Use TOML for the ledger", "-m", "M1"]);
     // M1's work is done; its gate opens M2 and hands over context.

@@ -151,3 +151,18 @@ fn update_appends_criteria_sets_targets_and_leaves_an_approved_plan_alone() {
         (Some("Core schema, approved"), 2)
     );
 }
+
+#[test]
+fn a_milestone_keeps_the_coordinators_checklist_as_progress_not_as_work() {
+    let repo = Repo::new();
+    repo.ok(&["milestone", "add", "M1", "--title", "One"]);
+    let todos = r#"[{"content": "Plan the schema", "status": "completed"}, {"content": "Validate", "status": "in_progress", "activeForm": "Validating"}]"#;
+    repo.ok(&["milestone", "update", "M1", "--todos", todos]);
+    let shown = repo.json(&["milestone", "show", "M1"]);
+    assert_eq!(shown["todos"][1]["activeForm"], "Validating", "{shown}");
+    assert_eq!(shown["progress"]["total_tasks"], 0, "a checklist item is not a task");
+    assert!(repo.ok(&["milestone", "show", "M1"]).contains("[~] Validate"));
+    assert_eq!(repo.json(&["task", "claim"])["claimed"], false, "nothing to claim");
+    let err = repo.fails(&["milestone", "update", "M1", "--todos", r#"[{"content": "x", "status": "doing"}]"#], 1);
+    assert!(err.contains("--todos") && err.contains("not a checklist"), "{err}");
+}

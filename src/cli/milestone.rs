@@ -43,6 +43,9 @@ pub struct UpdateArgs {
     /// Remove the quality target of this name (can be repeated)
     #[arg(long = "remove-target", value_name = "NAME")]
     pub remove_targets: Vec<String>,
+    /// Replace the milestone's checklist: a JSON array of {"content", "status", "activeForm"}
+    #[arg(long, value_name = "JSON")]
+    pub todos: Option<String>,
 }
 
 /// Define a milestone
@@ -117,7 +120,16 @@ pub fn run(ui: &Ui, service: &Service, cmd: MilestoneCommand) -> Result<()> {
             ui.reply(&reply, render_detail)
         }
         MilestoneCommand::Update(args) => {
-            let UpdateArgs { id, title, plan, add_criteria, set_targets, remove_targets } = args;
+            let UpdateArgs { id, title, plan, add_criteria, set_targets, remove_targets, todos } = args;
+            let todos = todos
+                .map(|text| {
+                    serde_json::from_str(&text).map_err(|e| {
+                        crate::error::Error::invalid("--todos", format!("not a checklist: {e}")).hint(
+                            r#"give a JSON array such as [{"content": "Run the migration", "status": "pending"}]"#,
+                        )
+                    })
+                })
+                .transpose()?;
             let PlanArgs { weeks, budget_hours, description } = plan;
             let reply = service.milestone_update(UpdateMilestoneRequest {
                 id,
@@ -128,6 +140,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: MilestoneCommand) -> Result<()> {
                 add_criteria,
                 set_targets,
                 remove_targets,
+                todos,
             })?;
             ui.status(format!("Milestone {} updated.", reply.id));
             ui.reply(&reply, render_detail)
@@ -177,6 +190,17 @@ fn render_detail(m: &MilestoneDetail) -> String {
     if !m.quality_targets.is_empty() {
         out.push_str("\nquality targets:\n");
         out.extend(m.quality_targets.iter().map(|t| format!("  - {t}\n")));
+    }
+    if !m.todos.is_empty() {
+        out.push_str("\nchecklist:\n");
+        for t in &m.todos {
+            let mark = match t.status {
+                crate::milestone::record::TodoStatus::Completed => "[x]",
+                crate::milestone::record::TodoStatus::InProgress => "[~]",
+                crate::milestone::record::TodoStatus::Pending => "[ ]",
+            };
+            out.push_str(&format!("  {mark} {}\n", t.content));
+        }
     }
     if !m.description.is_empty() {
         out.push_str(&format!("\n{}\n", m.description.trim_end()));

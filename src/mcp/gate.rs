@@ -28,7 +28,7 @@ impl AbathurServer {
     }
 
     #[tool(
-        description = "Record the go/no-go decision at a milestone's gate: decision approve | conditional | revise | escalate, rationale (required), issues [\"severity: text\"], recommendations, next_milestone_context, evidence (as gate_check). Writes the validation report and record, creates follow-up (conditional) or revision (revise) tasks, and seals them in a signed commit and signed tag. Follow-ups take agent_type (default: the type most of the milestone's tasks have); agent names the deciding agent as their creator. Escalate pauses every claim until a human resolves it. Fails without writing anything when it cannot sign, unless unsigned is true.",
+        description = "Record the go/no-go decision at a milestone's gate (approve, conditional, revise, escalate) with its rationale, issues, recommendations, next_milestone_context and evidence (as gate_check). Writes the validation report and record, creates follow-up (conditional) or revision (revise) tasks, and seals them in a signed commit and tag; escalate pauses every claim until a human resolves it. Writes nothing when it cannot sign, unless unsigned is true.",
         annotations(
             title = "Decide gate",
             read_only_hint = false,

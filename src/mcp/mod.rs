@@ -12,6 +12,7 @@
 mod context;
 mod gate;
 mod memory;
+mod milestone;
 mod task;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -40,6 +41,7 @@ impl AbathurServer {
         let mut router = AbathurServer::context_router()
             + AbathurServer::task_router()
             + AbathurServer::gate_router()
+            + AbathurServer::milestone_router()
             + AbathurServer::memory_router();
         for route in router.map.values_mut() {
             let mut schema = serde_json::Value::Object((*route.attr.input_schema).clone());

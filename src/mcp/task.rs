@@ -16,7 +16,7 @@ pub struct NoParams {}
 #[tool_router(router = task_router, vis = "pub(crate)")]
 impl AbathurServer {
     #[tool(
-        description = "Submit a task. Required: description. Optional: source (human, agent_requirements, agent_planner, agent_implementation), agent_type, base_priority 0-10 (default 5), prerequisites (task ids that must complete first), deadline (RFC 3339), summary, milestone, estimated_duration_seconds, parent_task_id, input_data. Returns task_id, status (ready or blocked), calculated_priority.",
+        description = "Submit a task: description (required), and optionally source, agent_type, base_priority 0-10, prerequisites (task ids that must complete first), deadline, summary, milestone, estimated_duration_seconds, parent_task_id, input_data. Returns task_id, status (ready or blocked), calculated_priority.",
         annotations(
             title = "Enqueue task",
             read_only_hint = false,

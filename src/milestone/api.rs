@@ -61,6 +61,10 @@ pub struct UpdateMilestoneRequest {
     /// Names of quality targets to remove.
     #[serde(default)]
     pub remove_targets: Vec<String>,
+    /// The milestone's checklist, replaced whole (as a TODO tool writes it): items with `content`,
+    /// `status` (pending, in_progress, completed) and `activeForm`.
+    #[serde(default)]
+    pub todos: Option<Vec<crate::milestone::record::Todo>>,
 }
 
 /// Reply of `milestone add`.
@@ -114,6 +118,9 @@ pub struct MilestoneDetail {
     pub progress: Progress,
     /// The validation gate at the end of this milestone: `undecided` until a decision is recorded.
     pub gate: String,
+    /// The coordinator's checklist for the milestone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub todos: Vec<crate::milestone::record::Todo>,
 }
 
 /// Reply of `milestone list`.

@@ -62,6 +62,7 @@ impl Service {
             description: req.description.unwrap_or_default(),
             acceptance_criteria: req.acceptance_criteria,
             quality_targets,
+            todos: Vec::new(),
         };
         self.add_all(&existing, vec![record])
     }
@@ -98,6 +99,9 @@ impl Service {
             record.description = description;
         }
         record.acceptance_criteria.extend(req.add_criteria);
+        if let Some(todos) = req.todos {
+            record.todos = todos;
+        }
         for name in &req.remove_targets {
             let len = record.quality_targets.len();
             record.quality_targets.retain(|t| &t.name != name);
@@ -233,6 +237,7 @@ impl Service {
             quality_targets: r.quality_targets,
             progress,
             gate,
+            todos: r.todos,
         })
     }
 }

@@ -135,6 +135,35 @@ pub struct MilestoneRecord {
     /// Figures the gate compares with measurements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quality_targets: Vec<QualityTarget>,
+    /// The coordinator's own checklist for the milestone (the seed's TODO list): shown as progress,
+    /// never claimable work.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub todos: Vec<Todo>,
+}
+
+/// One item of a milestone's checklist, as Claude Code's TODO list has it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Todo {
+    /// What to do.
+    pub content: String,
+    /// pending, in_progress or completed.
+    pub status: TodoStatus,
+    /// The same, as an ongoing activity ("Running the migration").
+    #[serde(default, skip_serializing_if = "String::is_empty", rename = "activeForm", alias = "active_form")]
+    pub active_form: String,
+}
+
+/// Where a checklist item stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TodoStatus {
+    /// Not started.
+    Pending,
+    /// Being done now.
+    InProgress,
+    /// Done.
+    Completed,
 }
 
 impl MilestoneRecord {
@@ -148,6 +177,13 @@ impl MilestoneRecord {
         check_chars("description", &self.description, 10_000)?;
         if self.order == 0 {
             return Err(Error::invalid("order", "order starts at 1"));
+        }
+        if self.todos.len() > 200 {
+            return Err(Error::invalid("todos", "a milestone's checklist holds at most 200 items"));
+        }
+        for todo in &self.todos {
+            check_chars("todos.content", &todo.content, 500)?;
+            check_chars("todos.activeForm", &todo.active_form, 500)?;
         }
         for (field, value) in [("planned_weeks", self.planned_weeks), ("budget_hours", self.budget_hours)] {
             if value.is_some_and(|v| !v.is_finite() || v < 0.0) {

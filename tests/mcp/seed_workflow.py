@@ -131,8 +131,17 @@ async def main():
 
             # The gate at the milestone boundary: status, check, decide (unsigned here; the signed path
             # is tested in tests/gate.rs), and the next milestone opens.
-            subprocess.run([BIN, "-q", "milestone", "add", "M1", "--title", "One", "--target", "test_pass_rate>=100%"], cwd=REPO, check=True)
-            subprocess.run([BIN, "-q", "milestone", "add", "M2", "--title", "Two"], cwd=REPO, check=True)
+            # The plan over MCP: milestones with budgets, and the orchestrator's checklist as progress.
+            await call(s, "milestone_add", {"id": "M1", "title": "One", "budget_hours": 86,
+                                            "quality_targets": ["test_pass_rate>=100%"]})
+            await call(s, "milestone_add", {"id": "M2", "title": "Two"})
+            todos = [{"content": "Review the schema", "status": "completed", "activeForm": "Reviewing the schema"},
+                     {"content": "Run the gate", "status": "in_progress", "activeForm": "Running the gate"}]
+            updated = await call(s, "milestone_update", {"id": "M1", "todos": todos})
+            expect(updated["todos"] == todos, f"the checklist is kept as given: {updated}")
+            milestones = await call(s, "milestone_list", {})
+            first = milestones["milestones"][0]
+            expect(first["progress"]["budget_hours"] == 86 and first["todos"] == todos, f"milestone_list: {first}")
             m1 = await call(s, "task_enqueue", {"description": "M1 work", "milestone": "M1"})
             m2 = await call(s, "task_enqueue", {"description": "M2 work", "milestone": "M2"})
             expect(m2["status"] == "blocked", f"M2 waits for gate M1: {m2}")
