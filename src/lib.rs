@@ -21,6 +21,7 @@ pub mod milestone;
 pub mod queue;
 pub mod search;
 pub mod service;
+pub mod session;
 pub mod sync;
 pub mod time;
 

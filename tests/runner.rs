@@ -21,6 +21,7 @@ mod merge;
 mod milestone;
 mod search;
 mod search_quality;
+mod session;
 mod task_lifecycle;
 mod worktree;
 

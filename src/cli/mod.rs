@@ -16,6 +16,7 @@ mod milestone;
 mod output;
 mod review;
 mod search;
+mod session;
 mod task;
 
 use std::io::Write;
@@ -71,6 +72,9 @@ pub enum Command {
     /// Project memory: facts, events and how-tos by namespace and key
     #[command(subcommand)]
     Memory(Deferred<memory::MemoryCommand>),
+    /// Agent sessions: hand-over and debugging threads with an event log and a state
+    #[command(subcommand)]
+    Session(Deferred<session::SessionCommand>),
     /// Search memory, decisions, validation reports and tasks (words and meaning)
     Search(Deferred<search::SearchArgs>),
     /// Bring the search index up to date (searches do this too; this also embeds everything)
@@ -182,6 +186,7 @@ fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
         Command::Context(Deferred(args)) => context::cmd_context(ui, &Service::open(&cwd)?, args),
         Command::Decision(Deferred(cmd)) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(Deferred(cmd)) => memory::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Session(Deferred(cmd)) => session::run(ui, &Service::open(&cwd)?, cmd),
         Command::Search(Deferred(args)) => engine(ui, &cwd, EngineCommand::Search(args)),
         Command::Index(Deferred(args)) => engine(ui, &cwd, EngineCommand::Index(args)),
         Command::Model(Deferred(cmd)) => engine(ui, &cwd, EngineCommand::Model(cmd)),

@@ -75,6 +75,9 @@ pub struct AddArgs {
     /// The task that spawned this one
     #[arg(long)]
     pub parent: Option<String>,
+    /// The agent session it belongs to
+    #[arg(long)]
+    pub session: Option<String>,
     /// Input data as JSON
     #[arg(long, conflicts_with = "input_file")]
     pub input: Option<String>,
@@ -331,6 +334,7 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
         estimate,
         milestone,
         parent,
+        session,
         input,
         input_file,
         max_retries,
@@ -363,6 +367,7 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
         estimated_duration_seconds: estimate.map(|d| d.as_secs()),
         milestone,
         parent_task_id: parent,
+        session_id: session,
         input_data,
         max_retries,
         lease_timeout_seconds: lease_timeout.map(|d| d.as_secs()),

@@ -11,7 +11,7 @@ use crate::mcp::AbathurServer;
 impl AbathurServer {
     #[tool(
         description = "Call first: the milestone in progress (progress, effort, gate), a pause, the context the last gate handed over, every gate, the best ready tasks of your agent_type, the tasks you (agent) hold, counts per status, the latest decisions and project memory. Bounded size.",
-        annotations(title = "Start-up context", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn context(&self, Parameters(req): Parameters<ContextRequest>) -> CallToolResult {
         self.call(move |s| s.context(req)).await

@@ -13,7 +13,7 @@ use crate::mcp::task::NoParams;
 impl AbathurServer {
     #[tool(
         description = "Every milestone's validation gate: undecided or its latest decision (approve, conditional, revise, escalate, resolved), who decided, whether signed; and `paused` while an escalation pauses all claims.",
-        annotations(title = "Gate status", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn gate_status(&self, Parameters(_): Parameters<NoParams>) -> CallToolResult {
         self.call(move |s| s.gate_status()).await
@@ -21,7 +21,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Gather a milestone's gate evidence: tasks completed, acceptance criteria (met: [\"N: evidence\"]), and quality targets against measurements from junit (JUnit XML paths), lcov or cobertura (coverage), bench (JSON paths). Returns criteria, metrics, proposed_decision and reasons. Writes nothing.",
-        annotations(title = "Gate check", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn gate_check(&self, Parameters(req): Parameters<CheckRequest>) -> CallToolResult {
         self.call(move |s| s.gate_check(req)).await
@@ -30,7 +30,6 @@ impl AbathurServer {
     #[tool(
         description = "Record the go/no-go decision at a milestone's gate (approve, conditional, revise, escalate) with its rationale, issues, recommendations, next_milestone_context and evidence (as gate_check). Writes the validation report and record, creates follow-up (conditional) or revision (revise) tasks, and seals them in a signed commit and tag; escalate pauses every claim until a human resolves it. Writes nothing when it cannot sign, unless unsigned is true.",
         annotations(
-            title = "Decide gate",
             read_only_hint = false,
             destructive_hint = false,
             idempotent_hint = false,

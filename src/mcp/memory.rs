@@ -18,7 +18,6 @@ impl AbathurServer {
     #[tool(
         description = "Store a memory entry: namespace (project:, session:<id>:, task:<id>:, agent:<type>:), key, value (string = Markdown, object = JSON), memory_type semantic (default) | episodic (expires; ttl such as 7d, default 90 days) | procedural, created_by. Fails with ConflictError if the key is live; use memory_update.",
         annotations(
-            title = "Add memory",
             read_only_hint = false,
             destructive_hint = false,
             idempotent_hint = false,
@@ -31,7 +30,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Read a memory entry by namespace and key: the current value, or any earlier version with `version` (deleted and expired versions stay readable that way).",
-        annotations(title = "Get memory", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn memory_get(&self, Parameters(req): Parameters<MemoryKeyRequest>) -> CallToolResult {
         self.call(move |s| s.memory_get(req)).await
@@ -40,7 +39,6 @@ impl AbathurServer {
     #[tool(
         description = "Write a new version of a live memory entry (namespace, key, value, updated_by); the previous version stays readable with memory_get version.",
         annotations(
-            title = "Update memory",
             read_only_hint = false,
             destructive_hint = false,
             idempotent_hint = false,
@@ -53,13 +51,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Delete a memory entry (namespace, key, deleted_by): writes a tombstone version; history stays readable and the key can be added again.",
-        annotations(
-            title = "Delete memory",
-            read_only_hint = false,
-            destructive_hint = true,
-            idempotent_hint = false,
-            open_world_hint = false
-        )
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
     async fn memory_delete(&self, Parameters(req): Parameters<MemoryKeyRequest>) -> CallToolResult {
         self.call(move |s| s.memory_delete(req)).await
@@ -67,7 +59,7 @@ impl AbathurServer {
 
     #[tool(
         description = "List live memory entries whose namespace starts with namespace_prefix (e.g. task: or agent:rust-dev:), optionally of one memory_type; include_expired for expired episodic ones; limit (default 100).",
-        annotations(title = "List memory", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn memory_list(&self, Parameters(req): Parameters<MemoryListRequest>) -> CallToolResult {
         self.call(move |s| s.memory_list(req)).await
@@ -76,7 +68,6 @@ impl AbathurServer {
     #[tool(
         description = "Record a decision (ADR): title, context, decision, consequences; status accepted (default) or proposed; links to tasks, milestones and gates; supersedes [ids] marks earlier decisions superseded. Written as Markdown under .abathur/decisions/ and found by search.",
         annotations(
-            title = "Record decision",
             read_only_hint = false,
             destructive_hint = false,
             idempotent_hint = false,
@@ -92,7 +83,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Search what the project knows: memory, decision records, validation reports and tasks, by words and meaning. query; mode hybrid (default) | text | semantic; kinds [memory, decision, report, task]; namespace prefix; milestone; status (tasks' live status); limit (default 10). Hits carry kind, id, path, chunk, score, snippet. Falls back to text with a notice when no embedding model is installed.",
-        annotations(title = "Search", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn search(&self, Parameters(req): Parameters<SearchRequest>) -> CallToolResult {
         self.call(move |s| s.search(req)).await

@@ -13,6 +13,7 @@ mod context;
 mod gate;
 mod memory;
 mod milestone;
+mod session;
 mod task;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -42,6 +43,7 @@ impl AbathurServer {
             + AbathurServer::task_router()
             + AbathurServer::gate_router()
             + AbathurServer::milestone_router()
+            + AbathurServer::session_router()
             + AbathurServer::memory_router();
         for route in router.map.values_mut() {
             let mut schema = serde_json::Value::Object((*route.attr.input_schema).clone());
@@ -93,13 +95,22 @@ impl ServerHandler for AbathurServer {
 
 /// Shrinks a generated JSON schema without changing what it accepts, since every agent pays for
 /// `tools/list` in context: no `$schema`, string enums as `enum` instead of a `oneOf` of described
-/// constants (the tool's description says what they mean), no `null`, `[]` or `false` defaults (the
-/// absence of a field means the same), and doc comments' line breaks as spaces.
+/// constants (the tool's description says what they mean), no description on referenced types (the
+/// referring field has one), no `null`, `[]` or `false` defaults (the absence of a field means the
+/// same), and doc comments' line breaks as spaces.
 fn compact(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
             map.remove("$schema");
+            // A referenced type's own description repeats what the field referring to it says.
+            if let Some(Value::Object(defs)) = map.get_mut("$defs") {
+                for def in defs.values_mut() {
+                    if let Value::Object(def) = def {
+                        def.remove("description");
+                    }
+                }
+            }
             if matches!(map.get("default"), Some(Value::Null | Value::Bool(false)))
                 || map.get("default").is_some_and(|d| d.as_array().is_some_and(Vec::is_empty))
             {

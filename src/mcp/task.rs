@@ -18,7 +18,6 @@ impl AbathurServer {
     #[tool(
         description = "Submit a task: description (required), and optionally source, agent_type, base_priority 0-10, prerequisites (task ids that must complete first), deadline, summary, milestone, estimated_duration_seconds, parent_task_id, input_data. Returns task_id, status (ready or blocked), calculated_priority.",
         annotations(
-            title = "Enqueue task",
             read_only_hint = false,
             destructive_hint = false,
             idempotent_hint = false,
@@ -31,7 +30,7 @@ impl AbathurServer {
 
     #[tool(
         description = "List tasks, highest calculated priority first, then oldest. Filters: status or exclude_status, source, agent_type, milestone; limit 1-500 (default 50).",
-        annotations(title = "List tasks", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn task_list(&self, Parameters(req): Parameters<ListRequest>) -> CallToolResult {
         self.call(move |s| s.task_list(req)).await
@@ -39,7 +38,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Get one task by id (or unique id prefix): everything stored and derived, including status, blocked_by, calculated_priority, prerequisites, dependents, lease and history.",
-        annotations(title = "Get task", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn task_get(&self, Parameters(req): Parameters<GetRequest>) -> CallToolResult {
         self.call(move |s| s.task_get(req)).await
@@ -47,7 +46,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Queue statistics: total_tasks, counts per status, avg_priority, max_depth, oldest_pending, newest_task, active_leases.",
-        annotations(title = "Queue status", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn task_queue_status(&self, Parameters(_): Parameters<NoParams>) -> CallToolResult {
         self.call(move |s| s.task_queue_status()).await
@@ -55,13 +54,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Change a task that is not finished: summary, base_priority 0-10, deadline (\"\" removes), agent_type, milestone (\"\" removes), add_prerequisites / remove_prerequisites (a cycle is refused). Returns the task as task_get does.",
-        annotations(
-            title = "Update task",
-            read_only_hint = false,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn task_update(&self, Parameters(req): Parameters<UpdateRequest>) -> CallToolResult {
         self.call(move |s| s.task_update(req)).await
@@ -69,13 +62,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Cancel a task and, by cascade, every unfinished task that depends on it. Refuses a task that is already completed, failed or cancelled. Returns cancelled_task_id, cascaded_task_ids, total_cancelled.",
-        annotations(
-            title = "Cancel task",
-            read_only_hint = false,
-            destructive_hint = true,
-            idempotent_hint = false,
-            open_world_hint = false
-        )
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
     async fn task_cancel(&self, Parameters(req): Parameters<CancelRequest>) -> CallToolResult {
         self.call(move |s| s.task_cancel(req)).await
@@ -83,7 +70,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Execution plan for task_ids (or every unfinished task of a milestone): batches of tasks that can run in parallel, in order; total_batches, max_parallelism. Unknown ids and cycles are errors.",
-        annotations(title = "Execution plan", read_only_hint = true, open_world_hint = false)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn task_execution_plan(&self, Parameters(req): Parameters<PlanRequest>) -> CallToolResult {
         self.call(move |s| s.task_execution_plan(req)).await
@@ -92,7 +79,6 @@ impl AbathurServer {
     #[tool(
         description = "Claim the best ready task (optionally only of agent_type), or the task named by task_id, under a lease; wait_seconds (up to 600) waits for one to become ready instead of polling. Returns claimed, the task, lease_id, lease_expires_at, milestone_context (handed over by the gate that opened the task's milestone), and paused while an escalation stops all claims. Renew with task_heartbeat before it expires; finish with task_complete or task_fail, passing lease_id.",
         annotations(
-            title = "Claim task",
             read_only_hint = false,
             destructive_hint = false,
             idempotent_hint = false,
@@ -112,13 +98,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Renew the lease on a task you claimed (task_id, lease_id). Returns the new lease_expires_at.",
-        annotations(
-            title = "Heartbeat",
-            read_only_hint = false,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = false
-        )
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn task_heartbeat(&self, Parameters(req): Parameters<HeartbeatRequest>) -> CallToolResult {
         self.call(move |s| s.task_heartbeat(req)).await
@@ -127,7 +107,6 @@ impl AbathurServer {
     #[tool(
         description = "Complete a running task with an optional result_data object. Returns the dependents that became ready (unblocked_task_ids).",
         annotations(
-            title = "Complete task",
             read_only_hint = false,
             destructive_hint = false,
             idempotent_hint = false,
@@ -140,13 +119,7 @@ impl AbathurServer {
 
     #[tool(
         description = "Report a failed attempt with error_message. The task is retried with backoff while retries remain (status pending, retry_at); past max_retries it fails and its dependents are cancelled (cascaded_task_ids).",
-        annotations(
-            title = "Fail task",
-            read_only_hint = false,
-            destructive_hint = true,
-            idempotent_hint = false,
-            open_world_hint = false
-        )
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
     async fn task_fail(&self, Parameters(req): Parameters<FailRequest>) -> CallToolResult {
         self.call(move |s| s.task_fail(req)).await

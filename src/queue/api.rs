@@ -42,6 +42,9 @@ pub struct EnqueueRequest {
     /// The task that spawned this one (lineage, not a dependency).
     #[serde(default)]
     pub parent_task_id: Option<String>,
+    /// The agent session it belongs to (see `session_create`).
+    #[serde(default)]
+    pub session_id: Option<String>,
     /// Free-form JSON input, kept exactly as given.
     #[serde(default)]
     pub input_data: Option<serde_json::Value>,
@@ -126,6 +129,9 @@ pub struct TaskDetail {
     pub milestone: Option<String>,
     /// Spawning task.
     pub parent_task_id: Option<String>,
+    /// Its agent session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     /// Who enqueued it.
     pub created_by: Option<String>,
     /// Retries used.

@@ -196,6 +196,14 @@ impl Service {
             self.check_milestone(m)?;
         }
         record.parent_task_id = parent_task_id;
+        record.session_id = match req.session_id.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(
+                self.session_get(crate::session::SessionIdRequest { session_id: s.into(), events: Some(0) })?
+                    .session
+                    .id,
+            ),
+        };
         record.max_retries = req.max_retries.unwrap_or(q.max_retries);
         record.lease_timeout_seconds = req.lease_timeout_seconds.unwrap_or(q.lease_timeout_seconds);
         record.created_by = req.created_by.filter(|c| !c.is_empty());
@@ -1150,6 +1158,7 @@ fn detail_of(
         estimated_duration_seconds: r.estimated_duration_seconds,
         milestone: r.milestone.clone(),
         parent_task_id: r.parent_task_id.as_ref().map(Id::to_string),
+        session_id: r.session_id.as_ref().map(Id::to_string),
         created_by: r.created_by.clone(),
         retry_count: d.map_or(r.retry_count, |d| d.retry_count),
         max_retries: r.max_retries,

@@ -60,6 +60,7 @@ pub fn seed(store: &TaskStore, n: usize, start: Timestamp) -> Result<Vec<Id>> {
             estimated_duration_seconds: Some(600 + next() % 7200),
             milestone: Some(format!("M{}", 1 + i * 4 / n.max(1))),
             parent_task_id: None,
+            session_id: None,
             max_retries: 3,
             lease_timeout_seconds: 600,
             created_by: Some("synthetic".into()),

@@ -237,6 +237,9 @@ pub struct TaskRecord {
     /// The task that spawned it (lineage, not a dependency).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_task_id: Option<Id>,
+    /// The agent session it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<Id>,
     /// Retries allowed before it fails for good.
     pub max_retries: u32,
     /// Lease length for claims of this task.
@@ -294,6 +297,7 @@ impl TaskRecord {
             estimated_duration_seconds: None,
             milestone: None,
             parent_task_id: None,
+            session_id: None,
             max_retries: defaults.max_retries,
             lease_timeout_seconds: defaults.lease_timeout_seconds,
             created_by: None,
@@ -500,6 +504,7 @@ mod tests {
             estimated_duration_seconds: Some(1800),
             milestone: Some("M1".into()),
             parent_task_id: None,
+            session_id: None,
             max_retries: 3,
             lease_timeout_seconds: 600,
             created_by: Some("orchestrator".into()),

@@ -47,6 +47,16 @@ async def main():
             expect(tools["task_list"].annotations.read_only_hint is True, "task_list is read-only")
             expect(tools["task_cancel"].annotations.destructive_hint is True, "task_cancel is destructive")
 
+            # A hand-over thread whose state outlives the agent: session tools.
+            session = await call(s, "session_create", {"app_name": "implementation-orchestrator", "initial_state": {"m": "M1"}})
+            sid = session["id"]
+            appended = await call(s, "session_append_event", {"session_id": sid, "event": {"note": "schema reviewed"},
+                                                              "state_delta": {"reviewed": True}})
+            expect(appended["state"] == {"m": "M1", "reviewed": True}, f"session state: {appended}")
+            got_session = await call(s, "session_get", {"session_id": sid})
+            expect(got_session["event_count"] == 1 and got_session["events"][0]["event"] == {"note": "schema reviewed"},
+                   f"session_get: {got_session}")
+
             # An agent starting up asks for its context first: one call, bounded.
             context = await call(s, "context", {"agent_type": "database-schema-implementer"})
             expect({"gates", "ready", "ready_total", "counts", "decisions", "memory"} <= set(context), f"context: {context}")
