@@ -24,10 +24,12 @@ const AGENT_TEMPLATES: [(&str, &str, Option<&[&str]>); 2] = [
     ("implementer", include_str!("../templates/agents/implementer.md.j2"), Some(&IMPLEMENTER_TOOLS)),
 ];
 
-/// What an implementer needs to work its tasks: it cannot decide gates, cancel or re-plan others'
-/// work, delete memory or record decisions.
-pub const IMPLEMENTER_TOOLS: [&str; 13] = [
+/// What an implementer needs to work its tasks and carry a hand-over session: it cannot decide
+/// gates, cancel or re-plan others' work, delete memory or record decisions.
+pub const IMPLEMENTER_TOOLS: [&str; 15] = [
     "context",
+    "session_get",
+    "session_append_event",
     "task_claim",
     "task_heartbeat",
     "task_complete",
