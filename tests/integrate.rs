@@ -88,11 +88,11 @@ fn a_project_can_override_the_agent_templates() {
     .unwrap();
     repo.ok(&["init", "--claude"]);
     let text = std::fs::read_to_string(repo.path().join(".claude/agents/implementer.md")).unwrap();
-    assert!(text.contains("Tools: memory_add memory_get memory_list memory_update search task_claim"), "{text}");
     assert!(
-        text.contains("All: decision_record gate_check gate_decide gate_status memory_add memory_delete"),
+        text.contains("Tools: context memory_add memory_get memory_list memory_update search session_append_event"),
         "{text}"
     );
+    assert!(text.contains("All: context decision_record gate_check gate_decide gate_status memory_add"), "{text}");
     std::fs::write(dir.join("implementer.md.j2"), "{% for %}").unwrap();
     let err = repo.fails(&["init", "--claude", "--force"], 1);
     assert!(err.contains("implementer.md.j2"), "{err}");
