@@ -265,6 +265,30 @@ impl Service {
         for message in crate::gate::verify::chain_problems(&records, &gates_dir) {
             problems.push(Problem { file: gates_dir.display().to_string(), message });
         }
+        // Unfinished tasks a decision made whose record is gone: claimable work nobody decided.
+        for entry in std::fs::read_dir(root.join("tasks")).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(bytes) = std::fs::read(&path) else { continue };
+            if !bytes.windows(13).any(|w| w == b"gate_decision") {
+                continue;
+            }
+            let Ok(task) = crate::queue::task::TaskRecord::from_toml(&String::from_utf8_lossy(&bytes), &path) else {
+                continue; // reported with the task files
+            };
+            let gate = task
+                .input_data
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                .and_then(|d| d.get("gate_decision")?.as_str().and_then(|g| Id::parse(g).ok()));
+            if let Some(gate) = gate.filter(|g| !gate_ids.contains(g) && !task.state.is_terminal()) {
+                problems.push(Problem {
+                    file: path.display().to_string(),
+                    message: format!(
+                        "field `input_data`: made by gate decision {gate}, which is not in the ledger; cancel the task or restore the decision"
+                    ),
+                });
+            }
+        }
         let signed: Vec<&crate::gate::record::GateRecord> = records.iter().filter(|r| r.signed).collect();
         let verdicts = self.judge_decisions(&signed);
         for (path, record) in &gate_records {

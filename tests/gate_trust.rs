@@ -215,6 +215,11 @@ fn removing_the_latest_decision_and_its_tag_is_detected_and_reopens_nothing() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("decision {id}")), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("was removed from the ledger"), "{}", describe(&out));
+    // Its revision task is left behind, claimable: check names it as an orphan.
+    let check = repo.run(&["--json", "check"]);
+    assert_eq!(check.status.code(), Some(1), "{}", describe(&check));
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(text.contains(&format!("made by gate decision {id}, which is not in the ledger")), "{text}");
 }
 
 #[test]
