@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod decision;
+pub mod doctor;
 pub mod error;
 pub mod gate;
 pub mod git;

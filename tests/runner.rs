@@ -8,6 +8,7 @@ mod cache;
 mod concurrency;
 mod context;
 mod crash;
+mod doctor;
 mod engine;
 mod gate;
 mod gate_trust;

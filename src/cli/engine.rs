@@ -88,6 +88,33 @@ pub fn check_paired_version() -> Result<()> {
     }
 }
 
+/// `doctor`'s check of the pair: `abathur-full` is found, and is this version.
+pub fn paired_binaries() -> crate::doctor::Finding {
+    use crate::doctor::{Finding, Health};
+    let full = match full_binary() {
+        Ok(full) => full,
+        Err(e) => return Finding::new("binaries", Health::Fail, e.message, e.hints.join("; ")),
+    };
+    let version =
+        std::process::Command::new(&full).arg("--version").env(PAIRED_VERSION, env!("CARGO_PKG_VERSION")).output();
+    let text = version.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    if text.ends_with(env!("CARGO_PKG_VERSION")) {
+        Finding::new(
+            "binaries",
+            Health::Ok,
+            format!("abathur and {} {}", full.display(), env!("CARGO_PKG_VERSION")),
+            "",
+        )
+    } else {
+        Finding::new(
+            "binaries",
+            Health::Fail,
+            format!("{} says `{text}`, this abathur is {}", full.display(), env!("CARGO_PKG_VERSION")),
+            "reinstall both from one source: `cargo install --locked --path .`",
+        )
+    }
+}
+
 /// `abathur-full` beside this executable (as `cargo install` and `cargo build` place it), else the
 /// first on `PATH`.
 fn full_binary() -> Result<PathBuf> {

@@ -7,6 +7,7 @@
 mod context;
 mod decision;
 mod deferred;
+mod doctor;
 mod engine;
 mod gate;
 mod init;
@@ -88,6 +89,8 @@ pub enum Command {
     Context(Deferred<context::ContextArgs>),
     /// Validate the whole ledger; exit 1 when anything is wrong (for CI)
     Check,
+    /// Check the installation and the repository (binaries, signing, policy, remote, model) and say what to do
+    Doctor,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
     Mcp,
     /// Print shell completions
@@ -191,6 +194,7 @@ fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
         Command::Index(Deferred(args)) => engine(ui, &cwd, EngineCommand::Index(args)),
         Command::Model(Deferred(cmd)) => engine(ui, &cwd, EngineCommand::Model(cmd)),
         Command::Check => cmd_check(ui, &Service::open(&cwd)?),
+        Command::Doctor => doctor::cmd_doctor(ui, &cwd),
         Command::Mcp => engine(ui, &cwd, EngineCommand::Mcp),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut deferred::whole_command(), "abathur", &mut std::io::stdout());

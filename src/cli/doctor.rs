@@ -1,0 +1,42 @@
+//! `abathur doctor`: the installation and the repository, checked, with what to do.
+
+use crate::cli::Ui;
+use crate::cli::output::table;
+use crate::doctor::{DoctorReport, Finding, Health};
+use crate::error::{Error, ErrorKind, Result};
+use crate::service::Service;
+
+/// Runs `abathur doctor`; exits 1 when a check fails.
+pub fn cmd_doctor(ui: &Ui, cwd: &std::path::Path) -> Result<()> {
+    let mut findings = vec![crate::cli::engine::paired_binaries()];
+    match Service::open(cwd) {
+        Ok(service) => findings.extend(service.doctor()),
+        Err(e) => findings.push(Finding::new("ledger", Health::Fail, e.message, e.hints.join("; "))),
+    }
+    let ok = findings.iter().all(|f| f.health != Health::Fail);
+    let report = DoctorReport { findings, ok };
+    ui.reply(&report, |r| {
+        let mut t = table(&["CHECK", "STATUS", "DETAIL"]);
+        for f in &r.findings {
+            let health = match f.health {
+                Health::Ok => "ok",
+                Health::Warn => "warn",
+                Health::Fail => "FAIL",
+            };
+            t.add_row(vec![f.check.clone(), health.into(), f.detail.clone()]);
+        }
+        let mut out = format!("{t}\n");
+        for f in r.findings.iter().filter(|f| !f.fix.is_empty()) {
+            out.push_str(&format!("{}: {}\n", f.check, f.fix));
+        }
+        out
+    })?;
+    if report.ok {
+        Ok(())
+    } else if ui.json {
+        // The report on stdout is the whole answer; an error object after it would make two documents.
+        std::process::exit(i32::from(ErrorKind::Validation.exit_code()));
+    } else {
+        Err(Error::new(ErrorKind::Validation, "abathur doctor found a problem").hint("each FAIL above says what to do"))
+    }
+}
