@@ -486,8 +486,21 @@ fn a_decision_records_its_evidence_and_a_tampered_record_fails_verification() {
     assert!(record.contains("migration ran clean") && record.contains("test_pass_rate"), "{record}");
     let report = std::fs::read_to_string(repo.path().join(s(&reply, "report"))).unwrap();
     assert!(report.contains("- [x] DDL runs clean on an empty database: met (migration ran clean)"), "{report}");
-    assert!(report.contains("test_pass_rate: 100"), "{report}");
-    assert!(report.contains("[medium] one slow query"), "{report}");
+    assert!(report.contains("- Test Pass Rate: 100% (Target: "), "the seed's wording, with the unit: {report}");
+    assert!(report.contains("one slow query (severity: medium)"), "{report}");
+    // The seed's sections, in its order, and no others.
+    let sections: Vec<&str> = report.lines().filter(|l| l.starts_with("## ")).collect();
+    assert_eq!(
+        sections,
+        [
+            "## Validation Summary",
+            "## Acceptance Criteria Review",
+            "## Quality Metrics",
+            "## Issues Identified",
+            "## Recommendations",
+            "## Next Milestone Context"
+        ]
+    );
     assert_eq!(repo.json(&["gate", "verify"])["ok"], true);
 
     std::fs::write(&record_path, record.replace("decision = \"conditional\"", "decision = \"approve\"")).unwrap();

@@ -452,6 +452,9 @@ impl Service {
         let override_path = self.ledger.root().join("templates/gate-report.md.j2");
         let source = std::fs::read_to_string(&override_path).unwrap_or_else(|_| REPORT_TEMPLATE.to_string());
         let mut env = minijinja::Environment::new();
+        env.add_filter("metric_label", metric_label);
+        env.add_filter("metric_unit", metric_unit);
+        env.add_filter("figure", figure);
         let mut render = || -> std::result::Result<String, minijinja::Error> {
             env.add_template("report", &source)?;
             env.get_template("report")?.render(minijinja::context! {
@@ -467,4 +470,39 @@ impl Service {
         text.push('\n');
         Ok(text)
     }
+}
+
+/// A metric's name as the seed's report writes it: `coverage` is "Code Coverage", `test_pass_rate`
+/// "Test Pass Rate", a latency in ms "Performance (read_latency_ms)".
+fn metric_label(name: String) -> String {
+    match name.as_str() {
+        "coverage" => "Code Coverage".into(),
+        "test_pass_rate" => "Test Pass Rate".into(),
+        n if n.ends_with("_ms") || n.ends_with("_seconds") || n.contains("latency") => format!("Performance ({n})"),
+        n => n
+            .split('_')
+            .map(|w| {
+                let mut chars = w.chars();
+                chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+            })
+            .collect::<Vec<String>>()
+            .join(" "),
+    }
+}
+
+/// The unit a measured figure is printed with, from its name.
+fn metric_unit(name: String) -> &'static str {
+    match name.as_str() {
+        "coverage" | "test_pass_rate" => "%",
+        n if n.ends_with("_percent") || n.ends_with("_rate") => "%",
+        n if n.ends_with("_ms") => " ms",
+        n if n.ends_with("_seconds") || n.ends_with("_s") => " s",
+        _ => "",
+    }
+}
+
+/// A measured figure as people write it: `100`, `96.5`, `12.25` (no `100.0`).
+fn figure(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
