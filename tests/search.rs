@@ -271,3 +271,26 @@ fn hold_index_lock(repo: &Repo, seconds: u32) -> std::process::Child {
     std::thread::sleep(std::time::Duration::from_millis(300));
     holder
 }
+
+#[test]
+fn queries_are_words_whatever_their_punctuation_and_syntax_is_opt_in() {
+    let repo = Repo::new();
+    repo.json(&[
+        "memory",
+        "add",
+        "project:",
+        "flags",
+        "Run the claim loop with --status ready to see only ready tasks.",
+    ]);
+    repo.json(&["memory", "add", "project:", "timeouts", "Error: timeout after 30 s talking to the remote."]);
+    repo.json(&["memory", "add", "project:", "quotes", "The phrase \"signed tag\" is what gates rely on."]);
+    let found = |q: &str| ids(&repo.json(&["search", "--mode", "text", "--", q]));
+    // Agents search for exactly such strings: a leading dash, a colon, an unbalanced quote, NOT.
+    assert_eq!(found("--status ready"), ["project:flags"], "a leading dash is not an exclusion");
+    assert_eq!(found("Error: timeout"), ["project:timeouts"], "a colon is not a field");
+    assert!(found("\"signed tag").contains(&"project:quotes".to_string()), "an unbalanced quote drops nothing");
+    assert!(found("timeout NOT remote").contains(&"project:timeouts".to_string()), "NOT is a word");
+    // With --syntax, the query language applies: `-remote` excludes.
+    let syntax = ids(&repo.json(&["search", "timeout -remote", "--mode", "text", "--syntax"]));
+    assert!(!syntax.contains(&"project:timeouts".to_string()), "{syntax:?}");
+}

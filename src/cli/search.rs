@@ -34,6 +34,9 @@ pub struct SearchArgs {
     /// At most this many hits
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
+    /// Read the query in tantivy's query language (+must -not "phrase" field:word), not as plain words
+    #[arg(long)]
+    pub syntax: bool,
 }
 
 /// Bring the search index up to date
@@ -84,6 +87,7 @@ pub fn cmd_search(ui: &Ui, service: &Service, args: SearchArgs) -> Result<()> {
         milestone: args.milestone,
         status: args.status,
         limit: Some(args.limit),
+        syntax: args.syntax,
     };
     let reply = service.search(req)?;
     for notice in &reply.notices {

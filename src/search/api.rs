@@ -44,6 +44,10 @@ pub struct SearchRequest {
     /// At most this many hits (1-100, default 10).
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Read the query in tantivy's query language (`+must -not "a phrase" title:word`) instead of as
+    /// plain words, where punctuation, dashes, colons and quotes are just text.
+    #[serde(default)]
+    pub syntax: bool,
 }
 
 /// One ranked hit: the best chunk of one document.

@@ -213,7 +213,8 @@ impl Service {
         let filters =
             Filters { kinds: req.kinds.clone(), namespace, milestone: req.milestone.clone(), status: req.status };
         let mut embedder = embedder;
-        let hits = self.rank(&open, &query, mode, embedder.as_mut(), &filters, limit);
+        let words = if req.syntax { query.clone() } else { as_words(&query) };
+        let hits = self.rank(&open, &query, &words, mode, embedder.as_mut(), &filters, limit);
         if embedder.is_some() {
             *model_slot = embedder;
         }
@@ -321,10 +322,13 @@ impl Service {
         Ok(IndexReply { report, model: generation.vector_id().map(str::to_string), notices })
     }
 
+    /// Ranks the index for `query` (what is embedded), matching `words` (what the text index parses).
+    #[allow(clippy::too_many_arguments)]
     fn rank(
         &self,
         open: &OpenIndex,
         query: &str,
+        words: &str,
         mode: Mode,
         embedder: Option<&mut Embedder>,
         filters: &Filters,
@@ -338,7 +342,7 @@ impl Service {
         let mut candidates: HashMap<DocAddress, Candidate> = HashMap::new();
         let mut parser = QueryParser::for_index(index, vec![f.title, f.heading, f.body]);
         parser.set_field_boost(f.title, 1.5);
-        let (text_query, _) = parser.parse_query_lenient(query);
+        let (text_query, _) = parser.parse_query_lenient(words);
         if mode != Mode::Semantic {
             let q: Box<dyn Query> = match &filter {
                 Some(filter) => Box::new(BooleanQuery::new(vec![
@@ -628,4 +632,15 @@ fn weight_present(
 fn internal(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Internal, format!("search index: {e}"))
         .hint("run `abathur index --rebuild` (the index is derived; nothing is lost)")
+}
+
+/// A query as plain words for tantivy's parser: every character its query language gives a meaning
+/// (`+ - : " ( ) [ ] ^ ~ * ! \\ /`...) becomes a space, and the text is lowercased so that AND, OR and
+/// NOT are words too. The tokenizer splits on the same characters, so nothing searchable is lost.
+pub fn as_words(query: &str) -> String {
+    query
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == '_' || c.is_whitespace() { c } else { ' ' })
+        .collect::<String>()
+        .to_lowercase()
 }
