@@ -182,3 +182,34 @@ fn temporary_files_a_killed_writer_left_are_swept_by_the_next_writer() {
     assert!(young.exists(), "not swept while it could be in flight");
     repo.ok(&["check"]);
 }
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_but_a_closed_pipe_is_not() {
+    let repo = Repo::new();
+    repo.add(&["Something to list"]);
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = repo.cmd(&["--json", "task", "list"]).stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "lost output is not success: {}", crate::common::describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the output"));
+    // A reader that stops early (`| head -1`): exit 0, no panic.
+    let mut child = repo.cmd(&["completions", "bash"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a closed pipe ends quietly");
+}
+
+#[test]
+fn escape_sequences_in_ledger_text_never_reach_the_terminal() {
+    let repo = Repo::new();
+    repo.add(&["evil \u{1b}]0;pwned\u{7} \u{1b}[31mred"]);
+    repo.ok(&["memory", "add", "project:", "evil", "value \u{1b}[2J cleared"]);
+    for args in [&["task", "list"][..], &["memory", "get", "project:", "evil"]] {
+        let text = repo.ok(args);
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{args:?}: {text:?}");
+    }
+    // JSON keeps the text exactly (escaped by JSON itself).
+    let json = repo.json(&["memory", "get", "project:", "evil"]);
+    assert!(json.to_string().contains("\\u001b[2J"), "{json}");
+}

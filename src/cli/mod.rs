@@ -126,14 +126,23 @@ impl Ui {
         let text = if self.json {
             serde_json::to_string_pretty(reply).expect("replies serialise") + "\n"
         } else {
-            human(reply)
+            // Text from the ledger (summaries, memory values) must not drive the terminal.
+            output::neutralise_controls(&human(reply))
         };
-        let mut out = std::io::stdout().lock();
-        if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
-            // A closed pipe (`abathur task list | head`) is not an error.
-            std::process::exit(0);
-        }
-        Ok(())
+        write_stdout(text.as_bytes())
+    }
+}
+
+/// Writes `bytes` to stdout. A closed pipe (`abathur task list | head`) ends the process quietly
+/// with exit 0; any other failure (a full disk, `> /dev/full`) is an error, so lost output is never
+/// reported as success.
+pub fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(Error::new(crate::error::ErrorKind::Internal, format!("cannot write the output: {e}"))
+            .hint("check where stdout goes (a full disk or a closed file)")),
     }
 }
 
@@ -197,8 +206,9 @@ fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
         Command::Doctor => doctor::cmd_doctor(ui, &cwd),
         Command::Mcp => engine(ui, &cwd, EngineCommand::Mcp),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut deferred::whole_command(), "abathur", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut deferred::whole_command(), "abathur", &mut script);
+            write_stdout(&script)
         }
     }
 }
@@ -222,12 +232,16 @@ fn cmd_check(ui: &Ui, service: &Service) -> Result<()> {
 }
 
 fn report(ui: &Ui, e: &Error) {
+    use std::io::Write;
     if ui.json {
-        println!("{}", serde_json::to_string_pretty(&e.to_json()).expect("errors serialise"));
+        // Best effort: stdout may be what failed; the error is on stderr as well.
+        let _ =
+            writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&e.to_json()).expect("errors serialise"));
     }
-    eprintln!("Error: {}", e.message);
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "Error: {}", e.message);
     for hint in &e.hints {
-        eprintln!("Hint: {hint}");
+        let _ = writeln!(err, "Hint: {hint}");
     }
 }
 

@@ -52,3 +52,13 @@ pub fn ellipsize(text: &str, max: usize) -> String {
         text.chars().take(max - 1).chain(std::iter::once('…')).collect()
     }
 }
+
+/// Replaces control characters other than newline and tab (escape sequences, carriage returns,
+/// bells) with `?`, so that text from the ledger cannot move the cursor, recolour or retitle the
+/// terminal of whoever reads it.
+pub fn neutralise_controls(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return text.to_string();
+    }
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '?' } else { c }).collect()
+}
