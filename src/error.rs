@@ -100,7 +100,19 @@ impl Error {
 
     /// An I/O failure on `path`.
     pub fn io(path: &Path, err: std::io::Error) -> Error {
-        Error::new(ErrorKind::Internal, format!("{}: {err}", path.display()))
+        use std::io::ErrorKind as Io;
+        // A path that is not there, or not readable, is the caller's to fix (exit 1); a failing disk
+        // or system is not (exit 4).
+        let kind = match err.kind() {
+            Io::NotFound
+            | Io::PermissionDenied
+            | Io::IsADirectory
+            | Io::NotADirectory
+            | Io::InvalidInput
+            | Io::InvalidData => ErrorKind::Validation,
+            _ => ErrorKind::Internal,
+        };
+        Error::new(kind, format!("{}: {err}", path.display()))
     }
 
     /// Adds a suggestion of what to do next.

@@ -213,3 +213,17 @@ fn escape_sequences_in_ledger_text_never_reach_the_terminal() {
     let json = repo.json(&["memory", "get", "project:", "evil"]);
     assert!(json.to_string().contains("\\u001b[2J"), "{json}");
 }
+
+#[test]
+fn a_missing_path_the_user_gave_is_exit_1_not_internal() {
+    let repo = Repo::new();
+    repo.ok(&["milestone", "add", "M1", "--title", "One"]);
+    for args in [
+        &["task", "add", "x", "--input-file", "/nonexistent/input.json"][..],
+        &["-C", "/nonexistent/dir", "task", "list"],
+        &["gate", "check", "M1", "--junit", "/nonexistent/junit.xml"],
+    ] {
+        let err = repo.fails(args, 1);
+        assert!(err.contains("/nonexistent"), "{args:?}: {err}");
+    }
+}
