@@ -93,8 +93,8 @@ impl ServerHandler for AbathurServer {
     }
 }
 
-/// Shrinks a generated JSON schema without changing what it accepts, since every agent pays for
-/// `tools/list` in context: no `$schema`, string enums as `enum` instead of a `oneOf` of described
+/// Shrinks a generated JSON schema, never making it accept more than the server does, since every
+/// agent pays for `tools/list` in context: optional fields without their `null` alternative, no `$schema`, string enums as `enum` instead of a `oneOf` of described
 /// constants (the tool's description says what they mean), no description on referenced types (the
 /// referring field has one), no `null`, `[]` or `false` defaults (the absence of a field means the
 /// same), and doc comments' line breaks as spaces.
@@ -103,6 +103,11 @@ fn compact(value: &mut serde_json::Value) {
     match value {
         Value::Object(map) => {
             map.remove("$schema");
+            // `format` is an annotation JSON Schema does not enforce (`uint64`, `double`): the type and
+            // `minimum` say what is accepted.
+            if map.get("format").is_some_and(Value::is_string) {
+                map.remove("format");
+            }
             // A referenced type's own description repeats what the field referring to it says.
             if let Some(Value::Object(defs)) = map.get_mut("$defs") {
                 for def in defs.values_mut() {
@@ -118,6 +123,26 @@ fn compact(value: &mut serde_json::Value) {
             }
             if let Some(Value::String(text)) = map.get_mut("description") {
                 *text = text.replace('\n', " ");
+            }
+            // An optional field is simply left out: `"type": ["string", "null"]` says `"string"`, and
+            // `anyOf: [X, {"type": "null"}]` says X (the server still takes an explicit null).
+            if let Some(Value::Array(types)) = map.get("type")
+                && types.len() == 2
+                && types.contains(&Value::from("null"))
+            {
+                let other = types.iter().find(|t| **t != Value::from("null")).cloned().unwrap_or(Value::Null);
+                map.insert("type".into(), other);
+            }
+            if let Some(Value::Array(options)) = map.get("anyOf")
+                && options.len() == 2
+                && options.iter().any(|o| o.get("type") == Some(&Value::from("null")))
+                && let Some(Value::Object(other)) =
+                    options.iter().find(|o| o.get("type") != Some(&Value::from("null"))).cloned()
+            {
+                map.remove("anyOf");
+                for (k, v) in other {
+                    map.entry(k).or_insert(v);
+                }
             }
             let constants: Option<Vec<Value>> = map.get("oneOf").and_then(Value::as_array).and_then(|items| {
                 items
