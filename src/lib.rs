@@ -20,6 +20,7 @@ pub mod mcp;
 pub mod memory;
 pub mod milestone;
 pub mod queue;
+pub mod requirement;
 pub mod search;
 pub mod service;
 pub mod session;

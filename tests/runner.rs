@@ -20,6 +20,7 @@ mod mcp_server;
 mod memory;
 mod merge;
 mod milestone;
+mod requirement;
 mod search;
 mod search_quality;
 mod session;

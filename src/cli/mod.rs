@@ -15,6 +15,7 @@ mod ledger;
 mod memory;
 mod milestone;
 mod output;
+mod requirement;
 mod review;
 mod search;
 mod session;
@@ -73,6 +74,15 @@ pub enum Command {
     /// Project memory: facts, events and how-tos by namespace and key
     #[command(subcommand)]
     Memory(Deferred<memory::MemoryCommand>),
+    /// Project requirements: what must be true of the whole project, with status and evidence
+    #[command(subcommand)]
+    Requirement(Deferred<requirement::RequirementCommand>),
+    /// The project's completion report: every milestone, gate, decision and requirement, signed
+    Report {
+        /// Record it unsigned (pending a signature)
+        #[arg(long)]
+        unsigned: bool,
+    },
     /// Agent sessions: hand-over and debugging threads with an event log and a state
     #[command(subcommand)]
     Session(Deferred<session::SessionCommand>),
@@ -199,6 +209,8 @@ fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
         Command::Decision(Deferred(cmd)) => decision::run(ui, &Service::open(&cwd)?, cmd),
         Command::Memory(Deferred(cmd)) => memory::run(ui, &Service::open(&cwd)?, cmd),
         Command::Session(Deferred(cmd)) => session::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Requirement(Deferred(cmd)) => requirement::run(ui, &Service::open(&cwd)?, cmd),
+        Command::Report { unsigned } => requirement::cmd_report(ui, &Service::open(&cwd)?, unsigned),
         Command::Search(Deferred(args)) => engine(ui, &cwd, EngineCommand::Search(args)),
         Command::Index(Deferred(args)) => engine(ui, &cwd, EngineCommand::Index(args)),
         Command::Model(Deferred(cmd)) => engine(ui, &cwd, EngineCommand::Model(cmd)),

@@ -13,6 +13,7 @@ mod context;
 mod gate;
 mod memory;
 mod milestone;
+mod requirement;
 mod session;
 mod task;
 
@@ -44,6 +45,7 @@ impl AbathurServer {
             + AbathurServer::gate_router()
             + AbathurServer::milestone_router()
             + AbathurServer::session_router()
+            + AbathurServer::requirement_router()
             + AbathurServer::memory_router();
         for route in router.map.values_mut() {
             let mut schema = serde_json::Value::Object((*route.attr.input_schema).clone());
@@ -130,7 +132,7 @@ fn compact(value: &mut serde_json::Value) {
                 && types.len() == 2
                 && types.contains(&Value::from("null"))
             {
-                let other = types.iter().find(|t| **t != Value::from("null")).cloned().unwrap_or(Value::Null);
+                let other = types.iter().find(|t| t.as_str() != Some("null")).cloned().unwrap_or(Value::Null);
                 map.insert("type".into(), other);
             }
             if let Some(Value::Array(options)) = map.get("anyOf")

@@ -77,7 +77,7 @@ impl AbathurServer {
     }
 
     #[tool(
-        description = "Claim the best ready task (optionally only of agent_type), or the task named by task_id, under a lease; wait_seconds (up to 600) waits for one to become ready instead of polling. Returns claimed, the task, lease_id, lease_expires_at, milestone_context (handed over by the gate that opened the task's milestone), and paused while an escalation stops all claims. Renew with task_heartbeat before it expires; finish with task_complete or task_fail, passing lease_id.",
+        description = "Claim the best ready task (of agent_type, when given), or task_id, under a lease; wait_seconds waits for one instead of polling. Returns the task, lease_id, lease_expires_at, milestone_context (handed over by the gate that opened its milestone), and paused while an escalation stops claims. Heartbeat before the lease expires; finish with task_complete or task_fail.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
