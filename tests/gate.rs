@@ -21,6 +21,21 @@ pub(crate) fn commit_policy(repo: &Repo, text: &str) {
 }
 
 pub(crate) fn signed_repo_without_policy() -> Repo {
+    let repo = keyed_repo();
+    repo.ok(&["milestone", "add", "--example", "seed-plan"]);
+    repo
+}
+
+/// A repository with an identity and an ssh signing key git is configured for, its policy committed,
+/// and nothing planned yet.
+pub(crate) fn planless_signed_repo() -> Repo {
+    let repo = keyed_repo();
+    let allowed = std::fs::read_to_string(repo.path().join("allowed_signers")).unwrap();
+    commit_policy(&repo, &allowed);
+    repo
+}
+
+fn keyed_repo() -> Repo {
     let repo = Repo::new();
     repo.git(&["config", "user.name", "Lead"]);
     repo.git(&["config", "user.email", "lead@example.com"]);
@@ -40,7 +55,6 @@ pub(crate) fn signed_repo_without_policy() -> Repo {
     std::fs::write(repo.path().join(".gitignore"), "lead_key*\nallowed_signers\n").unwrap();
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "init"]);
-    repo.ok(&["milestone", "add", "--example", "seed-plan"]);
     repo
 }
 

@@ -6,12 +6,18 @@ use crate::common::{Repo, bin, describe, hermetic};
 /// Runs a client script with the same hermetic environment as every other test: the servers it
 /// spawns see no user or system git configuration.
 fn python(repo: &Repo, script: &str, args: &[&str]) {
+    python_output(repo, script, args);
+}
+
+/// Runs a client script, requires success, returns its stdout.
+fn python_output(repo: &Repo, script: &str, args: &[&str]) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/");
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(format!("{path}{script}")).args(args);
     hermetic(&mut cmd, repo.path());
     let out = cmd.output().expect("python3 runs (the MCP client tests need python3 with `pip install mcp`)");
     assert!(out.status.success(), "{script}: {}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -34,6 +40,20 @@ fn the_seeds_workflow_through_the_official_python_client() {
     assert!(counts(&clone).1.as_u64().unwrap() > 0, "{:?}", counts(&clone));
     assert_eq!(clone.json(&["gate", "status"])["gates"], repo.json(&["gate", "status"])["gates"]);
     clone.ok(&["check"]);
+}
+
+#[test]
+fn a_four_milestone_project_runs_through_mcp_alone_as_the_seed_describes() {
+    let repo = crate::gate::planless_signed_repo();
+    let junit = repo.path().join("junit.xml");
+    std::fs::write(&junit, r#"<testsuite><testcase name="a"/><testcase name="b"/></testsuite>"#).unwrap();
+    let out = python_output(&repo, "seed_project.py", &[bin(), repo.path().to_str().unwrap(), junit.to_str().unwrap()]);
+    // The call counts, for docs/mcp.md and the note.
+    eprintln!("{out}");
+    let totals: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert!(totals["orchestrator"].as_u64().unwrap() < 75, "{totals}");
+    repo.ok(&["check"]);
+    assert_eq!(repo.json(&["gate", "verify", "--all"])["ok"], true);
 }
 
 #[test]
