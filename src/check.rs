@@ -305,6 +305,9 @@ impl Service {
                 });
             }
         }
+        if let Err(e) = self.requirement_list() {
+            problems.push(from_error(&e));
+        }
         let mut decisions = Vec::new();
         for entry in std::fs::read_dir(root.join("decisions")).into_iter().flatten().flatten() {
             let path = entry.path();

@@ -160,6 +160,15 @@ impl Service {
                 "abathur sync --remote origin (once per clone)",
             ),
         });
+        out.push(match self.task_queue_status() {
+            Ok(s) => Finding::new("cache", Health::Ok, format!("the queue reads ({} tasks)", s.total_tasks), ""),
+            Err(e) => Finding::new(
+                "cache",
+                Health::Fail,
+                e.message,
+                format!("delete {} (derived data, rebuilt on the next command)", self.ledger.cache_dir().display()),
+            ),
+        });
         out.push(match self.check() {
             Ok(report) if report.problems.is_empty() => {
                 Finding::new("check", Health::Ok, format!("the ledger is valid ({} tasks)", report.tasks_checked), "")

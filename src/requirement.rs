@@ -50,6 +50,9 @@ pub struct Requirement {
     /// Milestones that deliver it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub milestones: Vec<String>,
+    /// Acceptance criteria that show it, as `M1:2` (milestone M1's second criterion).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<String>,
     /// Tasks that deliver it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<Id>,
@@ -76,6 +79,9 @@ pub struct RequirementSetRequest {
     /// Milestones to link.
     #[serde(default)]
     pub milestones: Vec<String>,
+    /// Acceptance criteria to link, as `M1:2` (milestone M1's second criterion).
+    #[serde(default)]
+    pub criteria: Vec<String>,
     /// Tasks to link (ids or prefixes).
     #[serde(default)]
     pub tasks: Vec<String>,
@@ -148,6 +154,19 @@ impl Service {
                 return Err(Error::invalid("milestones", format!("{m} is not a milestone of this ledger")));
             }
         }
+        for c in &req.criteria {
+            let known = c.split_once(':').and_then(|(m, n)| {
+                let n: usize = n.parse().ok()?;
+                milestones.iter().find(|x| x.id == m).filter(|x| (1..=x.acceptance_criteria.len()).contains(&n))
+            });
+            if known.is_none() {
+                return Err(Error::invalid(
+                    "criteria",
+                    format!("{c} names no acceptance criterion; write M1:2 for M1's second"),
+                )
+                .hint("`abathur milestone show M1` numbers its criteria"));
+            }
+        }
         let tasks = req.tasks.iter().map(|t| self.resolve_task(t)).collect::<Result<Vec<_>>>()?;
         for e in &req.evidence {
             check_chars("evidence", e, 2000)?;
@@ -176,6 +195,11 @@ impl Service {
         for m in req.milestones {
             if !r.milestones.contains(&m) {
                 r.milestones.push(m);
+            }
+        }
+        for c in req.criteria {
+            if !r.criteria.contains(&c) {
+                r.criteria.push(c);
             }
         }
         for t in tasks {

@@ -22,7 +22,7 @@ fn doctor_says_what_works_and_what_to_do() {
     let out = repo.run(&["--json", "doctor"]);
     assert!(out.status.success(), "{}", describe(&out));
     let f = findings(&out);
-    for check in ["binaries", "git identity", "signing", "allowed signers", "ledger", "check", "hooks"] {
+    for check in ["binaries", "git identity", "signing", "allowed signers", "ledger", "cache", "check", "hooks"] {
         assert_eq!(f[check].0, "ok", "{check}: {}", f[check].1);
     }
     assert_eq!(f["remote"].0, "warn", "no ledger remote yet");

@@ -169,6 +169,8 @@ fn conditional_revise_and_escalate_change_the_ledger_as_the_seed_says() {
     assert_eq!(revision["milestone"], "M2");
     assert_eq!(revision["agent_type"], "memory-implementer");
     assert_eq!(revision["created_by"], "orchestrator-7");
+    let record = std::fs::read_to_string(repo.path().join(s(&revise, "report")).with_extension("toml")).unwrap();
+    assert!(record.contains("agent = \"orchestrator-7\""), "the record names the deciding agent: {record}");
     assert_eq!(revision["source"], "agent_planner");
     assert_eq!(revision["base_priority"], 10);
     assert_eq!(repo.json(&["task", "get", &m3])["status"], "blocked");

@@ -10,8 +10,25 @@ fn requirements_are_tracked_and_the_completion_report_is_signed_like_a_gate() {
     repo.json(&["requirement", "set", "R1", "--title", "Reads under 50 ms", "-m", "M1", "--task", &task]);
     repo.json(&["requirement", "set", "R2", "--title", "Semantic search"]);
     repo.json(&["requirement", "set", "R10", "--title", "Ten"]);
-    let r1 = repo.json(&["requirement", "set", "R1", "--status", "met", "--evidence", "bench: 12 ms p99"]);
+    let r1 = repo.json(&[
+        "requirement",
+        "set",
+        "R1",
+        "--status",
+        "met",
+        "--evidence",
+        "bench: 12 ms p99",
+        "--criterion",
+        "M1:1",
+    ]);
     assert_eq!(r1["status"], "met");
+    assert_eq!(r1["criteria"][0], "M1:1");
+    repo.fails(&["requirement", "set", "R1", "--criterion", "M1:99"], 1);
+    assert_eq!(
+        repo.json(&["milestone", "show", "M1"])["requirements"][0],
+        "R1 (met)",
+        "the milestone shows what it delivers"
+    );
     assert_eq!(r1["tasks"][0], task.as_str());
     let list = repo.json(&["requirement", "list"]);
     let ids: Vec<&str> = list["requirements"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();

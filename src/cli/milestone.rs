@@ -182,6 +182,7 @@ fn render_detail(m: &MilestoneDetail) -> String {
         ("estimated", format!("{} h{}", p.estimated_hours, percent(p.estimate_vs_budget_percent))),
         ("spent", format!("{} h{}", p.spent_hours, percent(p.spent_vs_budget_percent))),
         ("gate", m.gate.clone()),
+        ("requirements", m.requirements.join(", ")),
     ]);
     if !m.acceptance_criteria.is_empty() {
         out.push_str("\nacceptance criteria:\n");

@@ -27,6 +27,9 @@ pub enum RequirementCommand {
         /// A milestone that delivers it (can be repeated)
         #[arg(long = "milestone", short = 'm')]
         milestones: Vec<String>,
+        /// An acceptance criterion that shows it, as M1:2 (can be repeated)
+        #[arg(long = "criterion")]
+        criteria: Vec<String>,
         /// A task that delivers it (can be repeated)
         #[arg(long = "task")]
         tasks: Vec<String>,
@@ -41,13 +44,14 @@ pub enum RequirementCommand {
 /// Dispatches one `requirement` subcommand.
 pub fn run(ui: &Ui, service: &Service, cmd: RequirementCommand) -> Result<()> {
     match cmd {
-        RequirementCommand::Set { id, title, description, status, milestones, tasks, evidence } => {
+        RequirementCommand::Set { id, title, description, status, milestones, criteria, tasks, evidence } => {
             let r = service.requirement_set(RequirementSetRequest {
                 id,
                 title,
                 description,
                 status,
                 milestones,
+                criteria,
                 tasks,
                 evidence,
             })?;

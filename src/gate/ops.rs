@@ -276,6 +276,7 @@ impl Service {
                 decision,
                 rationale: rationale.clone(),
                 decided_by: decided_by.clone(),
+                agent: req.agent.clone().unwrap_or_default(),
                 decided_at: now,
                 signed: !req.unsigned,
                 tag: tag.clone(),

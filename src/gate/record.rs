@@ -99,8 +99,11 @@ pub struct GateRecord {
     pub decision: Decision,
     /// Why.
     pub rationale: String,
-    /// Who decided (`Name <email>`, git's identity).
+    /// Who decided (`Name <email>`, git's identity): the principal whose key signs it.
     pub decided_by: String,
+    /// The agent that made the decision, when one did (`agent` of the request).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub agent: String,
     /// When.
     pub decided_at: Timestamp,
     /// Whether the decision commit and tag are signed (false only with an explicit --unsigned).

@@ -121,6 +121,9 @@ pub struct MilestoneDetail {
     /// The coordinator's checklist for the milestone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub todos: Vec<crate::milestone::record::Todo>,
+    /// The project requirements it delivers, as `R1 (met)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<String>,
 }
 
 /// Reply of `milestone list`.

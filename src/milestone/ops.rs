@@ -227,6 +227,17 @@ impl Service {
             progress.spent_vs_budget_percent = Some(round(100.0 * progress.spent_hours / budget));
         }
         let gate = crate::gate::state::describe(&crate::gate::state::latest(&self.gate_records()), &r.id);
+        let status = |s: crate::requirement::RequirementStatus| {
+            serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        };
+        let requirements = self
+            .requirement_list()
+            .map(|l| l.requirements)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|q| q.milestones.contains(&r.id))
+            .map(|q| format!("{} ({})", q.id, status(q.status)))
+            .collect();
         Ok(MilestoneDetail {
             id: r.id,
             title: r.title,
@@ -237,6 +248,7 @@ impl Service {
             quality_targets: r.quality_targets,
             progress,
             gate,
+            requirements,
             todos: r.todos,
         })
     }
