@@ -71,7 +71,9 @@ fn approve_is_a_signed_commit_and_tag_that_git_verifies_and_opens_the_next_miles
     let m2 = repo.add(&["Memory tables", "-m", "M2"]);
     assert_eq!(repo.json(&["task", "get", &m2])["status"], "blocked");
     assert!(repo.json(&["task", "get", &m2])["blocked_by"][0].as_str().unwrap().contains("gate M1 is undecided"));
-    assert_eq!(repo.json(&["task", "claim"])["claimed"], false, "M2 work is not claimable before gate M1");
+    let shut = repo.json(&["task", "claim"]);
+    assert_eq!(shut["claimed"], false, "M2 work is not claimable before gate M1");
+    assert!(shut["message"].as_str().unwrap().contains("gate M1 is undecided"), "the closed gate is named: {shut}");
 
     let reply = repo.json(&[
         "gate",
@@ -165,6 +167,7 @@ fn conditional_revise_and_escalate_change_the_ledger_as_the_seed_says() {
         "orchestrator-7",
     ]);
     assert_eq!(revise["next_milestone_opens"], false);
+    assert!(revise["next_step"].as_str().unwrap().contains("decide gate M2 again"), "{revise}");
     let revision = repo.json(&["task", "get", revise["follow_up_task_ids"][0].as_str().unwrap()]);
     assert_eq!(revision["milestone"], "M2");
     assert_eq!(revision["agent_type"], "memory-implementer");

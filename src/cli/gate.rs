@@ -257,6 +257,11 @@ fn render_verify(r: &crate::gate::verify::VerifyReport) -> String {
 }
 
 fn narrate(ui: &Ui, r: &DecideReply) {
+    narrate_decision(ui, r);
+    ui.status(format!("Next: {}.", r.next_step));
+}
+
+fn narrate_decision(ui: &Ui, r: &DecideReply) {
     let signed = match (r.signed, r.decision.opens(), r.next_milestone_opens) {
         (true, _, _) => "signed",
         (false, true, true) => "UNSIGNED, counted: the ledger allows unsigned decisions",

@@ -70,6 +70,8 @@ pub struct DecideReply {
     pub follow_up_task_ids: Vec<String>,
     /// Whether the next milestone's tasks may now be claimed.
     pub next_milestone_opens: bool,
+    /// What to do now, as the seed's workflow goes on from this decision.
+    pub next_step: String,
 }
 
 /// One milestone's gate.
@@ -344,6 +346,7 @@ impl Service {
             report: self.ledger.root().join(&gate_files[0]).display().to_string(),
             follow_up_task_ids: follow_ups.iter().map(Id::to_string).collect(),
             next_milestone_opens: decision.opens() && (signer.is_some() || self.config.gates.allow_unsigned),
+            next_step: next_step(decision, &milestone.id, signer.is_some() || self.config.gates.allow_unsigned),
         })
     }
 
@@ -506,4 +509,26 @@ fn metric_unit(name: String) -> &'static str {
 fn figure(value: f64) -> String {
     let text = format!("{value:.2}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The next step after `decision` on `milestone`'s gate, for the reply.
+fn next_step(decision: Decision, milestone: &str, counts: bool) -> String {
+    match decision {
+        _ if !counts && decision.opens() => format!(
+            "the decision is pending a signature and opens nothing: decide {milestone} again with a signing key, or allow unsigned decisions ([gates] allow_unsigned)"
+        ),
+        Decision::Approve => {
+            "plan the next milestone: its tasks are claimable once their prerequisites complete".into()
+        }
+        Decision::Conditional => format!(
+            "plan the next milestone; the follow-up tasks are work of {milestone}, claimed by agents of their type"
+        ),
+        Decision::Revise => format!(
+            "wait for the revision tasks of {milestone} to complete, then check and decide gate {milestone} again"
+        ),
+        Decision::Escalate => format!(
+            "every claim is paused: ask a human to resolve it (`abathur gate resolve {milestone} --rationale \"...\"`), then check and decide gate {milestone} again"
+        ),
+        Decision::Resolved => format!("claims resume: check and decide gate {milestone} again"),
+    }
 }

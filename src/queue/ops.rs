@@ -528,7 +528,11 @@ impl Service {
         }
         let waiting = fresh.derived.iter().filter(|d| matches!(d.status, Status::Blocked | Status::Pending)).count();
         let who = agent_type.map(|a| format!(" for agent type {a}")).unwrap_or_default();
-        let why = fresh.gates.paused.as_ref().map(|p| format!("; {p}")).unwrap_or_default();
+        let why = match (&fresh.gates.paused, fresh.gates.closed.values().next()) {
+            (Some(p), _) => format!("; {p}"),
+            (None, Some(_)) => format!("; {}", fresh.gates.closed.values().min().expect("one")),
+            (None, None) => String::new(),
+        };
         let scope = RemoteClaims::configured(self.ledger.git_dir())
             .map(|r| format!("remote {}", r.remote()))
             .unwrap_or_else(|| "local".into());
