@@ -1075,10 +1075,10 @@ fn check_holder(record: &TaskRecord, lease_id: Option<&str>) -> Result<()> {
     match (&record.state, &record.lease) {
         (State::Running, Some(lease)) => match lease_id {
             Some(given) if given != lease.lease_id => Err(Error::conflict(format!(
-                "task {id} is now held by {} under another lease; yours expired and the task was claimed again",
+                "task {id} is held by {} under another lease: the lease you gave is not the current one (it lapsed and the task was claimed again, or it is mistyped)",
                 lease.holder
             ))
-            .hint("drop this task; claim another")),
+            .hint("check the lease_id your claim returned; if it lapsed, drop this task and claim another")),
             _ => Ok(()),
         },
         (state, _) if state.is_terminal() => {
