@@ -222,8 +222,8 @@ fn removing_the_latest_decision_and_its_tag_is_detected_and_reopens_nothing() {
     assert!(text.contains(&format!("made by gate decision {id}, which is not in the ledger")), "{text}");
 }
 
-#[test]
-fn two_machines_deciding_one_gate_cannot_both_stand() {
+/// A signed repository with a bare remote, and a second clone of it signing with the same key.
+fn two_clones() -> (tempfile::TempDir, Repo, Repo) {
     let remote = tempfile::tempdir().unwrap();
     let bare = remote.path().join("project.git");
     assert!(Command::new("git").args(["init", "-q", "--bare"]).arg(&bare).status().unwrap().success());
@@ -238,6 +238,32 @@ fn two_machines_deciding_one_gate_cannot_both_stand() {
         let value = one.git(&["config", key]);
         two.git(&["config", key, value.trim()]);
     }
+    (remote, one, two)
+}
+
+#[test]
+fn a_decision_made_on_one_clone_counts_on_the_other_and_in_a_linked_worktree() {
+    let (_remote, one, two) = two_clones();
+    let m2 = one.add(&["Memory tables", "-m", "M2"]);
+    one.ok(&["gate", "approve", "M1", "-r", "approved on one"]);
+    one.json(&["sync"]);
+    two.json(&["sync"]);
+    // The tag and the policy travel with the ledger: the other clone verifies it for itself.
+    assert_eq!(gate_of(&two, &m2).0, "ready", "{:?}", gate_of(&two, &m2));
+    assert_eq!(two.json(&["gate", "verify", "--all"])["ok"], true);
+    let worktree = two.path().join("wt");
+    two.git(&["worktree", "add", "-q", "--detach", worktree.to_str().unwrap(), "origin/main"]);
+    let mut cmd = Command::new(crate::common::bin());
+    cmd.args(["--json", "task", "get", &m2]).current_dir(&worktree);
+    crate::common::hermetic(&mut cmd, two.path());
+    let out = cmd.output().unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["status"], "ready", "the worktree sees the same verified gate: {}", describe(&out));
+}
+
+#[test]
+fn two_machines_deciding_one_gate_cannot_both_stand() {
+    let (_remote, one, two) = two_clones();
     one.ok(&["gate", "approve", "M1", "-r", "approved on one"]);
     two.ok(&["gate", "revise", "M1", "-r", "revised on two", "--issue", "high: gaps"]);
     one.json(&["sync"]);
