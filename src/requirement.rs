@@ -268,33 +268,17 @@ impl Service {
         let (parent, tree) = {
             let lock = self.ledger.lock()?;
             lock.commit()?;
-            let parent = crate::ledger::history::tip(&repo);
-            let base = parent
-                .as_ref()
-                .map(|c| c.tree())
-                .transpose()
-                .map_err(|e| crate::git::sign::git_error("reading the ledger", e))?;
-            let blob = repo.blob(text.as_bytes()).map_err(|e| crate::git::sign::git_error("writing a blob", e))?;
-            let tree = crate::ledger::history::apply(&repo, base.as_ref(), &[(rel.clone(), Some(blob))])?;
-            (parent.map(|c| c.id()), tree)
+            crate::ledger::sealed::tree_on_tip(&repo, self.ledger.root(), &[(rel.clone(), text.into_bytes())])?
         };
-        let commit =
-            crate::ledger::history::write_commit(&repo, tree, parent.into_iter().collect(), &message, signer.as_ref())?;
-        let tag_object = crate::git::tag_object(&repo, &tag, commit, &title, signer.as_ref())?;
+        let prepared = crate::ledger::sealed::sign(&repo, tree, parent, &message, (&tag, &title), signer.as_ref())?;
         {
             let _lock = self.ledger.lock()?;
-            let prepared = crate::ledger::sealed::Prepared {
-                commit: commit.to_string(),
-                parent: parent.map(|p| p.to_string()).unwrap_or_default(),
-                tag: tag.clone(),
-                tag_object: tag_object.to_string(),
-            };
             crate::ledger::sealed::apply(&repo, self.ledger.root(), &prepared)?;
         }
         Ok(CompletionReply {
             id: id.to_string(),
             report: self.ledger.root().join(&rel).display().to_string(),
-            commit: commit.to_string(),
+            commit: prepared.commit,
             tag,
             signed: signer.is_some(),
             unmet,

@@ -297,23 +297,14 @@ impl Service {
             let gate_files = [format!("gates/{id}.md"), format!("gates/{id}.toml")];
             files.push((gate_files[0].clone(), report.into_bytes()));
             files.push((gate_files[1].clone(), record.to_toml().into_bytes()));
-            let parent = crate::ledger::history::tip(&repo);
-            let base = parent.as_ref().map(|c| c.tree()).transpose().map_err(|e| git_error("reading the ledger", e))?;
-            let mut changes = Vec::new();
-            for (rel, bytes) in &files {
-                crate::ledger::checked_path(self.ledger.root(), rel)?;
-                let blob = repo.blob(bytes).map_err(|e| git_error("writing a blob", e))?;
-                changes.push((crate::ledger::history::tree_path(rel), Some(blob)));
-            }
-            let tree = crate::ledger::history::apply(&repo, base.as_ref(), &changes)?;
-            (records.len(), gate_files, follow_ups, before, parent.map(|c| c.id()), tree)
+            let (parent, tree) = crate::ledger::sealed::tree_on_tip(&repo, self.ledger.root(), &files)?;
+            (records.len(), gate_files, follow_ups, before, parent, tree)
         };
 
         // 2. Outside the lock: sign the commit and the tag. A failure leaves only unreferenced objects.
-        let commit =
-            crate::ledger::history::write_commit(&repo, tree, parent.into_iter().collect(), &message, signer.as_ref())?;
-        let tag_object =
-            crate::git::tag_object(&repo, &tag, commit, &format!("{title}\n\n{rationale}"), signer.as_ref())?;
+        let tag_message = format!("{title}\n\n{rationale}");
+        let prepared =
+            crate::ledger::sealed::sign(&repo, tree, parent, &message, (&tag, &tag_message), signer.as_ref())?;
 
         // 3. Under the lock again: still the same gate state? Then make it all visible at once.
         {
@@ -327,12 +318,6 @@ impl Service {
                 ))
                 .hint(format!("`abathur gate status` shows it; decide again if it still stands: abathur gate {} {}", decision.as_str(), milestone.id)));
             }
-            let prepared = crate::ledger::sealed::Prepared {
-                commit: commit.to_string(),
-                parent: parent.map(|p| p.to_string()).unwrap_or_default(),
-                tag: tag.clone(),
-                tag_object: tag_object.to_string(),
-            };
             crate::ledger::sealed::apply(&repo, self.ledger.root(), &prepared)?;
             drop(lock);
         }
@@ -340,7 +325,7 @@ impl Service {
             decision_id: id.to_string(),
             milestone: milestone.id.clone(),
             decision,
-            commit: commit.to_string(),
+            commit: prepared.commit,
             tag: tag.clone(),
             signed: signer.is_some(),
             report: self.ledger.root().join(&gate_files[0]).display().to_string(),

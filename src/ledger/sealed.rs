@@ -48,6 +48,41 @@ impl Prepared {
     }
 }
 
+/// The ledger tip and a tree of it with `files` (paths relative to the ledger folder) written in:
+/// what a sealed change will commit. The caller holds the ledger lock.
+pub fn tree_on_tip(repo: &Repository, root: &Path, files: &[(String, Vec<u8>)]) -> Result<(Option<Oid>, Oid)> {
+    let parent = history::tip(repo);
+    let base = parent.as_ref().map(|c| c.tree()).transpose().map_err(|e| git_error("reading the ledger", e))?;
+    let mut changes = Vec::with_capacity(files.len());
+    for (rel, bytes) in files {
+        super::checked_path(root, rel)?;
+        let blob = repo.blob(bytes).map_err(|e| git_error("writing a blob", e))?;
+        changes.push((history::tree_path(rel), Some(blob)));
+    }
+    let tree = history::apply(repo, base.as_ref(), &changes)?;
+    Ok((parent.map(|c| c.id()), tree))
+}
+
+/// Writes the commit of `tree` on `parent` and its annotated tag `tag`, both signed when asked, as
+/// unreferenced objects: the slow part, done outside the lock. A failure leaves nothing visible.
+pub fn sign(
+    repo: &Repository,
+    tree: Oid,
+    parent: Option<Oid>,
+    message: &str,
+    (tag, tag_message): (&str, &str),
+    signer: Option<&crate::git::sign::Signer>,
+) -> Result<Prepared> {
+    let commit = history::write_commit(repo, tree, parent.into_iter().collect(), message, signer)?;
+    let tag_object = crate::git::tag_object(repo, tag, commit, tag_message, signer)?;
+    Ok(Prepared {
+        commit: commit.to_string(),
+        parent: parent.map(|p| p.to_string()).unwrap_or_default(),
+        tag: tag.to_string(),
+        tag_object: tag_object.to_string(),
+    })
+}
+
 /// Makes `prepared` visible: tag, branch, files. The caller holds the ledger lock.
 pub fn apply(repo: &Repository, root: &Path, prepared: &Prepared) -> Result<Oid> {
     let intent = root.join(INTENT);
