@@ -657,13 +657,31 @@ fn claims_racing_an_escalation_never_take_a_task_after_it() {
     for i in 0..150 {
         repo.add(&[&format!("M1 work {i}"), "-m", "M1"]);
     }
+    let (claimers, first_claim) = claimers(&repo, 8, 15);
+    first_claim.recv().unwrap();
+    repo.ok(&["gate", "escalate", "M1", "-r", "fundamental problem", "--unsigned"]);
+    let running = || repo.json(&["task", "status"])["running"].as_u64().unwrap();
+    let at_escalation = running();
+    for c in claimers {
+        c.join().unwrap();
+    }
+    assert_eq!(running(), at_escalation, "no claim succeeded once the escalation was recorded");
+}
+
+/// `agents` threads, each running `claims` one-shot `task claim` processes; the receiver gets a
+/// message after every claim, so a test can act once claiming is under way.
+pub(crate) fn claimers(
+    repo: &Repo,
+    agents: usize,
+    claims: usize,
+) -> (Vec<std::thread::JoinHandle<()>>, std::sync::mpsc::Receiver<()>) {
     let path = repo.path().to_path_buf();
     let (started, first_claim) = std::sync::mpsc::channel::<()>();
-    let claimers: Vec<_> = (0..8)
+    let handles = (0..agents)
         .map(|n| {
             let (path, started) = (path.clone(), started.clone());
             std::thread::spawn(move || {
-                for k in 0..15 {
+                for k in 0..claims {
                     let mut cmd = Command::new(crate::common::bin());
                     cmd.args(["--json", "task", "claim", "--agent", &format!("a{n}-{k}")]).current_dir(&path);
                     crate::common::hermetic(&mut cmd, &path);
@@ -674,12 +692,5 @@ fn claims_racing_an_escalation_never_take_a_task_after_it() {
             })
         })
         .collect();
-    first_claim.recv().unwrap();
-    repo.ok(&["gate", "escalate", "M1", "-r", "fundamental problem", "--unsigned"]);
-    let running = || repo.json(&["task", "status"])["running"].as_u64().unwrap();
-    let at_escalation = running();
-    for c in claimers {
-        c.join().unwrap();
-    }
-    assert_eq!(running(), at_escalation, "no claim succeeded once the escalation was recorded");
+    (handles, first_claim)
 }

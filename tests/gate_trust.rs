@@ -409,23 +409,7 @@ fn claims_racing_a_revise_or_a_failing_signature_never_take_a_task_it_shuts() {
         } else {
             repo.ok(&["gate", "approve", "M1", "-r", "ok"]);
         }
-        let path = repo.path().to_path_buf();
-        let (started, first_claim) = std::sync::mpsc::channel::<()>();
-        let claimers: Vec<_> = (0..8)
-            .map(|n| {
-                let (path, started) = (path.clone(), started.clone());
-                std::thread::spawn(move || {
-                    for k in 0..13 {
-                        let mut cmd = Command::new(crate::common::bin());
-                        cmd.args(["--json", "task", "claim", "--agent", &format!("a{n}-{k}")]).current_dir(&path);
-                        crate::common::hermetic(&mut cmd, &path);
-                        let out = cmd.output().unwrap();
-                        assert!(out.status.success(), "{}", describe(&out));
-                        let _ = started.send(());
-                    }
-                })
-            })
-            .collect();
+        let (claimers, first_claim) = crate::gate::claimers(&repo, 8, 13);
         first_claim.recv().unwrap();
         let running = || repo.json(&["task", "list", "-m", "M2", "-s", "running"])["tasks"].as_array().unwrap().len();
         if failing {

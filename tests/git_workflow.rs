@@ -184,16 +184,7 @@ fn review_of_a_code_range_shows_what_the_ledger_did_while_that_code_was_written(
         let out = repo.cmd(&["--json", "task", "add", summary]).env(at(now).0, at(now).1).output().unwrap();
         assert!(out.status.success(), "{}", describe(&out));
     };
-    let code_commit = |name: &str, date: &str| {
-        std::fs::write(repo.path().join(name), name).unwrap();
-        repo.git(&["add", name]);
-        let mut cmd = std::process::Command::new("git");
-        cmd.args(["commit", "-qm", name]).current_dir(repo.path());
-        crate::common::hermetic(&mut cmd, repo.path());
-        cmd.env("GIT_COMMITTER_DATE", date).env("GIT_AUTHOR_DATE", date);
-        assert!(cmd.output().unwrap().status.success());
-        repo.git(&["rev-parse", "HEAD"]).trim().to_string()
-    };
+    let code_commit = |name: &str, date: &str| code_commit(&repo, name, date);
     add("Before the branch", "2026-06-01T10:00:00Z");
     let base = code_commit("base.rs", "2026-06-01T10:00:30Z");
     add("During the branch", "2026-06-01T10:01:00Z");
@@ -213,16 +204,7 @@ fn review_of_a_code_range_shows_tasks_completed_at_its_commits_whenever_the_ledg
         assert!(out.status.success(), "{}", describe(&out));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
-    let code_commit = |name: &str, date: &str| {
-        std::fs::write(repo.path().join(name), name).unwrap();
-        repo.git(&["add", name]);
-        let mut cmd = std::process::Command::new("git");
-        cmd.args(["commit", "-qm", name]).current_dir(repo.path());
-        crate::common::hermetic(&mut cmd, repo.path());
-        cmd.env("GIT_COMMITTER_DATE", date).env("GIT_AUTHOR_DATE", date);
-        assert!(cmd.output().unwrap().status.success());
-        repo.git(&["rev-parse", "HEAD"]).trim().to_string()
-    };
+    let code_commit = |name: &str, date: &str| code_commit(&repo, name, date);
     // Each agent commits its code, then completes its task a few seconds later.
     let finish = |summary: &str, now: &str| {
         run(&["--json", "task", "add", summary], now);
@@ -244,4 +226,16 @@ fn review_of_a_code_range_shows_tasks_completed_at_its_commits_whenever_the_ledg
         })
         .collect();
     assert_eq!(shown, [("Done by the branch", "completed", head.as_str())], "{json}");
+}
+
+/// Commits a file `name` to the code branch at `date`; returns the commit id.
+fn code_commit(repo: &Repo, name: &str, date: &str) -> String {
+    std::fs::write(repo.path().join(name), name).unwrap();
+    repo.git(&["add", name]);
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(["commit", "-qm", name]).current_dir(repo.path());
+    crate::common::hermetic(&mut cmd, repo.path());
+    cmd.env("GIT_COMMITTER_DATE", date).env("GIT_AUTHOR_DATE", date);
+    assert!(cmd.output().unwrap().status.success());
+    repo.git(&["rev-parse", "HEAD"]).trim().to_string()
 }
