@@ -28,6 +28,8 @@ pub struct Problem {
 pub struct CheckReport {
     /// Task files read.
     pub tasks_checked: usize,
+    /// Every ledger file read: tasks, memory, milestones, gates, decisions and the rest.
+    pub files_checked: usize,
     /// Everything wrong; empty when the ledger is valid.
     pub problems: Vec<Problem>,
 }
@@ -110,7 +112,7 @@ impl Service {
             p.file = rel(std::path::Path::new(&p.file));
         }
         problems.sort_by(|a, b| (&a.file, &a.message).cmp(&(&b.file, &b.message)));
-        Ok(CheckReport { tasks_checked: tasks.len(), problems })
+        Ok(CheckReport { tasks_checked: tasks.len(), files_checked: self.ledger_file_count(), problems })
     }
 
     /// Why one ledger file (relative to the ledger folder) cannot be read on its own, leaving rules
@@ -188,6 +190,24 @@ impl Service {
 
     /// Memory entries, milestones, gate records and decision records: each file parses, and every
     /// link names something that exists.
+    /// The ledger's files, the derived cache left out.
+    fn ledger_file_count(&self) -> usize {
+        let root = self.ledger.root();
+        let mut stack = vec![root.to_path_buf()];
+        let mut count = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                match entry.file_type() {
+                    Ok(t) if t.is_dir() && path != root.join("cache") => stack.push(path),
+                    Ok(t) if t.is_file() => count += 1,
+                    _ => {}
+                }
+            }
+        }
+        count
+    }
+
     fn check_other_files(&self, problems: &mut Vec<Problem>, task_exists: &dyn Fn(&Id) -> bool) -> Result<()> {
         let root = self.ledger.root();
         let from_error = |e: &crate::Error| {

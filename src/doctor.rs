@@ -141,7 +141,11 @@ impl Service {
             Ok(files) => Finding::new(
                 "ledger",
                 Health::Warn,
-                format!("{} file(s) changed by hand and not committed: {}", files.len(), files.join(", ")),
+                format!(
+                    "{} changed by hand and not committed: {}",
+                    crate::words::plural(files.len(), "file", "files"),
+                    files.join(", ")
+                ),
                 "abathur ledger commit -m \"...\" (with --sign for allowed_signers)",
             ),
             Err(e) => Finding::new("ledger", Health::Fail, e.message, ""),
@@ -170,15 +174,18 @@ impl Service {
             ),
         });
         out.push(match self.check() {
-            Ok(report) if report.problems.is_empty() => {
-                Finding::new("check", Health::Ok, format!("the ledger is valid ({} tasks)", report.tasks_checked), "")
-            }
+            Ok(report) if report.problems.is_empty() => Finding::new(
+                "check",
+                Health::Ok,
+                format!("the ledger is valid ({})", crate::words::plural(report.files_checked, "file", "files")),
+                "",
+            ),
             Ok(report) => Finding::new(
                 "check",
                 Health::Fail,
                 format!(
-                    "{} problem(s), the first: {}: {}",
-                    report.problems.len(),
+                    "{}, the first: {}: {}",
+                    crate::words::plural(report.problems.len(), "problem", "problems"),
                     report.problems[0].file,
                     report.problems[0].message
                 ),

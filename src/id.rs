@@ -24,8 +24,19 @@ pub struct Id(u128);
 
 impl Id {
     /// A fresh id: time-ordered, unique without any coordination between processes.
+    ///
+    /// With `ABATHUR_ID_SEED` set (tests, demos, snapshots), ids are reproducible instead: the time
+    /// part is the clock's (`ABATHUR_NOW` when pinned) and the random part a hash of the seed, that
+    /// time and a counter within the process. Two processes with the same seed and the same pinned
+    /// time make the same ids, so a reproducible run moves `ABATHUR_NOW` on between commands.
     pub fn generate() -> Id {
-        Id(ulid::Ulid::new().0)
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seed = std::env::var("ABATHUR_ID_SEED").ok().filter(|s| !s.is_empty());
+        let Some(seed) = seed else { return Id(ulid::Ulid::new().0) };
+        let now = crate::time::Clock::from_env().unwrap_or_default().now().millis().max(0) as u64;
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let random = xxhash_rust::xxh3::xxh3_128(format!("{seed}/{now}/{n}").as_bytes());
+        Id(ulid::Ulid::from_parts(now, random).0)
     }
 
     /// Parses a full id, refusing anything that is not exactly a ULID.
@@ -188,6 +199,33 @@ pub fn unique_prefix_lengths(sorted: &[&Id]) -> Vec<usize> {
             (before.max(after) + 1).clamp(MIN_DISPLAY_LEN, ID_LEN)
         })
         .collect()
+}
+
+/// Shortens full ids to their shortest unique prefix among `all` (like git's abbreviated hashes).
+pub struct Shortener {
+    sorted: Vec<Id>,
+    lengths: Vec<usize>,
+}
+
+impl Shortener {
+    /// Prepares prefixes for every id in the ledger.
+    pub fn new(mut all: Vec<Id>) -> Shortener {
+        if !all.is_sorted() {
+            all.sort_unstable();
+        }
+        let refs: Vec<&Id> = all.iter().collect();
+        let lengths = unique_prefix_lengths(&refs);
+        Shortener { sorted: all, lengths }
+    }
+
+    /// The shortest unique prefix of `id` (the full id if unknown).
+    pub fn short<'a>(&self, id: &'a str) -> &'a str {
+        let Ok(parsed) = Id::parse(id) else { return id };
+        match self.sorted.binary_search(&parsed) {
+            Ok(i) => &id[..self.lengths[i].min(id.len())],
+            Err(_) => id,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub mod service;
 pub mod session;
 pub mod sync;
 pub mod time;
+pub mod view;
+pub mod words;
 
 pub use error::{Error, ErrorKind, Result};
 pub use service::Service;

@@ -159,7 +159,7 @@ fn check_reports_every_problem_with_file_and_field() {
     assert!(all.contains("interrupted writer"), "{all}");
     assert_eq!(report["problems"].as_array().unwrap().len(), 4, "{all}");
     let text = repo.fails(&["check"], 1);
-    assert!(text.contains("4 problem(s)"), "{text}");
+    assert!(text.contains("4 problems in the ledger"), "{text}");
 }
 
 #[test]

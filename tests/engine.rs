@@ -42,15 +42,18 @@ fn the_mcp_server_replaces_the_abathur_process_under_its_name() {
     let pid = server.id();
     // exec keeps the process id: once the exec is done the process runs abathur-full, named abathur.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let exe = loop {
+    // The kernel names the new executable before it lays out the new arguments, so the exec is done
+    // once both are visible.
+    let (exe, cmdline) = loop {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-        if exe.file_name().is_some_and(|n| n == "abathur-full") || std::time::Instant::now() > deadline {
-            break exe;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let done = exe.file_name().is_some_and(|n| n == "abathur-full") && !cmdline.is_empty();
+        if done || std::time::Instant::now() > deadline {
+            break (exe, cmdline);
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     };
     assert_eq!(exe, std::fs::canonicalize(full_bin()).unwrap());
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
     assert_eq!(argv[0], b"abathur");
     assert_eq!(argv[1], b"mcp");

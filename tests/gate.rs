@@ -70,7 +70,9 @@ fn approve_is_a_signed_commit_and_tag_that_git_verifies_and_opens_the_next_miles
     let repo = signed_repo();
     let m2 = repo.add(&["Memory tables", "-m", "M2"]);
     assert_eq!(repo.json(&["task", "get", &m2])["status"], "blocked");
-    assert!(repo.json(&["task", "get", &m2])["blocked_by"][0].as_str().unwrap().contains("gate M1 is undecided"));
+    assert!(
+        repo.json(&["task", "get", &m2])["blocked_by"][0]["message"].as_str().unwrap().contains("gate M1 is undecided")
+    );
     let shut = repo.json(&["task", "claim"]);
     assert_eq!(shut["claimed"], false, "M2 work is not claimable before gate M1");
     assert!(shut["message"].as_str().unwrap().contains("gate M1 is undecided"), "the closed gate is named: {shut}");

@@ -134,7 +134,7 @@ fn review_summarises_a_range_for_a_pull_request() {
         "### Tasks (2 added, 1 cancelled, 1 completed)",
         "| completed | M1 | Old task |",
         "```mermaid",
-        &format!("t{} --> t{}", &schema[..10], &tests[..10]),
+        &format!("t{schema} --> t{tests}"),
         "- M1: 0/2 → 1/4 tasks completed",
         "- M1: approve (UNSIGNED)",
         "Use TOML (accepted, recorded)",
@@ -150,6 +150,29 @@ fn review_summarises_a_range_for_a_pull_request() {
     assert_eq!(json["gates"][0], "M1: approve (UNSIGNED)");
     let bad = repo.run(&["review", "nope..HEAD"]);
     assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
+}
+
+#[test]
+fn review_colours_tasks_by_state_keeps_unchanged_prerequisites_and_escapes_summaries() {
+    let repo = Repo::new();
+    let before = repo.add(&["Done before the range"]);
+    let base = repo.git(&["rev-parse", "abathur-ledger"]).trim().to_string();
+    let evil = repo.add(&["<img src=x onerror=alert(1)> | \"quoted\" `code`", "--after", &before]);
+    let cascaded = repo.add(&["Waits on the evil one", "--after", &evil]);
+    repo.ok(&["task", "cancel", &evil]);
+
+    let md = repo.ok(&["review", &format!("{base}..abathur-ledger")]);
+    // Added and cancelled (by the cascade) inside the range: shown as cancelled, not as added.
+    let json = repo.json(&["review", &format!("{base}..abathur-ledger"), "--format", "json"]);
+    let change = |id: &str| json["tasks"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap()["change"].clone();
+    assert_eq!(change(&cascaded), "cancelled", "{json}");
+    // The prerequisite the range did not touch is drawn, with its edge.
+    assert!(md.contains(&format!("t{before} --> t{evil}")), "{md}");
+    assert!(md.contains(&format!("class t{evil} cancelled")) && md.contains("classDef cancelled fill:"), "{md}");
+    assert!(md.contains("stroke-dasharray"), "context nodes are dashed:\n{md}");
+    // No raw HTML and no broken table cell from a summary.
+    assert!(!md.contains("<img"), "{md}");
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt; \\| \"quoted\" \\`code\\`"), "{md}");
 }
 
 #[test]

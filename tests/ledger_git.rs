@@ -646,7 +646,11 @@ fn hand_edits_are_committed_by_ledger_commit() {
     assert_eq!(repo.json(&["ledger", "status"])["uncommitted"], serde_json::json!(["allowed_signers"]));
     let reply = repo.json(&["ledger", "commit", "-m", "Who may sign"]);
     assert_eq!(reply["files"], serde_json::json!(["allowed_signers"]), "{reply}");
-    assert!(repo.git(&["log", "-1", "--format=%B", "abathur-ledger"]).contains("Who may sign"));
+    assert_eq!(repo.git(&["log", "-1", "--format=%s", "abathur-ledger"]).trim(), "Who may sign", "-m sets the subject");
+    assert!(
+        repo.git(&["log", "-1", "--format=%b", "abathur-ledger"]).contains("allowed_signers"),
+        "the body names the file"
+    );
     assert_eq!(repo.git(&["show", "abathur-ledger:allowed_signers"]), std::fs::read_to_string(&policy).unwrap());
     assert_eq!(repo.json(&["ledger", "status"])["uncommitted"], serde_json::json!([]));
 

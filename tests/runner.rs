@@ -8,6 +8,7 @@ mod cache;
 mod concurrency;
 mod context;
 mod crash;
+mod demo;
 mod doctor;
 mod engine;
 mod gate;
@@ -25,6 +26,8 @@ mod search;
 mod search_quality;
 mod session;
 mod task_lifecycle;
+mod terminal;
+mod view;
 mod worktree;
 
 #[test]

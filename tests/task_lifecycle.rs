@@ -27,7 +27,12 @@ fn enqueue_replies_with_the_seed_fields_and_derives_ready_or_blocked() {
 
     let got = repo.json(&["task", "get", s(&b, "task_id")]);
     assert_eq!(got["prerequisites"][0], a["task_id"]);
-    assert_eq!(got["blocked_by"][0].as_str().unwrap(), format!("waiting on {} (pending)", s(&a, "task_id")));
+    // Typed, with the prerequisite's status as `task list` shows it (ready, not the stored "pending").
+    let reason = &got["blocked_by"][0];
+    assert_eq!(reason["reason"], "prerequisite");
+    assert_eq!(reason["task_id"], a["task_id"]);
+    assert_eq!(reason["status"], "ready");
+    assert_eq!(reason["message"].as_str().unwrap(), format!("waiting on {} (ready)", s(&a, "task_id")));
     let got_a = repo.json(&["task", "get", s(&a, "task_id")]);
     assert_eq!(got_a["dependents"][0], b["task_id"]);
     assert_eq!(got_a["source"], "agent_planner");
@@ -195,7 +200,10 @@ fn an_expired_lease_returns_the_task_and_the_late_holder_is_refused() {
     let second = repo.json_env(&["task", "claim", "--agent", "fast"], "ABATHUR_NOW", later);
     assert_eq!(second["task"]["id"], a.as_str());
     let err = repo.fails(&["task", "complete", &a, "--lease", &lease], 3);
-    assert!(err.contains("held by fast"), "{err}");
+    assert!(err.contains("lapsed and the task was claimed again, by fast"), "{err}");
+    // A lease id that is someone else's current one, or no lease id at all, is said to be so.
+    let err = repo.fails(&["task", "complete", &a, "--lease", "wrong"], 1);
+    assert!(err.contains("`wrong` is not a lease id") && err.contains("held by fast"), "{err}");
 
     // Expiring again past max_retries fails it for good.
     let much_later = "2030-01-01T00:10:00Z";

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use crate::cli::Ui;
-use crate::cli::output::{block, ellipsize, table};
+use crate::cli::output::{Table, Text, block};
 use crate::decision::api::*;
 use crate::decision::record::DecisionStatus;
 use crate::error::Result;
@@ -108,19 +108,19 @@ pub fn run(ui: &Ui, service: &Service, cmd: DecisionCommand) -> Result<()> {
         DecisionCommand::Reject { id } => ui.reply(&service.decision_settle(&id, DecisionStatus::Rejected)?, written),
         DecisionCommand::List { status } => ui.reply(&service.decision_list(status)?, |r| {
             if r.decisions.is_empty() {
-                return String::new();
+                return Text::default();
             }
-            let mut t = table(&["ID", "STATUS", "DATE", "MILESTONES", "TITLE"]);
+            let mut t = Table::new(&["ID", "STATUS", "DATE", "MILESTONES", "TITLE"]).state_column(1);
             for d in &r.decisions {
                 t.add_row(vec![
                     d.id.clone(),
                     d.status.as_str().to_string(),
                     d.date.to_string()[..10].to_string(),
                     d.milestones.join(","),
-                    ellipsize(&d.title, 60),
+                    d.title.clone(),
                 ]);
             }
-            format!("{t}\n")
+            t.into()
         }),
         DecisionCommand::Show { id } => ui.reply(&service.decision_show(&id)?, |d| {
             let ids = |v: &[crate::id::Id]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");

@@ -1,7 +1,7 @@
 //! `abathur doctor`: the installation and the repository, checked, with what to do.
 
 use crate::cli::Ui;
-use crate::cli::output::table;
+use crate::cli::output::{Table, Text};
 use crate::doctor::{DoctorReport, Finding, Health};
 use crate::error::{Error, ErrorKind, Result};
 use crate::service::Service;
@@ -16,20 +16,18 @@ pub fn cmd_doctor(ui: &Ui, cwd: &std::path::Path) -> Result<()> {
     let ok = findings.iter().all(|f| f.health != Health::Fail);
     let report = DoctorReport { findings, ok };
     ui.reply(&report, |r| {
-        let mut t = table(&["CHECK", "STATUS", "DETAIL"]);
+        let mut t = Table::new(&["CHECK", "STATUS", "DETAIL"]).state_column(1);
         for f in &r.findings {
             let health = match f.health {
                 Health::Ok => "ok",
                 Health::Warn => "warn",
-                Health::Fail => "FAIL",
+                Health::Fail => "fail",
             };
             t.add_row(vec![f.check.clone(), health.into(), f.detail.clone()]);
         }
-        let mut out = format!("{t}\n");
-        for f in r.findings.iter().filter(|f| !f.fix.is_empty()) {
-            out.push_str(&format!("{}: {}\n", f.check, f.fix));
-        }
-        out
+        let fixes: String =
+            r.findings.iter().filter(|f| !f.fix.is_empty()).map(|f| format!("{}: {}\n", f.check, f.fix)).collect();
+        Text::default().table(t).plain(fixes)
     })?;
     if report.ok {
         Ok(())
@@ -37,6 +35,7 @@ pub fn cmd_doctor(ui: &Ui, cwd: &std::path::Path) -> Result<()> {
         // The report on stdout is the whole answer; an error object after it would make two documents.
         std::process::exit(i32::from(ErrorKind::Validation.exit_code()));
     } else {
-        Err(Error::new(ErrorKind::Validation, "abathur doctor found a problem").hint("each FAIL above says what to do"))
+        Err(Error::new(ErrorKind::Validation, "abathur doctor found a problem")
+            .hint("each check marked fail above says what to do"))
     }
 }

@@ -2,12 +2,13 @@
 
 use clap::{Args, Subcommand};
 
-use crate::cli::Ui;
-use crate::cli::output::{block, table};
+use crate::cli::output::{Table, Text, block};
+use crate::cli::{Ui, complete};
 use crate::error::Result;
 use crate::gate::ops::{DecideReply, DecideRequest};
 use crate::gate::record::Decision;
 use crate::service::Service;
+use crate::words::plural;
 
 /// Subcommands of `abathur gate`.
 #[derive(Debug, Subcommand)]
@@ -40,6 +41,7 @@ pub enum GateCommand {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The milestone, e.g. M1
+    #[arg(add = complete::milestones())]
     pub milestone: String,
     /// The evidence
     #[command(flatten)]
@@ -50,6 +52,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct DecideArgs {
     /// The milestone, e.g. M1
+    #[arg(add = complete::milestones())]
     pub milestone: String,
     /// Why (required)
     #[arg(long, short = 'r')]
@@ -111,6 +114,7 @@ impl EvidenceArgs {
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
     /// The escalated milestone
+    #[arg(add = complete::milestones())]
     pub milestone: String,
     /// How it was resolved (required)
     #[arg(long, short = 'r')]
@@ -164,7 +168,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
                 ui.warn(paused);
             }
             ui.reply(&reply, |r| {
-                let mut t = table(&["MILESTONE", "ORDER", "GATE", "DECIDED", "BY", "COUNTS"]);
+                let mut t = Table::new(&["MILESTONE", "ORDER", "GATE", "DECIDED", "BY", "COUNTS"]).state_column(2);
                 for g in &r.gates {
                     t.add_row(vec![
                         g.milestone.clone(),
@@ -175,7 +179,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
                         g.verification.clone().unwrap_or_default(),
                     ]);
                 }
-                if r.gates.is_empty() { String::new() } else { format!("{t}\n") }
+                if r.gates.is_empty() { Text::default() } else { t.into() }
             })
         }
         GateCommand::Check(args) => {
@@ -190,7 +194,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
             let report = service.gate_verify(all)?;
             ui.reply(&report, render_verify)?;
             if report.ok {
-                ui.status(format!("{} gate decision(s) verified.", report.decisions.len()));
+                ui.status(format!("{} verified.", plural(report.decisions.len(), "gate decision", "gate decisions")));
                 Ok(())
             } else if ui.json {
                 // The report on stdout is the whole answer; an error object after it would make two documents.
@@ -211,33 +215,34 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
     }
 }
 
-fn render_check(c: &crate::gate::check::GateCheck) -> String {
+fn render_check(c: &crate::gate::check::GateCheck) -> Text {
     let mut out = format!("gate {}: {} of {} tasks completed\n\n", c.milestone, c.tasks_completed, c.tasks_total);
     for (i, cr) in c.criteria.iter().enumerate() {
         let mark = if cr.met { "x" } else { " " };
         let evidence = cr.evidence.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
         out.push_str(&format!("[{mark}] {}. {}{evidence}\n", i + 1, cr.criterion));
     }
-    let mut t = table(&["METRIC", "TARGET", "MEASURED", "MET", "SOURCE"]);
+    let mut t = Table::new(&["METRIC", "TARGET", "MEASURED", "MET", "SOURCE"]).state_column(3);
     for m in &c.metrics {
         t.add_row(vec![
             m.name.clone(),
             m.target.clone(),
             m.measured.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
-            m.met.map(|ok| if ok { "yes" } else { "NO" }.to_string()).unwrap_or_else(|| "?".into()),
+            m.met.map(|ok| if ok { "yes" } else { "no" }.to_string()).unwrap_or_else(|| "?".into()),
             m.source.clone().unwrap_or_default(),
         ]);
     }
+    let mut text = Text::default().plain(out);
     if !c.metrics.is_empty() {
-        out.push_str(&format!("\n{t}\n"));
+        text = text.plain("\n").table(t);
     }
-    out.push_str(&format!("\nproposed decision: {}\n", c.proposed_decision.as_str()));
-    out.extend(c.reasons.iter().map(|r| format!("  - {r}\n")));
-    out
+    let mut tail = format!("\nproposed decision: {}\n", c.proposed_decision.as_str());
+    tail.extend(c.reasons.iter().map(|r| format!("  - {r}\n")));
+    text.plain(tail)
 }
 
-fn render_verify(r: &crate::gate::verify::VerifyReport) -> String {
-    let mut t = table(&["DECIDED", "MILESTONE", "DECISION", "BY", "SIGNER", "STATUS"]);
+fn render_verify(r: &crate::gate::verify::VerifyReport) -> Text {
+    let mut t = Table::new(&["DECIDED", "MILESTONE", "DECISION", "BY", "SIGNER", "STATUS"]).state_column(2).flexible(4);
     for d in &r.decisions {
         t.add_row(vec![
             d.decided_at.clone(),
@@ -248,12 +253,13 @@ fn render_verify(r: &crate::gate::verify::VerifyReport) -> String {
             d.status.clone(),
         ]);
     }
-    let mut out = if r.decisions.is_empty() { String::new() } else { format!("{t}\n") };
+    let mut out = String::new();
     for d in &r.decisions {
         out.extend(d.problems.iter().skip(1).map(|p| format!("{} {}: {p}\n", d.milestone, d.id)));
     }
     out.extend(r.problems.iter().map(|p| format!("problem: {p}\n")));
-    out
+    let text = if r.decisions.is_empty() { Text::default() } else { Text::from(t) };
+    text.plain(out)
 }
 
 fn narrate(ui: &Ui, r: &DecideReply) {

@@ -41,8 +41,8 @@ pub fn cmd_init(ui: &Ui, cwd: &Path, args: &InitArgs, tools: Option<&[ToolInfo]>
         let worktree = current_worktree(cwd)?;
         let done = crate::integrate::install_claude(&worktree, ledger.root(), tools, args.force)?;
         ui.status(format!(
-            "Claude Code: {} file(s) written, {} already up to date; MCP server `{}` registered in .mcp.json.",
-            done.written.len(),
+            "Claude Code: {} written, {} already up to date; MCP server `{}` registered in .mcp.json.",
+            crate::words::plural(done.written.len(), "file", "files"),
             done.unchanged.len(),
             crate::integrate::SERVER_NAME
         ));

@@ -8,6 +8,7 @@ use crate::cli::Ui;
 use crate::error::Result;
 use crate::service::Service;
 use crate::sync::{SyncRequest, migrate};
+use crate::words::plural;
 
 /// Subcommands of `abathur ledger`.
 #[derive(Debug, Subcommand)]
@@ -18,7 +19,7 @@ pub enum LedgerCommand {
     Status,
     /// Commit what was changed in the ledger folder by hand (allowed_signers, templates, config.toml)
     Commit {
-        /// A paragraph for the commit message
+        /// The commit message: its first line is the subject (abathur's summary of the files follows)
         #[arg(short, long)]
         message: Option<String>,
         /// Sign the commit with git's signing key: a change of allowed_signers counts only so
@@ -76,7 +77,7 @@ pub fn run(ui: &Ui, cwd: &Path, cmd: LedgerCommand) -> Result<()> {
             if reply.files.is_empty() {
                 ui.status("Nothing to commit: the ledger folder matches its branch.");
             }
-            ui.reply(&reply, |r| r.files.iter().map(|f| format!("committed {f}\n")).collect())
+            ui.reply(&reply, |r| r.files.iter().map(|f| format!("committed {f}\n")).collect::<String>())
         }
         LedgerCommand::Mount => {
             let reply = migrate::mount(cwd)?;
@@ -103,10 +104,10 @@ pub fn cmd_sync(ui: &Ui, cwd: &Path, args: SyncArgs) -> Result<()> {
     let reply = service.sync(SyncRequest { remote: args.remote })?;
     ui.reply(&reply, |r| {
         let mut out = format!(
-            "synced with {}: {} file(s) received, {} local change(s) recorded, {}\n",
+            "synced with {}: {} received, {} recorded, {}\n",
             r.remote,
-            r.received.len(),
-            r.recorded,
+            plural(r.received.len(), "file", "files"),
+            plural(r.recorded, "local change", "local changes"),
             if r.pushed { "pushed" } else { "nothing to push" }
         );
         out.extend(r.conflicts.iter().map(|c| format!("conflict kept this side's text: {c}\n")));

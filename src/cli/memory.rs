@@ -2,9 +2,8 @@
 
 use clap::{Args, Subcommand};
 
-use crate::cli::Ui;
-use crate::cli::deferred::Deferred;
-use crate::cli::output::{block, ellipsize, table};
+use crate::cli::output::{Table, Text, block};
+use crate::cli::{Ui, complete};
 use crate::error::{Error, Result};
 use crate::memory::api::*;
 use crate::memory::entry::MemoryType;
@@ -14,25 +13,26 @@ use crate::service::Service;
 #[derive(Debug, Subcommand)]
 pub enum MemoryCommand {
     /// Store a new entry (or bring back a deleted or expired key)
-    Add(Deferred<WriteArgs>),
+    Add(AddArgs),
     /// Print an entry: its current value, or any version with --version
-    Get(Deferred<KeyArgs>),
+    Get(GetArgs),
     /// Write a new version of an entry (the old one stays readable)
-    Update(Deferred<WriteArgs>),
+    Update(WriteArgs),
     /// Delete an entry (a tombstone version; history stays, the key can be added again)
-    Delete(Deferred<KeyArgs>),
+    Delete(DeleteArgs),
     /// List live entries, optionally under a namespace prefix
-    List(Deferred<ListArgs>),
+    List(ListArgs),
     /// Every version of an entry, newest first
-    History(Deferred<KeyArgs>),
+    History(KeyArgs),
     /// Remove expired episodic entries and their history
-    Prune(Deferred<PruneArgs>),
+    Prune(PruneArgs),
 }
 
 /// An entry's value and metadata.
 #[derive(Debug, Args)]
 pub struct WriteArgs {
     /// Namespace: project:, session:<id>:, task:<id>:, agent:<type>: ...
+    #[arg(add = complete::namespaces())]
     pub namespace: String,
     /// Key within the namespace (a-z, 0-9, `.`, `_`, `-`)
     pub key: String,
@@ -45,15 +45,22 @@ pub struct WriteArgs {
     /// The value is a JSON document
     #[arg(long)]
     pub json_value: bool,
-    /// semantic (facts), episodic (events; expire) or procedural (how-tos); add only
-    #[arg(long = "type", value_enum, default_value = "semantic")]
-    pub memory_type: MemoryTypeArg,
     /// Episodic lifetime such as 7d or 12h (default from config: 90 days)
     #[arg(long)]
     pub ttl: Option<String>,
     /// Who writes it (default $ABATHUR_AGENT, then $USER)
     #[arg(long)]
     pub by: Option<String>,
+}
+
+/// A new entry: its value and its type.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// semantic (facts), episodic (events; expire) or procedural (how-tos)
+    #[arg(long = "type", value_enum, default_value = "semantic")]
+    pub memory_type: MemoryTypeArg,
 }
 
 /// Memory types as command-line values.
@@ -81,13 +88,28 @@ impl From<MemoryTypeArg> for MemoryType {
 #[derive(Debug, Args)]
 pub struct KeyArgs {
     /// Namespace of the entry
+    #[arg(add = complete::namespaces())]
     pub namespace: String,
     /// Key of the entry
     pub key: String,
-    /// A specific version (get only)
+}
+
+/// One key, at its current or a given version.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// A specific version
     #[arg(long)]
     pub version: Option<u32>,
-    /// Who deletes it (delete only; default $ABATHUR_AGENT, then $USER)
+}
+
+/// One key to delete, and who deletes it.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Who deletes it (default $ABATHUR_AGENT, then $USER)
     #[arg(long)]
     pub by: Option<String>,
 }
@@ -96,6 +118,7 @@ pub struct KeyArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only namespaces starting with this (e.g. task: or agent:rust-dev:)
+    #[arg(add = complete::namespaces())]
     pub namespace_prefix: Option<String>,
     /// Only this type
     #[arg(long = "type", value_enum)]
@@ -115,6 +138,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Only namespaces starting with this
+    #[arg(add = complete::namespaces())]
     pub namespace_prefix: Option<String>,
     /// Show what would be removed, remove nothing
     #[arg(long)]
@@ -124,51 +148,50 @@ pub struct PruneArgs {
 /// Dispatches one `memory` subcommand.
 pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
     match cmd {
-        MemoryCommand::Add(Deferred(args)) => {
+        MemoryCommand::Add(AddArgs { write: args, memory_type }) => {
             let ttl = args.ttl.clone();
             let (namespace, key, value, by) = write_parts(&args)?;
-            let req = MemoryAddRequest {
-                namespace,
-                key,
-                value,
-                memory_type: Some(args.memory_type.into()),
-                created_by: by,
-                ttl,
-            };
+            let req =
+                MemoryAddRequest { namespace, key, value, memory_type: Some(memory_type.into()), created_by: by, ttl };
             write_reply(ui, &service.memory_add(req)?)
         }
-        MemoryCommand::Update(Deferred(args)) => {
+        MemoryCommand::Update(args) => {
             let ttl = args.ttl.clone();
             let (namespace, key, value, by) = write_parts(&args)?;
             write_reply(ui, &service.memory_update(MemoryUpdateRequest { namespace, key, value, updated_by: by, ttl })?)
         }
-        MemoryCommand::Delete(Deferred(args)) => {
+        MemoryCommand::Delete(args) => {
             let by = args.by.or_else(default_author);
-            let req = MemoryKeyRequest { namespace: args.namespace, key: args.key, version: None, deleted_by: by };
+            let req =
+                MemoryKeyRequest { namespace: args.key.namespace, key: args.key.key, version: None, deleted_by: by };
             write_reply(ui, &service.memory_delete(req)?)
         }
-        MemoryCommand::Get(Deferred(args)) => {
-            let req =
-                MemoryKeyRequest { namespace: args.namespace, key: args.key, version: args.version, deleted_by: None };
+        MemoryCommand::Get(args) => {
+            let req = MemoryKeyRequest {
+                namespace: args.key.namespace,
+                key: args.key.key,
+                version: args.version,
+                deleted_by: None,
+            };
             ui.reply(&service.memory_get(req)?, render_entry)
         }
-        MemoryCommand::History(Deferred(args)) => {
+        MemoryCommand::History(args) => {
             let req = MemoryKeyRequest { namespace: args.namespace, key: args.key, version: None, deleted_by: None };
             ui.reply(&service.memory_history(req)?, |r| {
-                let mut t = table(&["VERSION", "UPDATED", "BY", "VALUE"]);
+                let mut t = Table::new(&["VERSION", "UPDATED", "BY", "VALUE"]);
                 for v in &r.versions {
                     let value = if v.deleted { "(deleted)".to_string() } else { first_line(&v.value) };
                     t.add_row(vec![
                         v.version.to_string(),
                         v.updated_at.to_string(),
                         v.author.clone().unwrap_or_default(),
-                        ellipsize(&value, 60),
+                        value,
                     ]);
                 }
-                format!("{t}\n")
+                t
             })
         }
-        MemoryCommand::List(Deferred(args)) => {
+        MemoryCommand::List(args) => {
             let req = MemoryListRequest {
                 namespace_prefix: args.namespace_prefix,
                 memory_type: args.memory_type.map(Into::into),
@@ -186,9 +209,9 @@ pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
             }
             ui.reply(&reply, |r| {
                 if r.entries.is_empty() {
-                    return String::new();
+                    return Text::default();
                 }
-                let mut t = table(&["NAMESPACE", "KEY", "TYPE", "V", "UPDATED", "SUMMARY"]);
+                let mut t = Table::new(&["NAMESPACE", "KEY", "TYPE", "V", "UPDATED", "SUMMARY"]);
                 for e in &r.entries {
                     t.add_row(vec![
                         e.namespace.clone(),
@@ -196,18 +219,18 @@ pub fn run(ui: &Ui, service: &Service, cmd: MemoryCommand) -> Result<()> {
                         e.memory_type.as_str().to_string(),
                         e.version.to_string(),
                         e.updated_at.to_string()[..10].to_string(),
-                        ellipsize(&e.summary, 60),
+                        e.summary.clone(),
                     ]);
                 }
-                format!("{t}\n")
+                t.into()
             })
         }
-        MemoryCommand::Prune(Deferred(args)) => {
+        MemoryCommand::Prune(args) => {
             let req = MemoryPruneRequest { namespace_prefix: args.namespace_prefix, dry_run: args.dry_run };
             let reply = service.memory_prune(req)?;
             let verb = if reply.dry_run { "would prune" } else { "pruned" };
             ui.status(format!("{verb} {} expired entries ({} files).", reply.pruned.len(), reply.files_removed));
-            ui.reply(&reply, |r| r.pruned.iter().map(|e| format!("{}{}\n", e.namespace, e.key)).collect())
+            ui.reply(&reply, |r| r.pruned.iter().map(|e| format!("{}{}\n", e.namespace, e.key)).collect::<String>())
         }
     }
 }

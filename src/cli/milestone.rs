@@ -2,8 +2,8 @@
 
 use clap::{Args, Subcommand};
 
-use crate::cli::Ui;
-use crate::cli::output::{block, ellipsize, table};
+use crate::cli::output::{Table, Text, block};
+use crate::cli::{Ui, complete};
 use crate::error::Result;
 use crate::milestone::api::*;
 use crate::service::Service;
@@ -28,6 +28,7 @@ pub enum MilestoneCommand {
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Milestone id, e.g. M1
+    #[arg(add = complete::milestones())]
     pub id: String,
     /// New title
     #[arg(long)]
@@ -97,7 +98,9 @@ pub fn run(ui: &Ui, service: &Service, cmd: MilestoneCommand) -> Result<()> {
                 ui.warn(w);
             }
             ui.reply(&reply, |r| {
-                let mut t = table(&["ID", "ORDER", "TASKS", "DONE", "EST H", "SPENT H", "BUDGET H", "GATE", "TITLE"]);
+                let mut t =
+                    Table::new(&["ID", "ORDER", "TASKS", "DONE", "EST H", "SPENT H", "BUDGET H", "GATE", "TITLE"])
+                        .state_column(7);
                 for m in &r.milestones {
                     let p = &m.progress;
                     t.add_row(vec![
@@ -109,10 +112,10 @@ pub fn run(ui: &Ui, service: &Service, cmd: MilestoneCommand) -> Result<()> {
                         format!("{:.1}", p.spent_hours),
                         p.budget_hours.map(|b| format!("{b:.0}")).unwrap_or_default(),
                         m.gate.clone(),
-                        ellipsize(&m.title, 50),
+                        m.title.clone(),
                     ]);
                 }
-                if r.milestones.is_empty() { String::new() } else { format!("{t}\n") }
+                if r.milestones.is_empty() { Text::default() } else { t.into() }
             })
         }
         MilestoneCommand::Show { id } => {
@@ -164,8 +167,12 @@ fn cmd_milestone_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
             quality_targets,
         })?,
     };
-    ui.status(format!("{} milestone(s) created, {} already defined.", reply.created.len(), reply.unchanged.len()));
-    ui.reply(&reply, |r| r.created.iter().map(|c| format!("created {c}\n")).collect())
+    ui.status(format!(
+        "{} created, {} already defined.",
+        crate::words::plural(reply.created.len(), "milestone", "milestones"),
+        reply.unchanged.len()
+    ));
+    ui.reply(&reply, |r| r.created.iter().map(|c| format!("created {c}\n")).collect::<String>())
 }
 
 fn render_detail(m: &MilestoneDetail) -> String {

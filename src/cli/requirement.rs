@@ -63,7 +63,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: RequirementCommand) -> Result<()> {
                 l.requirements
                     .iter()
                     .map(|r| format!("{:<6} {:<9} {}\n", r.id, format!("{:?}", r.status).to_lowercase(), r.title))
-                    .collect()
+                    .collect::<String>()
             })
         }
     }

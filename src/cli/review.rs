@@ -19,7 +19,7 @@ pub struct ReviewArgs {
 pub fn cmd_review(ui: &Ui, service: &Service, args: ReviewArgs) -> Result<()> {
     let review = service.review(&args.range)?;
     if args.format == "json" {
-        let ui = Ui { json: true, quiet: ui.quiet };
+        let ui = ui.as_json();
         return ui.reply(&review, |_| String::new());
     }
     ui.reply(&review, |r| r.to_markdown())

@@ -89,7 +89,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: SessionCommand) -> Result<()> {
                 r.sessions
                     .iter()
                     .map(|s| format!("{}  {:?}  {}  {} {}\n", s.id, s.status, s.created_at, s.app_name, s.user_id))
-                    .collect()
+                    .collect::<String>()
             })
         }
         SessionCommand::End { session } => {

@@ -8,39 +8,41 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::cli::Ui;
-use crate::cli::deferred::Deferred;
-use crate::cli::output::{Shortener, block, ellipsize, table};
+use crate::cli::output::{Shortener, Table, Text, block};
+use crate::cli::{Ui, complete};
 use crate::error::{Error, Result};
 use crate::queue::api::*;
 use crate::queue::task::{Source, Status};
 use crate::service::Service;
+use crate::words::plural;
 
 /// Subcommands of `abathur task`.
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
     /// Enqueue a task (MCP: task_enqueue)
-    Add(Deferred<AddArgs>),
+    Add(AddArgs),
     /// List tasks by calculated priority, then age (MCP: task_list)
-    List(Deferred<ListArgs>),
+    List(ListArgs),
     /// Show one task (MCP: task_get)
-    Get(Deferred<GetArgs>),
+    Get(GetArgs),
     /// Show queue statistics (MCP: task_queue_status)
     Status,
     /// Cancel a task and its unfinished dependents (MCP: task_cancel)
-    Cancel(Deferred<CancelArgs>),
+    Cancel(CancelArgs),
     /// Show the execution plan: batches that can run in parallel (MCP: task_execution_plan)
-    Plan(Deferred<PlanArgs>),
+    Plan(PlanArgs),
+    /// Draw the task graph as Mermaid or Graphviz DOT, coloured by status
+    Graph(GraphArgs),
     /// Claim the best ready task under a lease (MCP: task_claim)
-    Claim(Deferred<ClaimArgs>),
+    Claim(ClaimArgs),
     /// Renew a lease (MCP: task_heartbeat)
-    Heartbeat(Deferred<HeartbeatArgs>),
+    Heartbeat(HeartbeatArgs),
     /// Complete a running task with a result (MCP: task_complete)
-    Complete(Deferred<CompleteArgs>),
+    Complete(CompleteArgs),
     /// Report a failed attempt: retried with backoff, or failed for good (MCP: task_fail)
-    Fail(Deferred<FailArgs>),
+    Fail(FailArgs),
     /// Change a waiting task's priority, deadline, milestone or prerequisites
-    Update(Deferred<UpdateArgs>),
+    Update(UpdateArgs),
 }
 
 /// Enqueue a task
@@ -61,7 +63,7 @@ pub struct AddArgs {
     #[arg(long, short = 'p', value_name = "0-10")]
     pub priority: Option<u8>,
     /// A task that must complete first (id or unique prefix; can be repeated)
-    #[arg(long = "after", value_name = "TASK")]
+    #[arg(long = "after", value_name = "TASK", add = complete::tasks())]
     pub prerequisites: Vec<String>,
     /// Deadline: RFC 3339 (2026-12-01T17:00:00Z) or a date (2026-12-01)
     #[arg(long)]
@@ -71,6 +73,7 @@ pub struct AddArgs {
     pub estimate: Option<Duration>,
     /// Milestone whose gate governs the task
     #[arg(long, short = 'm')]
+    #[arg(add = complete::milestones())]
     pub milestone: Option<String>,
     /// The task that spawned this one
     #[arg(long)]
@@ -118,6 +121,7 @@ pub struct ListArgs {
     pub agent_type: Option<String>,
     /// Only tasks of this milestone
     #[arg(long, short = 'm')]
+    #[arg(add = complete::milestones())]
     pub milestone: Option<String>,
     /// How many to show, 1 to 500
     #[arg(long, short = 'n', default_value_t = 50)]
@@ -134,6 +138,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// Task id or unique prefix
+    #[arg(add = complete::tasks())]
     pub task: String,
 }
 
@@ -141,6 +146,7 @@ pub struct GetArgs {
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// Task id or unique prefix
+    #[arg(add = complete::tasks())]
     pub task: String,
     /// Why (kept in the task's history)
     #[arg(long)]
@@ -151,10 +157,36 @@ pub struct CancelArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Task ids or unique prefixes
+    #[arg(add = complete::tasks())]
     pub tasks: Vec<String>,
     /// Plan every unfinished task of this milestone
     #[arg(long, short = 'm')]
+    #[arg(add = complete::milestones())]
     pub milestone: Option<String>,
+}
+
+/// Draw a task graph
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Task ids or unique prefixes (default: every task)
+    #[arg(add = complete::tasks())]
+    pub tasks: Vec<String>,
+    /// Every task of this milestone
+    #[arg(long, short = 'm')]
+    #[arg(add = complete::milestones())]
+    pub milestone: Option<String>,
+    /// mermaid (GitHub and GitLab draw it in Markdown) or dot (`dot -Tsvg`)
+    #[arg(long, value_enum, default_value = "mermaid")]
+    pub format: GraphFormat,
+}
+
+/// The languages `task graph` writes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Mermaid flowchart
+    Mermaid,
+    /// Graphviz DOT
+    Dot,
 }
 
 /// Claim a task
@@ -181,6 +213,7 @@ pub struct ClaimArgs {
 #[derive(Debug, Args)]
 pub struct HeartbeatArgs {
     /// Task id or unique prefix
+    #[arg(add = complete::tasks())]
     pub task: String,
     /// The lease id the claim returned
     #[arg(long)]
@@ -191,6 +224,7 @@ pub struct HeartbeatArgs {
 #[derive(Debug, Args)]
 pub struct CompleteArgs {
     /// Task id or unique prefix
+    #[arg(add = complete::tasks())]
     pub task: String,
     /// The lease id the claim returned (checked when given)
     #[arg(long)]
@@ -207,6 +241,7 @@ pub struct CompleteArgs {
 #[derive(Debug, Args)]
 pub struct FailArgs {
     /// Task id or unique prefix
+    #[arg(add = complete::tasks())]
     pub task: String,
     /// What went wrong
     #[arg(long, short = 'e')]
@@ -223,6 +258,7 @@ pub struct FailArgs {
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Task id or unique prefix
+    #[arg(add = complete::tasks())]
     pub task: String,
     /// New one-line label
     #[arg(long)]
@@ -238,61 +274,69 @@ pub struct UpdateArgs {
     pub agent_type: Option<String>,
     /// New milestone ("" removes it)
     #[arg(long, short = 'm')]
+    #[arg(add = complete::milestones())]
     pub milestone: Option<String>,
     /// Add a prerequisite (can be repeated)
-    #[arg(long = "after", value_name = "TASK")]
+    #[arg(long = "after", value_name = "TASK", add = complete::tasks())]
     pub add_prerequisites: Vec<String>,
     /// Remove a prerequisite (can be repeated)
-    #[arg(long = "not-after", value_name = "TASK")]
+    #[arg(long = "not-after", value_name = "TASK", add = complete::tasks())]
     pub remove_prerequisites: Vec<String>,
 }
 
 /// Dispatches one `task` subcommand.
 pub fn run(ui: &Ui, service: &Service, cmd: TaskCommand) -> Result<()> {
     match cmd {
-        TaskCommand::Add(Deferred(args)) => cmd_task_add(ui, service, args),
-        TaskCommand::List(Deferred(args)) => cmd_task_list(ui, service, args),
-        TaskCommand::Get(Deferred(args)) => {
+        TaskCommand::Add(args) => cmd_task_add(ui, service, args),
+        TaskCommand::List(args) => cmd_task_list(ui, service, args),
+        TaskCommand::Get(args) => {
             let reply = service.task_get(GetRequest { task_id: args.task })?;
             ui.reply(&reply, render_detail)
         }
         TaskCommand::Status => cmd_task_status(ui, service),
-        TaskCommand::Cancel(Deferred(args)) => {
+        TaskCommand::Cancel(args) => {
             let reply = service.task_cancel(CancelRequest { task_id: args.task, reason: args.reason })?;
-            ui.status(format!("Cancelled {} task(s).", reply.total_cancelled));
+            ui.status(format!("Cancelled {}.", plural(reply.total_cancelled, "task", "tasks")));
             ui.reply(&reply, |r| {
                 let mut out = format!("cancelled {}\n", r.cancelled_task_id);
                 out.extend(r.cascaded_task_ids.iter().map(|id| format!("cascaded {id}\n")));
                 out
             })
         }
-        TaskCommand::Plan(Deferred(args)) => cmd_task_plan(ui, service, args),
-        TaskCommand::Claim(Deferred(args)) => cmd_task_claim(ui, service, args),
-        TaskCommand::Heartbeat(Deferred(args)) => {
+        TaskCommand::Plan(args) => cmd_task_plan(ui, service, args),
+        TaskCommand::Graph(args) => {
+            let graph = service.task_graph(&args.tasks, args.milestone.as_deref())?;
+            ui.reply(&graph, |g| match args.format {
+                GraphFormat::Mermaid => g.mermaid(),
+                GraphFormat::Dot => g.dot(),
+            })
+        }
+        TaskCommand::Claim(args) => cmd_task_claim(ui, service, args),
+        TaskCommand::Heartbeat(args) => {
             let reply = service.task_heartbeat(HeartbeatRequest { task_id: args.task, lease_id: args.lease })?;
             ui.reply(&reply, |r| format!("lease on {} renewed until {}\n", r.task_id, r.lease_expires_at))
         }
-        TaskCommand::Complete(Deferred(args)) => {
+        TaskCommand::Complete(args) => {
             let result_data = args.result.as_deref().map(|r| parse_json("--result", r)).transpose()?;
             let req = CompleteRequest { task_id: args.task, lease_id: args.lease, result_data, agent: args.agent };
             let reply = service.task_complete(req)?;
             ui.status(format!(
-                "Completed {}; {} dependent(s) now ready.",
+                "Completed {}; {} now ready.",
                 reply.task_id,
-                reply.unblocked_task_ids.len()
+                plural(reply.unblocked_task_ids.len(), "dependent", "dependents")
             ));
-            ui.reply(&reply, |r| r.unblocked_task_ids.iter().map(|id| format!("ready {id}\n")).collect())
+            ui.reply(&reply, |r| r.unblocked_task_ids.iter().map(|id| format!("ready {id}\n")).collect::<String>())
         }
-        TaskCommand::Fail(Deferred(args)) => {
+        TaskCommand::Fail(args) => {
             let req =
                 FailRequest { task_id: args.task, error_message: args.error, lease_id: args.lease, agent: args.agent };
             let reply = service.task_fail(req)?;
             match reply.status {
                 Status::Failed => ui.status(format!(
-                    "Task {} failed for good after {} retries; {} dependent(s) cancelled.",
+                    "Task {} failed for good after {}; {} cancelled.",
                     reply.task_id,
-                    reply.retry_count,
-                    reply.cascaded_task_ids.len()
+                    plural(reply.retry_count as usize, "retry", "retries"),
+                    plural(reply.cascaded_task_ids.len(), "dependent", "dependents")
                 )),
                 _ => ui.status(format!(
                     "Task {} will be retried ({}/{}) after {}.",
@@ -304,7 +348,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: TaskCommand) -> Result<()> {
             }
             ui.reply(&reply, |r| format!("{} {}\n", r.status.as_str(), r.task_id))
         }
-        TaskCommand::Update(Deferred(args)) => {
+        TaskCommand::Update(args) => {
             let req = UpdateRequest {
                 task_id: args.task,
                 summary: args.summary,
@@ -398,7 +442,7 @@ fn cmd_task_list(ui: &Ui, service: &Service, args: ListArgs) -> Result<()> {
     }
     ui.reply(&reply, |r| {
         let short = shortener(service); // only people read short ids
-        let mut t = table(&["ID", "STATUS", "PRIO", "AGENT TYPE", "MILESTONE", "SUMMARY"]);
+        let mut t = Table::new(&["ID", "STATUS", "PRIO", "AGENT TYPE", "MILESTONE", "SUMMARY"]).state_column(1);
         for task in &r.tasks {
             t.add_row(vec![
                 short.short(&task.id).to_string(),
@@ -406,14 +450,16 @@ fn cmd_task_list(ui: &Ui, service: &Service, args: ListArgs) -> Result<()> {
                 format!("{:.1}", task.calculated_priority),
                 task.agent_type.clone(),
                 task.milestone.clone().unwrap_or_default(),
-                ellipsize(&task.summary, 60),
+                task.summary.clone(),
             ]);
         }
-        let mut out = if r.tasks.is_empty() { String::new() } else { format!("{t}\n") };
-        if let Some(next) = &r.next_cursor {
-            out.push_str(&format!("({} of {} shown; next page: --cursor {next})\n", r.tasks.len(), r.total_matching));
+        let text = if r.tasks.is_empty() { Text::default() } else { Text::from(t) };
+        match &r.next_cursor {
+            Some(next) => {
+                text.plain(format!("({} of {} shown; next page: --cursor {next})\n", r.tasks.len(), r.total_matching))
+            }
+            None => text,
         }
-        out
     })
 }
 
@@ -436,8 +482,8 @@ fn cmd_task_status(ui: &Ui, service: &Service) -> Result<()> {
             ("max depth", s.max_depth.to_string()),
             ("active leases", s.active_leases.to_string()),
             ("expired leases", s.expired_leases.to_string()),
-            ("oldest waiting", join_opt(&s.oldest_pending_task_id, &s.oldest_pending)),
-            ("newest", join_opt(&s.newest_task_id, &s.newest_task)),
+            ("oldest waiting", with_summary(service, &s.oldest_pending_task_id, &s.oldest_pending)),
+            ("newest", with_summary(service, &s.newest_task_id, &s.newest_task)),
         ])
     })
 }
@@ -445,13 +491,24 @@ fn cmd_task_status(ui: &Ui, service: &Service) -> Result<()> {
 fn cmd_task_plan(ui: &Ui, service: &Service, args: PlanArgs) -> Result<()> {
     let reply = service.task_execution_plan(PlanRequest { task_ids: args.tasks, milestone: args.milestone })?;
     ui.reply(&reply, |p| {
-        let mut out = String::new();
+        // People read each task's summary and status beside its short id.
+        let ids: Vec<String> = p.batches.iter().flatten().cloned().collect();
+        let nodes = service.task_graph(&ids, None).map(|g| g.nodes).unwrap_or_default();
+        let mut text = Text::default();
         for (n, batch) in p.batches.iter().enumerate() {
-            out.push_str(&format!("batch {} ({} task(s)):\n", n + 1, batch.len()));
-            out.extend(batch.iter().map(|id| format!("  {id}\n")));
+            text = text.plain(format!("batch {} ({}):\n", n + 1, plural(batch.len(), "task", "tasks")));
+            let mut t = Table::new(&["ID", "STATUS", "SUMMARY"]).state_column(1);
+            for id in batch {
+                let node = nodes.iter().find(|n| &n.id == id);
+                t.add_row(vec![
+                    node.map_or(id.clone(), |n| n.short_id.clone()),
+                    node.map(|n| n.status.clone()).unwrap_or_default(),
+                    node.map(|n| n.summary.clone()).unwrap_or_default(),
+                ]);
+            }
+            text = text.table(t);
         }
-        out.push_str(&format!("{} batch(es), max parallelism {}\n", p.total_batches, p.max_parallelism));
-        out
+        text.plain(format!("{}, max parallelism {}\n", plural(p.total_batches, "batch", "batches"), p.max_parallelism))
     })
 }
 
@@ -490,7 +547,7 @@ fn render_detail(t: &TaskDetail) -> String {
         ("id", t.id.clone()),
         ("summary", t.summary.clone()),
         ("status", t.status.as_str().to_string()),
-        ("blocked by", t.blocked_by.join("; ")),
+        ("blocked by", t.blocked_by.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join("; ")),
         ("priority", format!("{} (base {})", t.calculated_priority, t.base_priority)),
         ("source", t.source.as_str().to_string()),
         ("agent type", t.agent_type.clone()),
@@ -529,10 +586,12 @@ fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| Error::invalid(what, format!("{what} is not valid JSON: {e}")))
 }
 
-fn join_opt(a: &Option<String>, b: &Option<String>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) => format!("{a} ({b})"),
-        _ => String::new(),
+/// A task id with its summary and a time, for people.
+fn with_summary(service: &Service, id: &Option<String>, at: &Option<String>) -> String {
+    let (Some(id), Some(at)) = (id, at) else { return String::new() };
+    match service.task_get(GetRequest { task_id: id.clone() }) {
+        Ok(t) => format!("{} {} ({at})", shortener(service).short(id), t.summary),
+        Err(_) => format!("{id} ({at})"),
     }
 }
 

@@ -238,6 +238,10 @@ fn removed_decisions(repo: &git2::Repository, records: &[GateRecord]) -> Vec<Str
 /// The error `gate verify` exits with when something did not verify.
 pub fn failed(report: &VerifyReport) -> Error {
     let bad = report.decisions.iter().filter(|d| !d.problems.is_empty()).count();
-    Error::new(ErrorKind::Validation, format!("gate verification failed: {bad} decision(s) and {} other problem(s)", report.problems.len()))
+    Error::new(ErrorKind::Validation, format!(
+            "gate verification failed: {} and {}",
+            crate::words::plural(bad, "decision", "decisions"),
+            crate::words::plural(report.problems.len(), "other problem", "other problems")
+        ))
         .hint("a decision that does not verify must not be trusted: re-decide it with an allowed key, or restore the altered files")
 }

@@ -60,6 +60,8 @@ pub struct Review {
     pub gates: Vec<String>,
     /// Memory entries added, updated or deleted: `namespace:key change`.
     pub memory: Vec<String>,
+    /// The touched tasks and the prerequisites they wait on, coloured by state at HEAD.
+    pub graph: crate::queue::picture::TaskGraph,
 }
 
 impl Service {
@@ -152,7 +154,14 @@ impl Service {
             let (b, a) = (before.get(id), after.get(id));
             let change = match (b, a) {
                 _ if finished_in_range.contains(id) && b.map(|b| b.state) != Some(State::Completed) => "completed",
-                (None, Some(_)) => "added",
+                // New in the range: what it ended as, unless it is simply waiting.
+                (None, Some(a)) => match a.state {
+                    State::Pending => "added",
+                    State::Running => "claimed",
+                    State::Completed => "completed",
+                    State::Failed => "failed",
+                    State::Cancelled => "cancelled",
+                },
                 (Some(_), None) => "deleted",
                 (Some(b), Some(a)) if b.state != a.state => match a.state {
                     State::Running => "claimed",
@@ -245,7 +254,8 @@ impl Service {
                 Some(format!("{}{} {what}", e.meta.namespace, e.meta.key))
             })
             .collect();
-        Ok(Review { range: range.to_string(), tasks: task_changes, milestones, decisions, gates, memory })
+        let graph = review_graph(&task_changes, &after);
+        Ok(Review { range: range.to_string(), tasks: task_changes, milestones, decisions, gates, memory, graph })
     }
 }
 
@@ -273,23 +283,11 @@ impl Review {
                     "| `{}` | {} | {} | {} | {code} |\n",
                     &t.id[..10.min(t.id.len())],
                     t.change,
-                    t.milestone.as_deref().unwrap_or(""),
-                    t.summary.replace('|', "\\|")
+                    markdown_escape(t.milestone.as_deref().unwrap_or("")),
+                    markdown_escape(&t.summary)
                 ));
             }
-            out.push_str("\n```mermaid\ngraph TD\n");
-            let known: std::collections::HashSet<&str> = self.tasks.iter().map(|t| t.id.as_str()).collect();
-            for t in &self.tasks {
-                let label = t.summary.replace('"', "'");
-                let label: String = label.chars().take(48).collect();
-                out.push_str(&format!("  t{}[\"{label}<br/>{}\"]\n", &t.id[..10.min(t.id.len())], t.change));
-            }
-            for t in &self.tasks {
-                for p in t.prerequisites.iter().filter(|p| known.contains(p.as_str())) {
-                    out.push_str(&format!("  t{} --> t{}\n", &p[..10.min(p.len())], &t.id[..10.min(t.id.len())]));
-                }
-            }
-            out.push_str("```\n\n");
+            out.push_str(&format!("\n```mermaid\n{}```\n\n", self.graph.mermaid()));
         }
         if !self.milestones.is_empty() {
             out.push_str("### Milestones\n\n");
@@ -314,6 +312,53 @@ impl Review {
         }
         out
     }
+}
+
+/// Ledger text inside a Markdown table: no HTML, no cell break, no emphasis or link syntax.
+fn markdown_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '|' | '`' | '*' | '_' | '[' | ']' | '\\' => format!("\\{c}"),
+            c if c.is_control() => " ".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// The touched tasks, coloured by their state at HEAD, with every prerequisite they wait on (those
+/// the range did not touch drawn as context).
+fn review_graph(touched: &[TaskChange], at_head: &BTreeMap<String, TaskRecord>) -> crate::queue::picture::TaskGraph {
+    use crate::queue::picture::{GraphNode, TaskGraph};
+    let ids: Vec<crate::id::Id> = at_head.values().map(|r| r.id).collect();
+    let short = crate::id::Shortener::new(ids);
+    let node = |id: &str, summary: &str, status: String, context| GraphNode {
+        id: id.to_string(),
+        short_id: short.short(id).to_string(),
+        summary: summary.to_string(),
+        status,
+        context,
+    };
+    let mut graph = TaskGraph::default();
+    for t in touched {
+        let status = t.state.clone().unwrap_or_else(|| "deleted".into());
+        graph.nodes.push(node(&t.id, &t.summary, status, false));
+    }
+    for t in touched {
+        for p in &t.prerequisites {
+            if !graph.nodes.iter().any(|n| &n.id == p)
+                && let Some(r) = at_head.get(p)
+            {
+                graph.nodes.push(node(p, &r.summary, format!("{:?}", r.state).to_lowercase(), true));
+            }
+            if graph.nodes.iter().any(|n| &n.id == p) {
+                graph.edges.push([p.clone(), t.id.clone()]);
+            }
+        }
+    }
+    graph
 }
 
 /// The code commit checked out where a task was completed, as its completion event recorded it.

@@ -9,6 +9,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::queue::task::{Event, Lease, Source, Status};
 
+/// One reason a task is not ready: typed for agents, with the sentence people read.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct BlockedBy {
+    /// prerequisite, missing_prerequisite, gate or paused.
+    pub reason: BlockReason,
+    /// The prerequisite it waits on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// That prerequisite's status, as `task_list` shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// The milestone whose gate holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
+    /// The reason in words.
+    pub message: String,
+}
+
+/// What kind of thing holds a task back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockReason {
+    /// A prerequisite is not completed.
+    Prerequisite,
+    /// A prerequisite names no task.
+    MissingPrerequisite,
+    /// The milestone's gate is closed.
+    Gate,
+    /// An escalation pauses every claim.
+    Paused,
+}
+
 /// `task_enqueue`: submit a task.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -100,9 +132,9 @@ pub struct TaskDetail {
     pub description: String,
     /// One of the seven statuses.
     pub status: Status,
-    /// Why a waiting task is not ready.
+    /// Why a waiting task is not ready, one reason each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub blocked_by: Vec<String>,
+    pub blocked_by: Vec<BlockedBy>,
     /// 0..=100, computed now.
     pub calculated_priority: f64,
     /// 0..=10 as given.
@@ -214,9 +246,9 @@ pub struct TaskSummary {
     pub milestone: Option<String>,
     /// Number of prerequisites.
     pub prerequisite_count: usize,
-    /// Why a waiting task is not ready.
+    /// Why a waiting task is not ready, one reason each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub blocked_by: Vec<String>,
+    pub blocked_by: Vec<BlockedBy>,
     /// Deadline.
     pub deadline: Option<String>,
     /// When it was enqueued.

@@ -402,16 +402,8 @@ impl Service {
             return Err(Error::invalid("task_ids", "give at least one task id, or a milestone"));
         }
         let view = self.queue_view()?;
-        let mut members = Vec::new();
-        let mut seen = HashSet::new();
-        for text in &req.task_ids {
-            let id = store::resolve(text, view.heads.iter().map(|h| &h.id))
-                .map_err(|e| prefix_error("task_ids", text, e))?;
-            let i = view.position(&id).expect("resolved ids are in the view");
-            if seen.insert(i) {
-                members.push(i);
-            }
-        }
+        let mut members = self.resolve_tasks(&view, "task_ids", &req.task_ids)?;
+        let mut seen: HashSet<usize> = members.iter().copied().collect();
         if let Some(m) = &req.milestone {
             task::validate_milestone(m)?;
             for i in 0..view.heads.len() {
@@ -432,6 +424,22 @@ impl Service {
             max_parallelism: batches.iter().map(Vec::len).max().unwrap_or(0),
             batches,
         })
+    }
+
+    /// The positions in `view` of the tasks `texts` name (ids or unique prefixes), each once.
+    pub(crate) fn resolve_tasks(&self, view: &QueueView, field: &str, texts: &[String]) -> Result<Vec<usize>> {
+        let mut members = Vec::new();
+        for text in texts {
+            let id =
+                store::resolve(text, view.heads.iter().map(|h| &h.id)).map_err(|e| prefix_error(field, text, e))?;
+            let Some(i) = view.position(&id) else {
+                return Err(Error::new(ErrorKind::NotFound, format!("{field}: no task matches `{text}`")));
+            };
+            if !members.contains(&i) {
+                members.push(i);
+            }
+        }
+        Ok(members)
     }
 
     /// `task_claim`: the best ready task (optionally of one agent type), taken under a lease.
@@ -587,7 +595,10 @@ impl Service {
             return Ok(reply);
         }
         let why = match view.derived[i].status {
-            Status::Blocked => format!("it is blocked: {}", view.blocked_by(i).join("; ")),
+            Status::Blocked => format!(
+                "it is blocked: {}",
+                view.blocked_by(i).iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join("; ")
+            ),
             Status::Pending => "it is waiting out its retry backoff".to_string(),
             Status::Running => "another agent holds its lease".to_string(),
             s => format!("it is {}", s.as_str()),
@@ -1074,11 +1085,7 @@ fn check_holder(record: &TaskRecord, lease_id: Option<&str>) -> Result<()> {
     let id = &record.id;
     match (&record.state, &record.lease) {
         (State::Running, Some(lease)) => match lease_id {
-            Some(given) if given != lease.lease_id => Err(Error::conflict(format!(
-                "task {id} is held by {} under another lease: the lease you gave is not the current one (it lapsed and the task was claimed again, or it is mistyped)",
-                lease.holder
-            ))
-            .hint("check the lease_id your claim returned; if it lapsed, drop this task and claim another")),
+            Some(given) if given != lease.lease_id => Err(wrong_lease(record, lease, given)),
             _ => Ok(()),
         },
         (state, _) if state.is_terminal() => {
@@ -1087,6 +1094,26 @@ fn check_holder(record: &TaskRecord, lease_id: Option<&str>) -> Result<()> {
         _ => Err(Error::conflict(format!(
             "task {id} is not running (its lease expired or it was never claimed); claim it first"
         ))),
+    }
+}
+
+/// Says why `given` is not `lease`: not a lease id at all, a lease that lapsed before this claim,
+/// or another lease id (lease ids are time-ordered, so an older one is an earlier claim's).
+fn wrong_lease(record: &TaskRecord, lease: &Lease, given: &str) -> Error {
+    let id = &record.id;
+    let holder = &lease.holder;
+    let lapsed = record.events.iter().any(|e| e.event == "expired");
+    match (Id::parse(given), Id::parse(&lease.lease_id)) {
+        (Err(_), _) => {
+            Error::invalid("lease_id", format!("`{given}` is not a lease id; task {id} is held by {holder}"))
+                .hint("give the 26-character lease_id your claim returned")
+        }
+        (Ok(old), Ok(current)) if lapsed && old < current => {
+            Error::conflict(format!("your lease on task {id} lapsed and the task was claimed again, by {holder}"))
+                .hint("drop this task and claim another; heartbeat more often than the lease lasts")
+        }
+        _ => Error::conflict(format!("task {id} is held by {holder} under another lease, not the one you gave"))
+            .hint("check the lease_id your claim returned"),
     }
 }
 
@@ -1135,7 +1162,7 @@ fn detail_of(
     r: &TaskRecord,
     now: Timestamp,
     d: Option<&view::Derived>,
-    blocked_by: Vec<String>,
+    blocked_by: Vec<BlockedBy>,
     dependents: Vec<String>,
 ) -> TaskDetail {
     let (status, state) = match d {
@@ -1181,13 +1208,7 @@ fn detail_of(
 }
 
 fn status_of(state: State) -> Status {
-    match state {
-        State::Pending => Status::Pending,
-        State::Running => Status::Running,
-        State::Completed => Status::Completed,
-        State::Failed => Status::Failed,
-        State::Cancelled => Status::Cancelled,
-    }
+    Status::from(state)
 }
 
 impl Service {

@@ -84,6 +84,19 @@ pub enum Status {
     Cancelled,
 }
 
+impl From<State> for Status {
+    /// The status of a stored state before anything is derived (a pending task may be ready or blocked).
+    fn from(state: State) -> Status {
+        match state {
+            State::Pending => Status::Pending,
+            State::Running => Status::Running,
+            State::Completed => Status::Completed,
+            State::Failed => Status::Failed,
+            State::Cancelled => Status::Cancelled,
+        }
+    }
+}
+
 impl Status {
     /// All seven, in lifecycle order.
     pub const ALL: [Status; 7] = [

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use crate::config::PriorityWeights;
 use crate::id::Id;
+use crate::queue::api::{BlockReason, BlockedBy};
 use crate::queue::graph::Graph;
 use crate::queue::store::{Finished, Heads, JournalMark, Symbols, TaskHead};
 use crate::queue::task::{Source, State, Status};
@@ -270,20 +271,36 @@ impl QueueView {
         dependents
     }
 
-    /// The sentences explaining why the task at `i` waits.
-    pub fn blocked_by(&self, i: usize) -> Vec<String> {
+    /// Why the task at `i` waits: each reason typed, with its sentence.
+    pub fn blocked_by(&self, i: usize) -> Vec<BlockedBy> {
         let gates = &self.gates;
+        let reason = |reason, message| BlockedBy { reason, task_id: None, status: None, milestone: None, message };
         self.derived[i]
             .blocked_by
             .iter()
             .map(|b| match *b {
-                Blocker::Missing(p) => format!("prerequisite {p} does not exist"),
-                Blocker::Prerequisite(p, s @ (State::Failed | State::Cancelled)) => {
-                    format!("prerequisite {p} is {}", s.as_str())
+                Blocker::Missing(p) => BlockedBy {
+                    task_id: Some(p.to_string()),
+                    ..reason(BlockReason::MissingPrerequisite, format!("prerequisite {p} does not exist"))
+                },
+                Blocker::Prerequisite(p, state) => {
+                    // The status `task list` shows for it, not the stored state.
+                    let status = self.position(&p).map(|j| self.derived[j].status).unwrap_or(Status::from(state));
+                    let message = match state {
+                        State::Failed | State::Cancelled => format!("prerequisite {p} is {}", status.as_str()),
+                        _ => format!("waiting on {p} ({})", status.as_str()),
+                    };
+                    BlockedBy {
+                        task_id: Some(p.to_string()),
+                        status: Some(status),
+                        ..reason(BlockReason::Prerequisite, message)
+                    }
                 }
-                Blocker::Prerequisite(p, s) => format!("waiting on {p} ({})", s.as_str()),
-                Blocker::Gate(m) => gates.holds(self.symbols.name(m)).cloned().unwrap_or_default(),
-                Blocker::Paused => gates.paused.clone().unwrap_or_default(),
+                Blocker::Gate(m) => BlockedBy {
+                    milestone: Some(self.symbols.name(m).to_string()),
+                    ..reason(BlockReason::Gate, gates.holds(self.symbols.name(m)).cloned().unwrap_or_default())
+                },
+                Blocker::Paused => reason(BlockReason::Paused, gates.paused.clone().unwrap_or_default()),
             })
             .collect()
     }

@@ -208,10 +208,10 @@ impl Service {
             .hint("fix the file (`abathur check` lists every problem) or restore it (`abathur ledger status` shows what changed), then try again"));
         }
         let mut message = crate::git::ledger_message::message_for(repo, self.ledger.root(), &changed);
-        if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty())
-            && let Some((subject, rest)) = message.split_once("\n\n")
-        {
-            message = format!("{subject}\n\n{note}\n\n{rest}");
+        // A person's message leads, as with `git commit -m`: its first line is the subject, and
+        // what abathur would have written (the files, the trailers) follows as the body.
+        if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) {
+            message = format!("{note}\n\n{message}");
         }
         history::commit(
             repo,

@@ -140,20 +140,28 @@ pub fn hermetic(cmd: &mut Command, home: &Path) {
         .env("ABATHUR_MODEL_HOME", home.join("no-model-installed"))
         .env_remove("ORT_DYLIB_PATH")
         .env_remove("ABATHUR_NOW")
-        .env_remove("ABATHUR_LOCK_TIMEOUT_MS");
+        .env_remove("ABATHUR_LOCK_TIMEOUT_MS")
+        .env_remove("ABATHUR_ID_SEED")
+        // Output as to a pipe, whatever terminal the suite was started from.
+        .env_remove("ABATHUR_FORCE_TTY")
+        .env_remove("COLUMNS")
+        .env_remove("NO_COLOR")
+        .env_remove("COMPLETE");
 }
 
 /// The installed embedding model's home, for tests of semantic search.
 ///
 /// `None` (the test is skipped, saying so) when no model is installed, unless `ABATHUR_REQUIRE_MODEL=1`
-/// (set by scripts/test.sh, which installs it first): then a missing model fails the test.
+/// (set by scripts/test.sh, which installs it first) or `CI` is set: then a missing model fails the test.
 pub fn model_home() -> Option<PathBuf> {
     let home = std::env::var_os("ABATHUR_MODEL_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("abathur")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/abathur")))?;
     let installed = home.join("models/all-minilm-l6-v2/model.toml").is_file();
-    if !installed && std::env::var("ABATHUR_REQUIRE_MODEL").as_deref() == Ok("1") {
+    // In CI (`CI` set, as every CI service does) a missing model fails, never skips.
+    let required = std::env::var("ABATHUR_REQUIRE_MODEL").as_deref() == Ok("1") || std::env::var_os("CI").is_some();
+    if !installed && required {
         panic!("no embedding model in {} and ABATHUR_REQUIRE_MODEL=1: run `abathur model install`", home.display());
     }
     if !installed {
