@@ -44,6 +44,30 @@ pub const IMPLEMENTER_TOOLS: [&str; 15] = [
     "memory_update",
 ];
 
+/// How `init --claude` wires the client.
+#[derive(Clone, Debug)]
+pub struct ClaudeOptions {
+    /// Replace files and entries that were changed.
+    pub force: bool,
+    /// The command `.mcp.json` starts.
+    pub mcp_command: String,
+    /// Add the SessionStart and Stop hooks to `.claude/settings.json`.
+    pub hooks: bool,
+}
+
+/// What agents are denied in `.claude/settings.json`: the command-line ways around their roles
+/// (gate decisions, cancelling, committing policy changes) and hand edits of the ledger folder.
+/// Both roles work through the MCP tools, which their definitions grant one by one.
+pub const DENIED: [&str; 7] = [
+    "Bash(abathur gate:*)",
+    "Bash(abathur task cancel:*)",
+    "Bash(abathur ledger commit:*)",
+    "Bash(abathur-full:*)",
+    "Edit(.git/abathur/**)",
+    "Write(.git/abathur/**)",
+    "Edit(.abathur/**)",
+];
+
 /// What `init --claude` did, by path relative to the work tree.
 #[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct ClaudeReport {
@@ -64,9 +88,18 @@ pub struct ToolInfo {
 
 /// Registers the MCP server and installs the agent definitions in `worktree`; overrides come from
 /// `ledger_root/templates/agents/`.
-pub fn install_claude(worktree: &Path, ledger_root: &Path, tools: &[ToolInfo], force: bool) -> Result<ClaudeReport> {
-    let mut plan: Vec<(PathBuf, Vec<u8>)> =
-        vec![(worktree.join(".mcp.json"), mcp_json(&worktree.join(".mcp.json"), force)?)];
+pub fn install_claude(
+    worktree: &Path,
+    ledger_root: &Path,
+    tools: &[ToolInfo],
+    options: &ClaudeOptions,
+) -> Result<ClaudeReport> {
+    let force = options.force;
+    let settings = worktree.join(".claude/settings.json");
+    let mut plan: Vec<(PathBuf, Vec<u8>)> = vec![
+        (worktree.join(".mcp.json"), mcp_json(&worktree.join(".mcp.json"), &options.mcp_command, force)?),
+        (settings.clone(), settings_json(&settings, options.hooks)?),
+    ];
     for (name, builtin, allowed) in AGENT_TEMPLATES {
         let role: Vec<ToolInfo> =
             tools.iter().filter(|t| allowed.is_none_or(|a| a.contains(&t.name.as_str()))).cloned().collect();
@@ -89,7 +122,9 @@ pub fn install_claude(worktree: &Path, ledger_root: &Path, tools: &[ToolInfo], f
     for (path, bytes) in &plan {
         match std::fs::read(path) {
             Ok(existing) if existing == *bytes => report.unchanged.push(rel(path)),
-            Ok(_) if !force && !path.ends_with(".mcp.json") => conflicts.push(rel(path)),
+            Ok(_) if !force && !path.ends_with(".mcp.json") && !path.ends_with("settings.json") => {
+                conflicts.push(rel(path))
+            }
             _ => report.written.push(rel(path)),
         }
     }
@@ -112,16 +147,9 @@ pub fn install_claude(worktree: &Path, ledger_root: &Path, tools: &[ToolInfo], f
 }
 
 /// `.mcp.json` with the abathur server registered, keeping every other server the file lists.
-fn mcp_json(path: &Path, force: bool) -> Result<Vec<u8>> {
-    let entry = serde_json::json!({ "command": "abathur", "args": ["mcp"] });
-    let mut doc = match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
-            Error::new(ErrorKind::Validation, format!("{}: not valid JSON ({e})", path.display()))
-                .hint("fix the file (abathur adds its server to it and keeps the others)")
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
-        Err(e) => return Err(Error::io(path, e)),
-    };
+fn mcp_json(path: &Path, command: &str, force: bool) -> Result<Vec<u8>> {
+    let entry = serde_json::json!({ "command": command, "args": ["mcp"] });
+    let mut doc = read_json_object(path)?;
     let servers = doc
         .as_object_mut()
         .ok_or_else(|| Error::new(ErrorKind::Validation, format!("{}: expected a JSON object", path.display())))?
@@ -140,6 +168,59 @@ fn mcp_json(path: &Path, force: bool) -> Result<Vec<u8>> {
         }
         _ => {
             servers.insert(SERVER_NAME.to_string(), entry);
+        }
+    }
+    Ok((serde_json::to_string_pretty(&doc).expect("JSON values serialise") + "\n").into_bytes())
+}
+
+/// A JSON file abathur adds to and whose other content it keeps (`{}` when it does not exist).
+fn read_json_object(path: &Path) -> Result<serde_json::Value> {
+    let doc = match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+            Error::new(ErrorKind::Validation, format!("{}: not valid JSON ({e})", path.display()))
+                .hint("fix the file (abathur adds its entries to it and keeps everything else)")
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if !doc.is_object() {
+        return Err(Error::new(ErrorKind::Validation, format!("{}: expected a JSON object", path.display())));
+    }
+    Ok(doc)
+}
+
+/// `.claude/settings.json` with abathur's denials added to `permissions.deny` (and, asked, its
+/// hooks), keeping every other setting and rule.
+fn settings_json(path: &Path, hooks: bool) -> Result<Vec<u8>> {
+    let mut doc = read_json_object(path)?;
+    let shape = |what: &str| {
+        Error::new(ErrorKind::Validation, format!("{}: `{what}` has an unexpected shape", path.display()))
+            .hint("fix the file; abathur adds to `permissions.deny` and `hooks` and keeps the rest")
+    };
+    let root = doc.as_object_mut().expect("checked to be an object");
+    let permissions = root.entry("permissions").or_insert_with(|| serde_json::json!({}));
+    let deny = permissions
+        .as_object_mut()
+        .ok_or_else(|| shape("permissions"))?
+        .entry("deny")
+        .or_insert_with(|| serde_json::json!([]))
+        .as_array_mut()
+        .ok_or_else(|| shape("permissions.deny"))?;
+    for rule in DENIED {
+        if !deny.iter().any(|r| r == rule) {
+            deny.push(rule.into());
+        }
+    }
+    if hooks {
+        let all = root.entry("hooks").or_insert_with(|| serde_json::json!({}));
+        let all = all.as_object_mut().ok_or_else(|| shape("hooks"))?;
+        for (event, command) in [("SessionStart", "abathur context"), ("Stop", "abathur hook claude-stop")] {
+            let entry = serde_json::json!({ "hooks": [{ "type": "command", "command": command }] });
+            let list = all.entry(event).or_insert_with(|| serde_json::json!([]));
+            let list = list.as_array_mut().ok_or_else(|| shape(&format!("hooks.{event}")))?;
+            if !list.contains(&entry) {
+                list.push(entry);
+            }
         }
     }
     Ok((serde_json::to_string_pretty(&doc).expect("JSON values serialise") + "\n").into_bytes())

@@ -8,7 +8,7 @@ fn init_claude_registers_the_server_and_installs_agents() {
     let repo = Repo::bare_git();
     std::fs::write(repo.path().join(".mcp.json"), r#"{"mcpServers":{"other":{"command":"other-server"}}}"#).unwrap();
     let reply = repo.json(&["init", "--claude"]);
-    assert_eq!(reply["claude"]["written"].as_array().unwrap().len(), 3, "{reply}");
+    assert_eq!(reply["claude"]["written"].as_array().unwrap().len(), 4, "{reply}");
 
     let mcp: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo.path().join(".mcp.json")).unwrap()).unwrap();
@@ -48,7 +48,69 @@ fn init_claude_registers_the_server_and_installs_agents() {
     // Idempotent.
     let again = repo.json(&["init", "--claude"]);
     assert_eq!(again["claude"]["written"].as_array().unwrap().len(), 0);
-    assert_eq!(again["claude"]["unchanged"].as_array().unwrap().len(), 3);
+    assert_eq!(again["claude"]["unchanged"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn settings_deny_the_command_line_ways_around_the_roles_and_hooks_are_opt_in() {
+    let repo = Repo::new();
+    std::fs::create_dir_all(repo.path().join(".claude")).unwrap();
+    std::fs::write(
+        repo.path().join(".claude/settings.json"),
+        r#"{"model":"opus","permissions":{"deny":["Bash(rm -rf:*)"]}}"#,
+    )
+    .unwrap();
+    repo.ok(&["init", "--claude", "--mcp-command", "/opt/bin/abathur"]);
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(repo.path().join(name)).unwrap()).unwrap()
+    };
+    let settings = read(".claude/settings.json");
+    assert_eq!(settings["model"], "opus", "other settings are kept");
+    let deny: Vec<&str> =
+        settings["permissions"]["deny"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    for rule in ["Bash(rm -rf:*)", "Bash(abathur gate:*)", "Bash(abathur task cancel:*)", "Write(.git/abathur/**)"] {
+        assert!(deny.contains(&rule), "{rule} in {deny:?}");
+    }
+    assert!(settings.get("hooks").is_none(), "hooks only when asked");
+    assert_eq!(
+        read(".mcp.json")["mcpServers"]["abathur"]["command"],
+        "/opt/bin/abathur",
+        "an absolute path when asked"
+    );
+
+    repo.ok(&["init", "--claude", "--hooks", "--force"]);
+    let settings = read(".claude/settings.json");
+    assert_eq!(settings["hooks"]["SessionStart"][0]["hooks"][0]["command"], "abathur context");
+    assert_eq!(settings["hooks"]["Stop"][0]["hooks"][0]["command"], "abathur hook claude-stop");
+    let deny = settings["permissions"]["deny"].as_array().unwrap();
+    assert_eq!(deny.iter().filter(|r| *r == "Bash(abathur gate:*)").count(), 1, "no duplicates on a rerun");
+}
+
+#[test]
+fn the_stop_hook_asks_once_to_finish_running_tasks() {
+    use std::io::Write;
+    let repo = Repo::new();
+    let hook = |input: &str| {
+        let mut child = repo
+            .cmd(&["hook", "claude-stop"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", crate::common::describe(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(hook(r#"{"stop_hook_active": false}"#), "", "nothing running: stop");
+    let id = repo.add(&["Write the parser", "-t", "implementer"]);
+    repo.json(&["task", "claim", "-t", "implementer", "--agent", "impl-1"]);
+    let block: serde_json::Value = serde_json::from_str(&hook(r#"{"stop_hook_active": false}"#)).unwrap();
+    assert_eq!(block["decision"], "block");
+    let reason = block["reason"].as_str().unwrap();
+    assert!(reason.contains(&id) && reason.contains("held by impl-1") && reason.contains("task_complete"), "{reason}");
+    assert_eq!(hook(r#"{"stop_hook_active": true}"#), "", "the second stop goes through");
+    assert_eq!(hook("not json"), hook(r#"{"stop_hook_active": false}"#), "unreadable input: ask once");
 }
 
 #[test]

@@ -18,6 +18,14 @@ pub struct InitArgs {
     /// With --claude: replace agent definitions and the .mcp.json entry even if they were changed
     #[arg(long, requires = "claude")]
     pub force: bool,
+    /// With --claude: the command .mcp.json starts (default `abathur`, found on the client's PATH;
+    /// give an absolute path when the client's PATH lacks the install folder)
+    #[arg(long, value_name = "COMMAND", requires = "claude")]
+    pub mcp_command: Option<String>,
+    /// With --claude: also add hooks to .claude/settings.json: each session starts with
+    /// `abathur context`, and stopping with tasks still running is questioned once
+    #[arg(long, requires = "claude")]
+    pub hooks: bool,
 }
 
 #[derive(Serialize)]
@@ -39,7 +47,12 @@ pub fn cmd_init(ui: &Ui, cwd: &Path, args: &InitArgs, tools: Option<&[ToolInfo]>
     }
     let claude = if let Some(tools) = tools {
         let worktree = current_worktree(cwd)?;
-        let done = crate::integrate::install_claude(&worktree, ledger.root(), tools, args.force)?;
+        let options = crate::integrate::ClaudeOptions {
+            force: args.force,
+            mcp_command: args.mcp_command.clone().unwrap_or_else(|| crate::integrate::SERVER_NAME.to_string()),
+            hooks: args.hooks,
+        };
+        let done = crate::integrate::install_claude(&worktree, ledger.root(), tools, &options)?;
         ui.status(format!(
             "Claude Code: {} written, {} already up to date; MCP server `{}` registered in .mcp.json.",
             crate::words::plural(done.written.len(), "file", "files"),

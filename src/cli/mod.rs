@@ -11,6 +11,7 @@ mod doctor;
 mod engine;
 mod examples;
 mod gate;
+mod hook;
 mod init;
 mod ledger;
 mod memory;
@@ -122,6 +123,9 @@ pub enum Command {
     Doctor,
     /// Serve the MCP tools over stdio (for agents; see docs/mcp.md)
     Mcp,
+    /// Commands agent clients run as hooks (installed by `init --claude --hooks`)
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
     /// Print the shell script that completes commands, task ids, milestones and namespaces
     #[command(after_long_help = COMPLETION_HELP)]
     Completions {
@@ -319,6 +323,7 @@ fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
         Command::Check => cmd_check(ui, &Service::open(&cwd)?),
         Command::Doctor => doctor::cmd_doctor(ui, &cwd),
         Command::Mcp => engine(ui, &cwd, EngineCommand::Mcp),
+        Command::Hook(cmd) => hook::run(ui, &Service::open(&cwd)?, cmd),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             let shells = clap_complete::env::Shells::builtins();

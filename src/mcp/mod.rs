@@ -75,9 +75,55 @@ impl AbathurServer {
             Ok(Err(e)) => CallToolResult::structured_error(
                 Error::new(ErrorKind::Internal, format!("the reply did not serialise: {e}")).to_json(),
             ),
-            Err(e) => CallToolResult::structured_error(e.to_json()),
+            Err(e) => CallToolResult::structured_error(for_agents(e).to_json()),
         }
     }
+}
+
+/// The CLI commands errors name, and the tool an agent uses instead.
+const TOOL_FOR_COMMAND: &[(&str, &str)] = &[
+    ("abathur task list", "task_list"),
+    ("abathur task get", "task_get"),
+    ("abathur task update", "task_update"),
+    ("abathur task cancel", "task_cancel"),
+    ("abathur task claim", "task_claim"),
+    ("abathur task add", "task_enqueue"),
+    ("abathur task status", "task_queue_status"),
+    ("abathur task plan", "task_execution_plan"),
+    ("abathur milestone list", "milestone_list"),
+    ("abathur milestone show", "milestone_list"),
+    ("abathur milestone add", "milestone_add"),
+    ("abathur milestone update", "milestone_update"),
+    ("abathur memory update", "memory_update"),
+    ("abathur memory list", "memory_list"),
+    ("abathur memory add", "memory_add"),
+    ("abathur memory get", "memory_get"),
+    ("abathur memory history", "memory_get"),
+    ("abathur gate status", "gate_status"),
+    ("abathur gate check", "gate_check"),
+    ("abathur session list", "session_list"),
+    ("abathur decision add", "decision_record"),
+    ("abathur search", "search"),
+    ("abathur context", "context"),
+];
+
+/// Errors speak the CLI; an agent's hints name its tools instead, and say when only a person at the
+/// command line can act (`abathur model install`, `abathur check`).
+fn for_agents(mut e: Error) -> Error {
+    for hint in &mut e.hints {
+        for (command, tool) in TOOL_FOR_COMMAND {
+            // The whole quoted command goes, options included: `abathur task list --status ready`.
+            let quoted = format!("`{command}");
+            while let Some(start) = hint.find(&quoted) {
+                let end = hint[start + 1..].find('`').map_or(hint.len(), |i| start + 2 + i);
+                *hint = format!("{}the `{tool}` tool{}", &hint[..start], &hint[end..]);
+            }
+        }
+        if hint.contains("`abathur ") {
+            *hint = format!("a person at the command line: {hint}");
+        }
+    }
+    e
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -213,4 +259,20 @@ pub fn serve(service: Service) -> Result<()> {
         server.waiting().await.map_err(|e| Error::new(ErrorKind::Internal, format!("MCP server stopped: {e}")))?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_agents;
+    use crate::error::{Error, ErrorKind};
+
+    #[test]
+    fn hints_name_tools_for_agents() {
+        let e = Error::new(ErrorKind::NotFound, "no task")
+            .hint("`abathur task list` shows task ids")
+            .hint("run `abathur model install`");
+        let e = for_agents(e);
+        assert_eq!(e.hints[0], "the `task_list` tool shows task ids");
+        assert_eq!(e.hints[1], "a person at the command line: run `abathur model install`");
+    }
 }
