@@ -110,3 +110,21 @@ fn abathur_full_refuses_an_abathur_of_another_version() {
         0
     );
 }
+
+#[test]
+fn the_lean_binary_links_no_search_or_mcp_engine_code() {
+    // Function symbols by crate (nm from binutils, which comes with gcc): the engine's crates are in
+    // abathur-full only.
+    let engine_functions = |binary: &str| -> usize {
+        let out = Command::new("nm").args(["-C", "--defined-only", binary]).output().expect("nm runs");
+        assert!(out.status.success(), "nm {binary}: {}", describe(&out));
+        let engine = ["tantivy::", "usearch::", "rmcp::", "fastembed::", "ort::"];
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1).is_some_and(|kind| kind.eq_ignore_ascii_case("t")))
+            .filter(|l| engine.iter().any(|e| l.split_whitespace().nth(2).is_some_and(|name| name.starts_with(e))))
+            .count()
+    };
+    assert_eq!(engine_functions(bin()), 0, "abathur links engine code");
+    assert!(engine_functions(full_bin()) > 100, "the check sees engine code where it is");
+}

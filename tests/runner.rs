@@ -21,6 +21,7 @@ mod mcp_server;
 mod memory;
 mod merge;
 mod milestone;
+mod readme;
 mod requirement;
 mod search;
 mod search_quality;

