@@ -266,3 +266,36 @@ fn the_whole_help_reference() {
     walk(&mut cmd, "", &mut all);
     insta::assert_snapshot!("help_reference", all);
 }
+
+#[test]
+fn long_output_at_a_terminal_goes_through_the_pager_unless_no_pager() {
+    let repo = Repo::new();
+    for n in 0..30 {
+        repo.add(&[&format!("Task {n}")]);
+    }
+    // A real terminal of 10 rows (util-linux `script` gives the command a pty); the pager writes a file.
+    let paged = repo.path().join("paged.txt");
+    let at_pty = |args: &str| {
+        let _ = std::fs::remove_file(&paged);
+        let line = format!("stty rows 10 cols 100; {} {args}", crate::common::bin());
+        let mut script = std::process::Command::new("script");
+        crate::common::hermetic(&mut script, repo.path());
+        let out = script
+            .args(["-qec", &line, "/dev/null"])
+            .current_dir(repo.path())
+            .env("ABATHUR_PAGER", format!("cat > {}", paged.display()))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), std::fs::read_to_string(&paged).ok())
+    };
+    let (shown, through_pager) = at_pty("task list");
+    let through_pager = through_pager.expect("the pager ran");
+    assert_eq!(through_pager.lines().count(), 31, "the header and 30 rows: {through_pager}");
+    assert!(!shown.contains("Task 29"), "not also on the terminal: {shown}");
+    let (shown, through_pager) = at_pty("--no-pager task list");
+    assert!(through_pager.is_none() && shown.contains("Task 29"), "--no-pager prints straight");
+    let (shown, through_pager) = at_pty("ledger path");
+    assert!(through_pager.is_none() && shown.contains(".git/abathur"), "what fits the terminal is not paged");
+}
