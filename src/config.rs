@@ -260,7 +260,7 @@ impl Config {
         if self.queue.retry_backoff_max_seconds < self.queue.retry_backoff_seconds {
             return Err("queue.retry_backoff_max_seconds must not be less than queue.retry_backoff_seconds".into());
         }
-        crate::queue::task::validate_name("queue.default_agent_type", &self.queue.default_agent_type)
+        crate::fields::validate_name("queue.default_agent_type", &self.queue.default_agent_type)
             .map_err(|e| e.message)?;
         Ok(())
     }

@@ -128,11 +128,11 @@ impl Service {
         .collect();
 
         let gates = self.gate_status()?;
-        let counts_text = |g: &crate::gate::ops::GateStatus| match &g.verification {
+        let counts_text = |g: &crate::gate::api::GateStatus| match &g.verification {
             Some(v) => format!("{}: {} ({v})", g.milestone, g.state),
             None => format!("{}: {}", g.milestone, g.state),
         };
-        let open = |g: &crate::gate::ops::GateStatus| {
+        let open = |g: &crate::gate::api::GateStatus| {
             matches!(g.state.as_str(), "approve" | "conditional")
                 && g.verification.as_deref().is_some_and(|v| v == "verified" || v.starts_with("unsigned (allowed"))
         };

@@ -58,12 +58,20 @@ pub struct Error {
     pub message: String,
     /// What to do next, one suggestion per entry.
     pub hints: Vec<String>,
+    /// Set when the process has said everything already (a report on stdout, a closed pipe): the
+    /// front end exits with this code and prints nothing more.
+    pub quiet_exit: Option<u8>,
 }
 
 impl Error {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), hints: Vec::new() }
+        Error { kind, message: message.into(), hints: Vec::new(), quiet_exit: None }
+    }
+
+    /// Ends the command with `code` and no further output: what it printed is the whole answer.
+    pub fn exit_quietly(code: u8) -> Error {
+        Error { quiet_exit: Some(code), ..Error::new(ErrorKind::Internal, "") }
     }
 
     /// Bad input in `field`.

@@ -11,6 +11,7 @@ pub mod context;
 pub mod decision;
 pub mod doctor;
 pub mod error;
+pub mod fields;
 pub mod gate;
 pub mod git;
 pub mod id;

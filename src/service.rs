@@ -1,8 +1,30 @@
 //! The service: one value that both front ends (CLI and MCP) hold and call.
 //!
 //! It bundles the located ledger, its validated configuration and the clock. Each use case is a
-//! method taking a request type and returning a reply type (see `queue::api`), so `--json` output and
-//! MCP replies are the same by construction.
+//! method taking a request type and returning a reply type (each domain's `api` module), so `--json`
+//! output and MCP replies are the same by construction. The methods live beside their domain, in
+//! `impl Service` blocks; this is the table of contents:
+//!
+//! | use cases | where |
+//! |---|---|
+//! | [`Service::init`], [`Service::open`] | here |
+//! | `task_enqueue`, `task_list`, `task_get`, `task_queue_status`, `task_execution_plan`, `task_claim`, `task_heartbeat`, `task_complete`, `task_fail`, `task_cancel`, `task_update` | `queue/ops.rs` |
+//! | `task_graph` | `queue/picture.rs` |
+//! | `milestone_add`, `milestone_add_example`, `milestone_update`, `milestone_list`, `milestone_show` | `milestone/ops.rs` |
+//! | `gate_status`, `gate_decide`, `gate_resolve` | `gate/ops.rs` |
+//! | `gate_check` | `gate/check.rs` |
+//! | `gate_verify` | `gate/verify.rs` |
+//! | `requirement_set`, `requirement_list`, `completion_report` | `requirement.rs` |
+//! | `decision_add`, `decision_supersede`, `decision_settle`, `decision_list`, `decision_show` | `decision/ops.rs` |
+//! | `memory_add`, `memory_update`, `memory_delete`, `memory_get`, `memory_history`, `memory_list`, `memory_prune` | `memory/ops.rs` |
+//! | `search`, `index` | `search/query.rs` |
+//! | `session_create`, `session_append`, `session_get`, `session_end`, `session_list` | `session.rs` |
+//! | `context` | `context.rs` |
+//! | `sync`, `ledger_status`, `ledger_record` | `sync/mod.rs` |
+//! | `review` | `git/review.rs` |
+//! | `check` | `check.rs` |
+//! | `doctor` | `doctor.rs` |
+//! | `html_view`, `write_html_view` | `view.rs` |
 
 use std::any::Any;
 use std::path::Path;
@@ -33,6 +55,13 @@ pub struct Service {
 }
 
 impl Service {
+    /// Creates whatever part of the ledger of the repository containing `cwd` is missing (in a
+    /// clone: checks out the remote's), and opens it.
+    pub fn init(cwd: &Path) -> Result<(Service, crate::ledger::InitReport)> {
+        let (ledger, report) = Ledger::init(cwd)?;
+        Ok((Service::from_ledger(ledger, Clock::from_env()?)?, report))
+    }
+
     /// Opens the ledger of the repository containing `cwd`, with the clock from the environment.
     pub fn open(cwd: &Path) -> Result<Service> {
         let ledger = Ledger::discover(cwd)?;

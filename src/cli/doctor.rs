@@ -31,11 +31,10 @@ pub fn cmd_doctor(ui: &Ui, cwd: &std::path::Path) -> Result<()> {
     })?;
     if report.ok {
         Ok(())
-    } else if ui.json {
-        // The report on stdout is the whole answer; an error object after it would make two documents.
-        std::process::exit(i32::from(ErrorKind::Validation.exit_code()));
     } else {
-        Err(Error::new(ErrorKind::Validation, "abathur doctor found a problem")
-            .hint("each check marked fail above says what to do"))
+        ui.failed_after_report(
+            Error::new(ErrorKind::Validation, "abathur doctor found a problem")
+                .hint("each check marked fail above says what to do"),
+        )
     }
 }

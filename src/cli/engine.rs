@@ -67,7 +67,7 @@ pub fn delegate(_ui: &Ui, _cwd: &Path, _command: EngineCommand) -> Result<()> {
     #[cfg(not(unix))]
     {
         let status = command.status().map_err(not_started)?;
-        std::process::exit(status.code().unwrap_or(4));
+        Err(Error::exit_quietly(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(4)))
     }
 }
 

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use crate::cli::output::{Table, Text, block};
 use crate::cli::{Ui, complete};
 use crate::error::Result;
-use crate::gate::ops::{DecideReply, DecideRequest};
+use crate::gate::api::{DecideReply, DecideRequest};
 use crate::gate::record::Decision;
 use crate::service::Service;
 use crate::words::plural;
@@ -104,9 +104,9 @@ pub struct EvidenceArgs {
 }
 
 impl EvidenceArgs {
-    fn into_request(self, milestone: String) -> crate::gate::check::CheckRequest {
+    fn into_request(self, milestone: String) -> crate::gate::api::CheckRequest {
         let EvidenceArgs { junit, lcov, cobertura, bench, met } = self;
-        crate::gate::check::CheckRequest { milestone, junit, lcov, cobertura, bench, met }
+        crate::gate::api::CheckRequest { milestone, junit, lcov, cobertura, bench, met }
     }
 }
 
@@ -196,11 +196,8 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
             if report.ok {
                 ui.status(format!("{} verified.", plural(report.decisions.len(), "gate decision", "gate decisions")));
                 Ok(())
-            } else if ui.json {
-                // The report on stdout is the whole answer; an error object after it would make two documents.
-                std::process::exit(i32::from(crate::error::ErrorKind::Validation.exit_code()));
             } else {
-                Err(crate::gate::verify::failed(&report))
+                ui.failed_after_report(crate::gate::verify::failed(&report))
             }
         }
         GateCommand::Log => {
@@ -215,7 +212,7 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
     }
 }
 
-fn render_check(c: &crate::gate::check::GateCheck) -> Text {
+fn render_check(c: &crate::gate::api::GateCheck) -> Text {
     let mut out = format!("gate {}: {} of {} tasks completed\n\n", c.milestone, c.tasks_completed, c.tasks_total);
     for (i, cr) in c.criteria.iter().enumerate() {
         let mark = if cr.met { "x" } else { " " };
@@ -241,7 +238,7 @@ fn render_check(c: &crate::gate::check::GateCheck) -> Text {
     text.plain(tail)
 }
 
-fn render_verify(r: &crate::gate::verify::VerifyReport) -> Text {
+fn render_verify(r: &crate::gate::api::VerifyReport) -> Text {
     let mut t = Table::new(&["DECIDED", "MILESTONE", "DECISION", "BY", "SIGNER", "STATUS"]).state_column(2).flexible(4);
     for d in &r.decisions {
         t.add_row(vec![

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::cli::Ui;
 use crate::error::Result;
 use crate::integrate::{ClaudeReport, ToolInfo};
-use crate::ledger::{InitReport, Ledger, current_worktree};
+use crate::ledger::{InitReport, current_worktree};
 
 /// Create the ledger (.abathur/) in this git repository; running it again changes nothing
 #[derive(Debug, clap::Args)]
@@ -39,7 +39,7 @@ struct InitReply {
 /// Creates whatever part of the ledger is missing, and with `--claude` the client integration, which
 /// names the MCP server's `tools` (given only then: listing them needs the engine, see `engine`).
 pub fn cmd_init(ui: &Ui, cwd: &Path, args: &InitArgs, tools: Option<&[ToolInfo]>) -> Result<()> {
-    let (ledger, report) = Ledger::init(cwd)?;
+    let (service, report) = crate::service::Service::init(cwd)?;
     if report.created.is_empty() {
         ui.status(format!("Ledger already set up in {}; nothing changed.", report.ledger));
     } else {
@@ -52,7 +52,7 @@ pub fn cmd_init(ui: &Ui, cwd: &Path, args: &InitArgs, tools: Option<&[ToolInfo]>
             mcp_command: args.mcp_command.clone().unwrap_or_else(|| crate::integrate::SERVER_NAME.to_string()),
             hooks: args.hooks,
         };
-        let done = crate::integrate::install_claude(&worktree, ledger.root(), tools, &options)?;
+        let done = crate::integrate::install_claude(&worktree, service.ledger().root(), tools, &options)?;
         ui.status(format!(
             "Claude Code: {} written, {} already up to date; MCP server `{}` registered in .mcp.json.",
             crate::words::plural(done.written.len(), "file", "files"),

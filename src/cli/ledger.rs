@@ -45,9 +45,8 @@ pub fn run(ui: &Ui, cwd: &Path, cmd: LedgerCommand) -> Result<()> {
     match cmd {
         LedgerCommand::Path => {
             let service = Service::open(cwd)?;
-            ui.reply(&serde_json::json!({ "ledger": service.ledger().root() }), |_| {
-                format!("{}\n", service.ledger().root().display())
-            })
+            let reply = crate::ledger::LedgerPath { ledger: service.ledger().root().to_path_buf() };
+            ui.reply(&reply, |r| format!("{}\n", r.ledger.display()))
         }
         LedgerCommand::Status => {
             let status = Service::open(cwd)?.ledger_status()?;

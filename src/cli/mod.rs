@@ -153,6 +153,12 @@ impl Ui {
         Ui { json: false, quiet: false, terminal: output::Terminal::detect(output::ColorChoice::Auto, true) }
     }
 
+    /// A failure whose report was just printed: under `--json` that report is the whole answer (an
+    /// error object after it would make two documents), so only the exit code says it failed.
+    pub fn failed_after_report(&self, e: Error) -> Result<()> {
+        if self.json { Err(Error::exit_quietly(e.kind.exit_code())) } else { Err(e) }
+    }
+
     /// The same output settings, replying in JSON.
     pub fn as_json(&self) -> Ui {
         Ui { json: true, quiet: self.quiet, terminal: self.terminal }
@@ -219,7 +225,7 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Error::exit_quietly(0)),
         Err(e) => Err(Error::new(crate::error::ErrorKind::Internal, format!("cannot write the output: {e}"))
             .hint("check where stdout goes (a full disk or a closed file)")),
     }
@@ -274,6 +280,7 @@ fn main_with(engine: engine::EngineRunner) -> ExitCode {
     let ui = Ui { json: cli.json, quiet: cli.quiet, terminal: output::Terminal::detect(cli.color, cli.no_pager) };
     match run(cli, &ui, engine) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error { quiet_exit: Some(code), .. }) => ExitCode::from(code),
         Err(e) => {
             report(&ui, &e);
             ExitCode::from(e.kind.exit_code())
@@ -363,15 +370,14 @@ fn cmd_check(ui: &Ui, service: &Service) -> Result<()> {
             crate::words::plural(report.tasks_checked, "task", "tasks")
         ));
         Ok(())
-    } else if ui.json {
-        // The report on stdout is the whole answer; an error object after it would make two documents.
-        std::process::exit(i32::from(crate::error::ErrorKind::Validation.exit_code()));
     } else {
-        Err(Error::new(
-            crate::error::ErrorKind::Validation,
-            format!("{} in the ledger", crate::words::plural(report.problems.len(), "problem", "problems")),
+        ui.failed_after_report(
+            Error::new(
+                crate::error::ErrorKind::Validation,
+                format!("{} in the ledger", crate::words::plural(report.problems.len(), "problem", "problems")),
+            )
+            .hint("fix each file named above, then run `abathur check` again"),
         )
-        .hint("fix each file named above, then run `abathur check` again"))
     }
 }
 

@@ -153,26 +153,12 @@ pub fn cmd_model(ui: &Ui, cwd: &std::path::Path, cmd: ModelCommand) -> Result<()
             })
         }
         ModelCommand::Status => {
-            let status = match model::locate(&model::model_home(), &configured) {
-                Ok(m) => serde_json::json!({
-                    "model": configured, "installed": true, "path": m.dir, "runtime": m.runtime,
-                    "dimensions": m.manifest.dimensions, "source": m.manifest.source,
-                }),
-                Err(e) => serde_json::json!({
-                    "model": configured, "installed": false, "reason": e.message, "hints": e.hints,
-                }),
-            };
-            ui.reply(&status, |s| {
-                if s["installed"] == true {
-                    format!(
-                        "{} is installed in {} ({} dimensions)\n",
-                        s["model"].as_str().unwrap_or(""),
-                        s["path"].as_str().unwrap_or(""),
-                        s["dimensions"]
-                    )
-                } else {
-                    format!("{}\n", s["reason"].as_str().unwrap_or(""))
+            let status = model::status(&model::model_home(), &configured);
+            ui.reply(&status, |s| match (&s.path, s.dimensions) {
+                (Some(path), Some(dimensions)) => {
+                    format!("{} is installed in {} ({dimensions} dimensions)\n", s.model, path.display())
                 }
+                _ => format!("{}\n", s.reason.as_deref().unwrap_or("")),
             })
         }
     }

@@ -1,84 +1,14 @@
 //! `gate check M`: gathers the evidence for a milestone's gate, compares it with the targets, and
 //! proposes a decision. It decides nothing and writes nothing.
 
-use std::path::PathBuf;
-
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
+use crate::gate::api::{CheckRequest, GateCheck};
 use crate::gate::evidence;
 use crate::gate::record::Decision;
+use crate::gate::record::{CriterionCheck, MetricCheck};
 use crate::milestone::record::Comparison;
 use crate::queue::task::Status;
 use crate::service::Service;
-
-/// What to check the gate with.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRequest {
-    /// The milestone.
-    pub milestone: String,
-    /// JUnit XML reports (test pass rate).
-    #[serde(default)]
-    pub junit: Vec<PathBuf>,
-    /// An LCOV tracefile (line coverage).
-    #[serde(default)]
-    pub lcov: Option<PathBuf>,
-    /// A Cobertura XML report (line coverage).
-    #[serde(default)]
-    pub cobertura: Option<PathBuf>,
-    /// Benchmark JSON files (named figures).
-    #[serde(default)]
-    pub bench: Vec<PathBuf>,
-    /// Acceptance criteria met, as `N: evidence` (N counts from 1).
-    #[serde(default)]
-    pub met: Vec<String>,
-}
-
-/// One acceptance criterion and its evidence.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-pub struct CriterionCheck {
-    /// The criterion.
-    pub criterion: String,
-    /// Whether it was marked met.
-    pub met: bool,
-    /// The evidence given.
-    pub evidence: Option<String>,
-}
-
-/// One quality target against its measurement.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-pub struct MetricCheck {
-    /// The figure's name.
-    pub name: String,
-    /// The target, e.g. `>= 95%`.
-    pub target: String,
-    /// The measurement, when one was given.
-    pub measured: Option<f64>,
-    /// Whether the target holds (`None`: not measured).
-    pub met: Option<bool>,
-    /// Where the measurement came from.
-    pub source: Option<String>,
-}
-
-/// Reply of `gate check`.
-#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
-pub struct GateCheck {
-    /// The milestone.
-    pub milestone: String,
-    /// Tasks of the milestone, not counting cancelled ones.
-    pub tasks_total: usize,
-    /// Of which completed.
-    pub tasks_completed: usize,
-    /// Acceptance criteria.
-    pub criteria: Vec<CriterionCheck>,
-    /// Quality targets.
-    pub metrics: Vec<MetricCheck>,
-    /// What the evidence suggests.
-    pub proposed_decision: Decision,
-    /// Why.
-    pub reasons: Vec<String>,
-}
 
 impl Service {
     /// Evaluates a milestone's gate from the ledger and the evidence files.

@@ -6,6 +6,7 @@
 //! `.abathur/templates/`). The state of a milestone's gate is its latest decision; what the states mean
 //! for the queue is in [`state`].
 
+pub mod api;
 pub mod check;
 pub mod evidence;
 pub mod ops;

@@ -133,10 +133,10 @@ pub struct GateRecord {
     pub commit_range: String,
     /// Acceptance criteria with the evidence given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub criteria: Vec<crate::gate::check::CriterionCheck>,
+    pub criteria: Vec<CriterionCheck>,
     /// Quality targets against the measurements given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub metrics: Vec<crate::gate::check::MetricCheck>,
+    pub metrics: Vec<MetricCheck>,
 }
 
 impl GateRecord {
@@ -159,4 +159,30 @@ impl GateRecord {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a gate record always serialises")
     }
+}
+
+/// One acceptance criterion and its evidence.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+pub struct CriterionCheck {
+    /// The criterion.
+    pub criterion: String,
+    /// Whether it was marked met.
+    pub met: bool,
+    /// The evidence given.
+    pub evidence: Option<String>,
+}
+
+/// One quality target against its measurement.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+pub struct MetricCheck {
+    /// The figure's name.
+    pub name: String,
+    /// The target, e.g. `>= 95%`.
+    pub target: String,
+    /// The measurement, when one was given.
+    pub measured: Option<f64>,
+    /// Whether the target holds (`None`: not measured).
+    pub met: Option<bool>,
+    /// Where the measurement came from.
+    pub source: Option<String>,
 }

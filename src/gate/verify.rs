@@ -8,47 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, ErrorKind, Result};
+use crate::gate::api::{DecisionCheck, VerifyReport};
 use crate::gate::record::{Decision, GateRecord};
 use crate::gate::trust::{POLICY, Sealed, Trust};
 use crate::id::Id;
 use crate::service::Service;
-
-/// The verdict on one decision.
-#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
-pub struct DecisionCheck {
-    /// The decision id.
-    pub id: String,
-    /// Its milestone.
-    pub milestone: String,
-    /// What was decided.
-    pub decision: Decision,
-    /// When.
-    pub decided_at: String,
-    /// Who, as recorded.
-    pub decided_by: String,
-    /// The key that signed the tag, as git reports it.
-    pub signer: Option<String>,
-    /// `verified`, or what is wrong.
-    pub status: String,
-    /// Everything wrong with it (empty when verified).
-    pub problems: Vec<String>,
-}
-
-/// Reply of `gate verify` and `gate log`.
-#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
-pub struct VerifyReport {
-    /// Decisions checked, oldest first.
-    pub decisions: Vec<DecisionCheck>,
-    /// The policy in force and where it came from.
-    pub policy: Option<String>,
-    /// Problems not tied to one decision (stray tags, missing policy, broken chains).
-    pub problems: Vec<String>,
-    /// Whether everything verified.
-    pub ok: bool,
-}
 
 impl Service {
     /// Checks gate decisions: the latest of each milestone, or with `all` every one ever made, and

@@ -45,6 +45,13 @@ pub const STAGING: &str = "cache/tmp";
 /// How old a temporary file must be before the next writer sweeps it.
 pub const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Reply of `ledger path`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LedgerPath {
+    /// The ledger folder.
+    pub ledger: PathBuf,
+}
+
 /// A located ledger folder.
 #[derive(Clone, Debug)]
 pub struct Ledger {

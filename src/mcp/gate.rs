@@ -4,8 +4,8 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 
-use crate::gate::check::CheckRequest;
-use crate::gate::ops::DecideRequest;
+use crate::gate::api::CheckRequest;
+use crate::gate::api::DecideRequest;
 use crate::mcp::AbathurServer;
 use crate::mcp::task::NoParams;
 

@@ -25,7 +25,7 @@ use crate::ledger::Ledger;
 use crate::ledger::atomic;
 use crate::ledger::lock::LedgerLock;
 use crate::search::chunk::{self, Chunk};
-use crate::search::source::{self, Kind, SourceDoc, Stamp};
+use crate::search::source::{self, DocState, Kind, SourceDoc, Stamp};
 
 /// Bumped whenever the layout or the chunking changes; an index of another format is rebuilt (its
 /// vectors are salvaged when they are of format [`LEGACY_FORMAT`] or this one).
@@ -111,17 +111,6 @@ fn schema() -> (Schema, Fields) {
         expires: b.add_i64_field("expires", STORED | FAST),
     };
     (b.build(), fields)
-}
-
-/// What the index holds for one file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DocState {
-    /// The file's kind.
-    pub kind: Kind,
-    /// The file version indexed.
-    pub stamp: Stamp,
-    /// Hashes of its chunks (their vector keys).
-    pub chunks: Vec<u64>,
 }
 
 /// The generation's bookkeeping: which file versions are indexed, which vectors exist.

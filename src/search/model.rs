@@ -84,6 +84,58 @@ pub fn model_home() -> PathBuf {
     cache.join("abathur")
 }
 
+/// Reply of `model status`: the model and whether it is installed, or why not.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelStatus {
+    /// The configured model.
+    pub model: String,
+    /// Whether it and a runtime are installed.
+    pub installed: bool,
+    /// Its folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The ONNX Runtime library it loads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<PathBuf>,
+    /// Vector dimensions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<usize>,
+    /// Where it was installed from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Why it is not installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
+}
+
+/// The status of model `name` under `home`.
+pub fn status(home: &Path, name: &str) -> ModelStatus {
+    let none = ModelStatus {
+        model: name.to_string(),
+        installed: false,
+        path: None,
+        runtime: None,
+        dimensions: None,
+        source: None,
+        reason: None,
+        hints: Vec::new(),
+    };
+    match locate(home, name) {
+        Ok(m) => ModelStatus {
+            installed: true,
+            path: Some(m.dir),
+            runtime: Some(m.runtime),
+            dimensions: Some(m.manifest.dimensions),
+            source: Some(m.manifest.source),
+            ..none
+        },
+        Err(e) => ModelStatus { reason: Some(e.message), hints: e.hints, ..none },
+    }
+}
+
 /// Finds model `name` and a runtime; the error says what is missing and how to install it.
 pub fn locate(home: &Path, name: &str) -> Result<InstalledModel> {
     let dir = home.join("models").join(name);

@@ -63,12 +63,23 @@ pub struct Scan {
     pub dirs: BTreeMap<String, i64>,
 }
 
+/// What the index holds for one file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DocState {
+    /// The file's kind.
+    pub kind: Kind,
+    /// The file version indexed.
+    pub stamp: Stamp,
+    /// Hashes of its chunks (their vector keys).
+    pub chunks: Vec<u64>,
+}
+
 /// What the index already knows: folder times and file stamps from its last catch-up.
 pub struct Known<'a> {
     /// Folder modification times.
     pub dirs: &'a BTreeMap<String, i64>,
     /// File kinds and stamps.
-    pub files: &'a BTreeMap<String, crate::search::index::DocState>,
+    pub files: &'a BTreeMap<String, DocState>,
 }
 
 /// Finds every indexable file.
