@@ -72,3 +72,87 @@ fn fifty_two_servers_at_once_lose_nothing_and_claim_nothing_twice() {
         }
     }
 }
+
+#[test]
+fn every_malformed_message_gets_its_json_rpc_error_and_nothing_hangs() {
+    use std::io::{BufRead, Write};
+    let repo = Repo::new();
+    let mut server = repo
+        .cmd(&["mcp"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = server.stdin.take().unwrap();
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{{"name":"memory_add","arguments":{{"namespace":"project:","key":"k","value":"{}"}}}}}}"#,
+        "x".repeat(17 * 1024 * 1024)
+    );
+    let mut lines: Vec<Vec<u8>> = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        "not json",
+        r#"{"jsonrpc":"2.0","id":2,"#,
+        "42",
+        r#"[{"jsonrpc":"2.0","id":3,"method":"ping"}]"#,
+        "[]",
+        r#"{"jsonrpc":"1.0","id":4,"method":"ping"}"#,
+        r#"{"id":5,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":6}"#,
+        r#"{"jsonrpc":"2.0","id":7,"method":8}"#,
+        r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":"x"}"#,
+        r#"{"jsonrpc":"2.0","id":10,"method":"no/such/method"}"#,
+        r#"{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}}"#,
+    ]
+    .iter()
+    .map(|l| l.as_bytes().to_vec())
+    .collect();
+    lines.push(b"\xff\xfe not utf-8".to_vec());
+    lines.push(big.into_bytes());
+    lines.push(br#"{"jsonrpc":"2.0","id":"last","method":"ping"}"#.to_vec());
+    let writer = std::thread::spawn(move || {
+        for line in lines {
+            input.write_all(&line).unwrap();
+            input.write_all(b"\n").unwrap();
+        }
+        // Closing stdin ends the server once it has answered.
+    });
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = sender.send(line.unwrap());
+        }
+    });
+    let mut replies = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while replies.len() < 17 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(line) => replies.push(serde_json::from_str::<serde_json::Value>(&line).expect("every reply is JSON")),
+            Err(_) => panic!("the server stopped answering after {} replies: {replies:#?}", replies.len()),
+        }
+    }
+    writer.join().unwrap();
+    let _ = server.kill();
+    let code_for = |id: serde_json::Value| -> i64 {
+        let reply = replies.iter().find(|r| r["id"] == id && r.get("error").is_some());
+        reply.unwrap_or_else(|| panic!("no error answered id {id}: {replies:#?}"))["error"]["code"].as_i64().unwrap()
+    };
+    for (id, code) in [(4, -32600), (5, -32600), (6, -32600), (7, -32600), (9, -32602), (10, -32601), (11, -32602)] {
+        assert_eq!(code_for(serde_json::json!(id)), code, "id {id}");
+    }
+    assert_eq!(code_for(serde_json::json!("big")), -32600, "an oversized request is refused, with its id");
+    let unknown: Vec<i64> = replies
+        .iter()
+        .filter(|r| r.is_object() && r["id"].is_null())
+        .map(|r| r["error"]["code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(unknown.iter().filter(|c| **c == -32700).count(), 3, "not JSON, cut short, not UTF-8: {unknown:?}");
+    assert_eq!(unknown.iter().filter(|c| **c == -32600).count(), 3, "42, [], a bad id type: {unknown:?}");
+    let batch = replies.iter().find(|r| r.is_array()).expect("a batch is answered as a batch");
+    assert_eq!(batch[0]["id"], 3);
+    assert!(replies.iter().any(|r| r["id"] == "last" && r["result"].is_object()), "still serving afterwards");
+}

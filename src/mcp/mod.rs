@@ -10,6 +10,7 @@
 //! `tools/list` never touch the task files.
 
 mod context;
+mod frame;
 mod gate;
 mod memory;
 mod milestone;
@@ -252,11 +253,20 @@ pub fn serve(service: Service) -> Result<()> {
                 }
             });
         }
+        // Client lines pass the framing check (frame.rs) before the server reads them; the server's
+        // replies and the framing's error answers reach stdout as whole lines, one writer.
+        let (to_server, server_in) = tokio::io::duplex(1 << 16);
+        let (server_out, from_server) = tokio::io::duplex(1 << 16);
+        let (answers, answered) = tokio::sync::mpsc::unbounded_channel();
+        let reading = tokio::spawn(frame::filter(tokio::io::stdin(), to_server, answers));
+        let writing = tokio::spawn(frame::merge(from_server, answered, tokio::io::stdout()));
         let server = AbathurServer::new(service.long_lived())
-            .serve(rmcp::transport::stdio())
+            .serve((server_in, server_out))
             .await
             .map_err(|e| Error::new(ErrorKind::Internal, format!("MCP initialisation failed: {e}")))?;
         server.waiting().await.map_err(|e| Error::new(ErrorKind::Internal, format!("MCP server stopped: {e}")))?;
+        reading.abort();
+        let _ = writing.await;
         Ok(())
     })
 }
