@@ -137,6 +137,7 @@ fn every_malformed_message_gets_its_json_rpc_error_and_nothing_hangs() {
     }
     writer.join().unwrap();
     let _ = server.kill();
+    let _ = server.wait();
     let code_for = |id: serde_json::Value| -> i64 {
         let reply = replies.iter().find(|r| r["id"] == id && r.get("error").is_some());
         reply.unwrap_or_else(|| panic!("no error answered id {id}: {replies:#?}"))["error"]["code"].as_i64().unwrap()
