@@ -294,3 +294,108 @@ fn queries_are_words_whatever_their_punctuation_and_syntax_is_opt_in() {
     let syntax = ids(&repo.json(&["search", "timeout -remote", "--mode", "text", "--syntax"]));
     assert!(!syntax.contains(&"project:timeouts".to_string()), "{syntax:?}");
 }
+
+#[test]
+fn the_index_repairs_itself_from_any_damage_to_its_files() {
+    let Some(model) = model_home() else { return };
+    let repo = Repo::new();
+    for (key, text) in [
+        ("pool", "The Postgres connection pool holds 20 connections per service."),
+        ("deploys", "Releases go out on Tuesdays after the smoke tests pass."),
+        ("errors", "API errors are JSON objects with a code and a message."),
+    ] {
+        repo.json(&["memory", "add", "project:", key, text]);
+    }
+    repo.add(&["Raise the connection pool alert threshold"]);
+    let search = |query: &str| -> Vec<(String, String)> {
+        let reply = repo.json_with_model(&model, &["search", query, "--limit", "5"]);
+        assert_eq!(reply["mode"], "hybrid", "{reply}");
+        reply["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h["id"].as_str().unwrap().to_string(), format!("{:.4}", h["score"].as_f64().unwrap())))
+            .collect()
+    };
+    repo.json_with_model(&model, &["index", "--rebuild"]);
+    let queries = ["how many database connections", "when do we ship", "what does a failed call return"];
+    let expected: Vec<_> = queries.iter().map(|q| search(q)).collect();
+
+    let search_dir = repo.path().join(".git/abathur/cache/search");
+    let generation = || {
+        let current = std::fs::read_to_string(search_dir.join("CURRENT")).unwrap();
+        search_dir.join(current.trim())
+    };
+    let mut files = Vec::new();
+    let mut stack = vec![generation()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !path.to_string_lossy().ends_with(".lock") {
+                files.push(path.strip_prefix(generation()).unwrap().to_path_buf());
+            }
+        }
+    }
+    assert!(files.len() >= 8, "state, vectors and the tantivy files: {files:?}");
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    // Each case starts from the same intact generation, put back by hand.
+    let name = generation().file_name().unwrap().to_owned();
+    let pristine = tempfile::tempdir().unwrap();
+    for file in &files {
+        let to = pristine.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(generation().join(file), to).unwrap();
+    }
+    let restore = || {
+        for entry in std::fs::read_dir(&search_dir).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("g-") {
+                std::fs::remove_dir_all(entry.path()).unwrap();
+            }
+        }
+        for file in &files {
+            let to = search_dir.join(&name).join(file);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(pristine.path().join(file), to).unwrap();
+        }
+        std::fs::write(search_dir.join("CURRENT"), name.to_string_lossy().as_bytes()).unwrap();
+    };
+    let mut cases = 0;
+    for file in &files {
+        for damage in ["truncated", "random bytes", "64 flipped bytes"] {
+            restore();
+            let path = generation().join(file);
+            let bytes = std::fs::read(&path).unwrap();
+            let damaged: Vec<u8> = match damage {
+                "truncated" => bytes[..bytes.len() / 2].to_vec(),
+                "random bytes" => (0..bytes.len().max(16)).map(|_| random() as u8).collect(),
+                _ => {
+                    let mut b = bytes.clone();
+                    for _ in 0..64.min(b.len().max(1)) {
+                        if !b.is_empty() {
+                            let at = (random() as usize) % b.len();
+                            b[at] ^= 1 << (random() % 8);
+                        }
+                    }
+                    b
+                }
+            };
+            if damaged == bytes {
+                continue;
+            }
+            std::fs::write(&path, &damaged).unwrap();
+            for (query, want) in queries.iter().zip(&expected) {
+                assert_eq!(&search(query), want, "after {damage} {}: {query}", file.display());
+            }
+            cases += 1;
+        }
+    }
+    assert!(cases >= 3 * 8 - 2, "{cases} cases");
+}

@@ -9,6 +9,12 @@
 //! unchanged chunk is never embedded twice — not even across a rebuild, which salvages the old
 //! generation's vectors. Anything unreadable (a crash, another version's format) is rebuilt, never
 //! trusted and never a crash.
+//!
+//! Damage is found before any library reads a file: `state.bin` carries the length and xxh3 hash of
+//! every other file of its generation (the tantivy files and the vectors) and hashes of its own two
+//! parts, and opening a generation checks them all. A truncated, overwritten or bit-flipped file is
+//! therefore a generation that does not open, which the next search or `abathur index` rebuilds;
+//! tantivy and usearch never see bytes abathur did not write (usearch aborts the process on some).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -28,12 +34,12 @@ use crate::search::chunk::{self, Chunk};
 use crate::search::source::{self, DocState, Kind, SourceDoc, Stamp};
 
 /// Bumped whenever the layout or the chunking changes; an index of another format is rebuilt (its
-/// vectors are salvaged when they are of format [`LEGACY_FORMAT`] or this one).
-pub const FORMAT_VERSION: u32 = 4;
-/// The format before the state file was split into a summary and a body; its vectors still count.
-const LEGACY_FORMAT: u32 = 3;
+/// vectors are salvaged only from this format, whose state proves them intact).
+pub const FORMAT_VERSION: u32 = 5;
 const CURRENT: &str = "CURRENT";
 const STATE: &str = "state.bin";
+/// `state.bin`'s header: format (u32), summary length (u32), summary hash (u64).
+const STATE_HEAD: usize = 16;
 const VECTORS: &str = "vectors.usearch";
 /// Tantivy writer memory: enough for a rebuild of 100,000 chunks in one segment batch.
 const WRITER_BYTES: usize = 64 * 1024 * 1024;
@@ -142,6 +148,10 @@ struct Summary {
     chunks_total: usize,
     chunks_missing: usize,
     hand_written: BTreeMap<String, DocState>,
+    /// Every other file of the generation, relative to it: length and xxh3 hash.
+    files: Vec<(String, u64, u64)>,
+    /// The xxh3 hash of the body that follows.
+    body_hash: u64,
 }
 
 /// The rest of the state, written after the summary.
@@ -165,8 +175,13 @@ fn is_hand_written(path: &str) -> bool {
 }
 
 impl State {
-    fn encode(&self) -> Vec<u8> {
+    /// The file: format, summary length, summary hash, summary, body.
+    fn encode(&self, files: Vec<(String, u64, u64)>) -> Vec<u8> {
+        let body =
+            postcard::to_allocvec(&Body { docs: &self.docs, embedded: &self.embedded }).expect("state serialises");
         let summary = Summary {
+            files,
+            body_hash: xxhash_rust::xxh3::xxh3_64(&body),
             vector_id: self.vector_id.clone(),
             dirs: self.dirs.clone(),
             chunks_total: self.chunks_total,
@@ -179,11 +194,10 @@ impl State {
                 .collect(),
         };
         let summary = postcard::to_allocvec(&summary).expect("state serialises");
-        let body =
-            postcard::to_allocvec(&Body { docs: &self.docs, embedded: &self.embedded }).expect("state serialises");
-        let mut bytes = Vec::with_capacity(8 + summary.len() + body.len());
+        let mut bytes = Vec::with_capacity(STATE_HEAD + summary.len() + body.len());
         bytes.extend_from_slice(&self.format.to_le_bytes());
         bytes.extend_from_slice(&(summary.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&summary).to_le_bytes());
         bytes.extend_from_slice(&summary);
         bytes.extend_from_slice(&body);
         bytes
@@ -205,21 +219,26 @@ impl StateFile {
         use std::io::Read;
         let corrupt = |what: &str| Error::new(ErrorKind::Internal, format!("search state {}: {what}", path.display()));
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut head = [0u8; 8];
+        let mut head = [0u8; STATE_HEAD];
         file.read_exact(&mut head).map_err(|_| corrupt("too short"))?;
         let format = u32::from_le_bytes(head[..4].try_into().expect("four bytes"));
         if format != FORMAT_VERSION {
             return Err(corrupt(&format!("format {format} is not {FORMAT_VERSION}")));
         }
-        let summary_len = u32::from_le_bytes(head[4..].try_into().expect("four bytes")) as u64;
+        let summary_len = u32::from_le_bytes(head[4..8].try_into().expect("four bytes")) as u64;
+        let summary_hash = u64::from_le_bytes(head[8..].try_into().expect("eight bytes"));
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        if 8 + summary_len > file_len {
+        let body_at = STATE_HEAD as u64 + summary_len;
+        if body_at > file_len {
             return Err(corrupt("the summary runs past the end"));
         }
         let mut bytes = vec![0u8; summary_len as usize];
         file.read_exact(&mut bytes).map_err(|e| Error::io(path, e))?;
+        if xxhash_rust::xxh3::xxh3_64(&bytes) != summary_hash {
+            return Err(corrupt("the summary is damaged"));
+        }
         let summary = postcard::from_bytes(&bytes).map_err(|e| corrupt(&e.to_string()))?;
-        Ok(StateFile { path: path.to_path_buf(), summary, file, body_at: 8 + summary_len })
+        Ok(StateFile { path: path.to_path_buf(), summary, file, body_at })
     }
 
     /// The whole state: the summary and the body.
@@ -229,9 +248,15 @@ impl StateFile {
         let file_len = self.file.metadata().map_err(|e| Error::io(path, e))?.len();
         let mut bytes = vec![0u8; file_len.saturating_sub(self.body_at) as usize];
         self.file.read_exact_at(&mut bytes, self.body_at).map_err(|e| Error::io(path, e))?;
+        if xxhash_rust::xxh3::xxh3_64(&bytes) != self.summary.body_hash {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("search state {}: the body is damaged", path.display()),
+            ));
+        }
         let body: OwnedBody = postcard::from_bytes(&bytes)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("search state {}: {e}", path.display())))?;
-        let Summary { vector_id, dirs, chunks_total, chunks_missing, hand_written: _ } = self.summary;
+        let Summary { vector_id, dirs, chunks_total, chunks_missing, .. } = self.summary;
         Ok(State {
             format: FORMAT_VERSION,
             vector_id,
@@ -244,14 +269,16 @@ impl StateFile {
     }
 }
 
-/// The vector identity and keys recorded in a generation's state, of this format or the legacy one
-/// (which wrote [`State`] whole, as one postcard value).
-fn recorded_vectors(path: &Path) -> Option<(Option<String>, Vec<u64>)> {
-    if let Ok(state) = StateFile::open(path).and_then(StateFile::read_all) {
-        return Some((state.vector_id, state.embedded));
+/// The vector identity and keys recorded in the generation `dir`, when its state and its vector
+/// file are intact.
+fn recorded_vectors(dir: &Path) -> Option<(Option<String>, Vec<u64>)> {
+    let file = StateFile::open(&dir.join(STATE)).ok()?;
+    let vectors: Vec<_> = file.summary.files.iter().filter(|(rel, ..)| rel == VECTORS).cloned().collect();
+    if vectors.is_empty() || verify_files(dir, &vectors).is_err() {
+        return None;
     }
-    let legacy: State = postcard::from_bytes(&std::fs::read(path).ok()?).ok()?;
-    (legacy.format == LEGACY_FORMAT).then_some((legacy.vector_id, legacy.embedded))
+    let state = file.read_all().ok()?;
+    Some((state.vector_id, state.embedded))
 }
 
 /// One generation of the index, opened.
@@ -380,7 +407,7 @@ impl IndexDir {
     fn salvage_vectors(&self) -> Option<(PathBuf, String, Vec<u64>)> {
         let name = std::fs::read_to_string(self.root.join(CURRENT)).ok()?;
         let dir = self.root.join(name.trim());
-        let (vector_id, keys) = recorded_vectors(&dir.join(STATE))?;
+        let (vector_id, keys) = recorded_vectors(&dir)?;
         let path = dir.join(VECTORS);
         load_vectors(&path, true).is_ok().then_some((path, vector_id?, keys))
     }
@@ -395,6 +422,45 @@ impl IndexDir {
             }
         }
     }
+}
+
+/// Every file of the generation in `dir` but the state and lock files, with its length and hash.
+fn manifest(dir: &Path) -> Result<Vec<(String, u64, u64)>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))? {
+            let entry = entry.map_err(|e| Error::io(&folder, e))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir() {
+                stack.push(path);
+            } else if name != STATE && !name.ends_with(".lock") {
+                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                let rel = path.strip_prefix(dir).expect("under the generation").to_string_lossy().into_owned();
+                files.push((rel, bytes.len() as u64, xxhash_rust::xxh3::xxh3_64(&bytes)));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Checks that every file `files` lists is in `dir` as written: same length, same hash.
+fn verify_files(dir: &Path, files: &[(String, u64, u64)]) -> Result<()> {
+    for (rel, len, hash) in files {
+        let path = dir.join(rel);
+        let damaged = || Error::new(ErrorKind::Internal, format!("search index {}: damaged", path.display()));
+        let meta = std::fs::metadata(&path).map_err(|_| damaged())?;
+        if meta.len() != *len {
+            return Err(damaged());
+        }
+        let bytes = std::fs::read(&path).map_err(|_| damaged())?;
+        if xxhash_rust::xxh3::xxh3_64(&bytes) != *hash {
+            return Err(damaged());
+        }
+    }
+    Ok(())
 }
 
 /// The recorded `keys` that `vectors` really holds, sorted.
@@ -438,6 +504,7 @@ impl Generation {
     fn open(dir: &Path) -> Result<Generation> {
         let file = StateFile::open(&dir.join(STATE))?;
         let summary = &file.summary;
+        verify_files(dir, &summary.files)?;
         let state = State {
             format: FORMAT_VERSION,
             vector_id: summary.vector_id.clone(),
@@ -513,7 +580,8 @@ impl Generation {
         let live = self.live_hashes();
         self.state.chunks_total = self.state.docs.values().map(|d| d.chunks.len()).sum();
         self.state.chunks_missing = live.iter().filter(|h| !embedded.contains(h)).count();
-        atomic::write_with(&self.dir.join(STATE), &self.state.encode(), false)
+        let files = manifest(&self.dir)?;
+        atomic::write_with(&self.dir.join(STATE), &self.state.encode(files), false)
     }
 
     fn live_hashes(&self) -> HashSet<u64> {
@@ -582,7 +650,9 @@ impl Generation {
             }
             bar.finish_and_clear();
             writer.commit().map_err(|e| tantivy_error(&self.dir, e))?;
-            drop(writer);
+            // Merges and the clean-up of old segment files finish here, so the files the state
+            // lists are the ones that stay.
+            writer.wait_merging_threads().map_err(|e| tantivy_error(&self.dir, e))?;
         }
         if let Some(source) = vectors {
             let embedded = self.update_vectors(source, &fresh_texts, embed_budget, show_progress)?;
@@ -766,8 +836,9 @@ mod tests {
     fn the_summary_reads_alone_and_the_whole_state_reads_back() {
         let state = sample();
         let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), state.encode()).unwrap();
+        std::fs::write(file.path(), state.encode(vec![("vectors.usearch".into(), 3, 9)])).unwrap();
         let opened = StateFile::open(file.path()).unwrap();
+        assert_eq!(opened.summary.files, [("vectors.usearch".to_string(), 3, 9)]);
         assert_eq!(opened.summary.vector_id, state.vector_id);
         assert_eq!(opened.summary.dirs, state.dirs);
         assert_eq!((opened.summary.chunks_total, opened.summary.chunks_missing), (6, 2));
@@ -779,9 +850,9 @@ mod tests {
 
     #[test]
     fn a_damaged_state_is_an_error_not_a_panic() {
-        let bytes = sample().encode();
+        let bytes = sample().encode(Vec::new());
         let file = tempfile::NamedTempFile::new().unwrap();
-        for cut in [0, 3, 8, 12, bytes.len() - 1] {
+        for cut in [0, 3, 8, 12, 16, bytes.len() - 1] {
             std::fs::write(file.path(), &bytes[..cut]).unwrap();
             let whole = StateFile::open(file.path()).and_then(StateFile::read_all);
             assert!(whole.is_err(), "a state cut at {cut} of {} bytes was accepted", bytes.len());
@@ -790,24 +861,28 @@ mod tests {
         wrong_length[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         std::fs::write(file.path(), &wrong_length).unwrap();
         assert!(StateFile::open(file.path()).is_err());
+        // One flipped bit anywhere after the header is found by a hash.
+        for at in [STATE_HEAD, STATE_HEAD + 5, bytes.len() / 2, bytes.len() - 1] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x10;
+            std::fs::write(file.path(), &flipped).unwrap();
+            let whole = StateFile::open(file.path()).and_then(StateFile::read_all);
+            assert!(whole.is_err(), "a bit flipped at {at} was accepted");
+        }
     }
 
     #[test]
-    fn vectors_recorded_by_the_previous_format_are_salvaged() {
-        // Format 3 wrote the whole state as one postcard value.
+    fn vectors_are_salvaged_only_from_an_intact_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(VECTORS), b"vectors").unwrap();
         let mut state = sample();
-        state.format = LEGACY_FORMAT;
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), postcard::to_allocvec(&state).unwrap()).unwrap();
-        assert!(StateFile::open(file.path()).is_err(), "the legacy state is not read as the new one");
-        let (vector_id, keys) = recorded_vectors(file.path()).expect("legacy vectors");
-        assert_eq!((vector_id, keys), (state.vector_id.clone(), state.embedded.clone()));
-        state.format = 2;
-        std::fs::write(file.path(), postcard::to_allocvec(&state).unwrap()).unwrap();
-        assert!(recorded_vectors(file.path()).is_none(), "older formats are not trusted");
-        let mut current = sample();
-        current.embedded = vec![42];
-        std::fs::write(file.path(), current.encode()).unwrap();
-        assert_eq!(recorded_vectors(file.path()).map(|(_, keys)| keys), Some(vec![42]));
+        state.embedded = vec![42];
+        let files = manifest(dir.path()).unwrap();
+        std::fs::write(dir.path().join(STATE), state.encode(files)).unwrap();
+        assert_eq!(recorded_vectors(dir.path()).map(|(_, keys)| keys), Some(vec![42]));
+        std::fs::write(dir.path().join(VECTORS), b"vectorz").unwrap();
+        assert!(recorded_vectors(dir.path()).is_none(), "a changed vector file is not trusted");
+        std::fs::write(dir.path().join(STATE), state.encode(Vec::new())).unwrap();
+        assert!(recorded_vectors(dir.path()).is_none(), "a state that does not vouch for vectors");
     }
 }
