@@ -215,14 +215,15 @@ fn signing_failures_fail_fast_and_write_nothing() {
     assert!(err.contains("signer"), "{err}");
     // A signer that hangs (as one waiting for a passphrase would) is cut off.
     let hang = repo.path().join("hanging-signer");
-    std::fs::write(&hang, "#!/bin/sh\nsleep 30\n").unwrap();
+    let pid_file = repo.path().join("signer.pid");
+    std::fs::write(&hang, format!("#!/bin/sh\necho $$ > {}\nexec sleep 30\n", pid_file.display())).unwrap();
     Command::new("chmod").arg("+x").arg(&hang).status().unwrap();
     repo.git(&["config", "gpg.ssh.program", hang.to_str().unwrap()]);
-    let started = std::time::Instant::now();
     let out = repo.run_env(&["gate", "approve", "M1", "-r", "x"], "ABATHUR_SIGN_TIMEOUT_MS", "1000");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did not finish"), "{}", crate::common::describe(&out));
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the hung signer was killed");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(), "the hung signer was killed and reaped");
 
     assert_eq!(repo.git(&["rev-parse", "abathur-ledger"]), before, "no commit");
     assert_eq!(count(), files, "no decision files");
@@ -582,7 +583,6 @@ fn keys_held_by_ssh_agent_sign_and_a_passphrase_never_prompts() {
     assert!(status.success());
     repo.git(&["config", "user.signingkey", locked.to_str().unwrap()]);
     let head = repo.git(&["rev-parse", "abathur-ledger"]);
-    let started = std::time::Instant::now();
     let out = repo
         .cmd(&["gate", "approve", "M2", "-r", "x"])
         .env_remove("SSH_AUTH_SOCK")
@@ -590,7 +590,8 @@ fn keys_held_by_ssh_agent_sign_and_a_passphrase_never_prompts() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", crate::common::describe(&out));
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "it must not wait for a passphrase");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!said.contains("did not finish"), "it refused at once rather than waiting for a passphrase: {said}");
     assert_eq!(repo.git(&["rev-parse", "abathur-ledger"]), head, "nothing committed");
 }
 
