@@ -267,7 +267,10 @@ fn main_with(engine: engine::EngineRunner) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let cli = match command().try_get_matches().and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m)) {
+    // Examples appear only in help; every other run skips writing them into the command tree.
+    let asks_for_help = std::env::args_os().skip(1).any(|a| a == "--help" || a == "-h" || a == "help");
+    let cmd = if asks_for_help { command() } else { <Cli as clap::CommandFactory>::command() };
+    let cli = match cmd.try_get_matches().and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m)) {
         Ok(cli) => cli,
         Err(e) => {
             if e.use_stderr() && std::env::args_os().take_while(|a| a != "--").any(|a| a == "--json") {

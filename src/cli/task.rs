@@ -493,13 +493,16 @@ fn cmd_task_plan(ui: &Ui, service: &Service, args: PlanArgs) -> Result<()> {
     ui.reply(&reply, |p| {
         // People read each task's summary and status beside its short id.
         let ids: Vec<String> = p.batches.iter().flatten().cloned().collect();
-        let nodes = service.task_graph(&ids, None).map(|g| g.nodes).unwrap_or_default();
+        let nodes: std::collections::HashMap<String, crate::queue::picture::GraphNode> = service
+            .task_nodes(&ids)
+            .map(|nodes| nodes.into_iter().map(|n| (n.id.clone(), n)).collect())
+            .unwrap_or_default();
         let mut text = Text::default();
         for (n, batch) in p.batches.iter().enumerate() {
             text = text.plain(format!("batch {} ({}):\n", n + 1, plural(batch.len(), "task", "tasks")));
             let mut t = Table::new(&["ID", "STATUS", "SUMMARY"]).state_column(1);
             for id in batch {
-                let node = nodes.iter().find(|n| &n.id == id);
+                let node = nodes.get(id);
                 t.add_row(vec![
                     node.map_or(id.clone(), |n| n.short_id.clone()),
                     node.map(|n| n.status.clone()).unwrap_or_default(),

@@ -429,13 +429,19 @@ impl Service {
     /// The positions in `view` of the tasks `texts` name (ids or unique prefixes), each once.
     pub(crate) fn resolve_tasks(&self, view: &QueueView, field: &str, texts: &[String]) -> Result<Vec<usize>> {
         let mut members = Vec::new();
+        let mut seen = HashSet::new();
         for text in texts {
-            let id =
-                store::resolve(text, view.heads.iter().map(|h| &h.id)).map_err(|e| prefix_error(field, text, e))?;
+            // A full id is looked up directly; only a prefix needs the scan.
+            let id = match Id::parse(text) {
+                Ok(id) if view.position(&id).is_some() => id,
+                _ => {
+                    store::resolve(text, view.heads.iter().map(|h| &h.id)).map_err(|e| prefix_error(field, text, e))?
+                }
+            };
             let Some(i) = view.position(&id) else {
                 return Err(Error::new(ErrorKind::NotFound, format!("{field}: no task matches `{text}`")));
             };
-            if !members.contains(&i) {
+            if seen.insert(i) {
                 members.push(i);
             }
         }

@@ -49,11 +49,24 @@ impl Service {
         }
         members.sort_unstable();
         members.dedup();
+        Ok(self.graph_of(&view, members, true))
+    }
+
+    /// The given tasks as nodes (short id, summary, status), without the graph around them.
+    pub fn task_nodes(&self, task_ids: &[String]) -> Result<Vec<GraphNode>> {
+        let view = self.queue_view()?;
+        let members = self.resolve_tasks(&view, "task_ids", task_ids)?;
+        Ok(self.graph_of(&view, members, false).nodes)
+    }
+
+    /// The nodes of `members` and the edges among them; `with_context` adds the prerequisites
+    /// outside them, dashed.
+    fn graph_of(&self, view: &crate::queue::view::QueueView, members: Vec<usize>, with_context: bool) -> TaskGraph {
         let selected: std::collections::HashSet<usize> = members.iter().copied().collect();
         let mut context: Vec<usize> = members
             .iter()
             .flat_map(|&i| view.heads[i].prerequisites.iter().filter_map(|p| view.position(p)))
-            .filter(|j| !selected.contains(j))
+            .filter(|j| with_context && !selected.contains(j))
             .collect();
         context.sort_unstable();
         context.dedup();
@@ -77,7 +90,7 @@ impl Service {
             }
         }
         let nodes = members.iter().map(|&i| node(i, false)).chain(context.iter().map(|&i| node(i, true))).collect();
-        Ok(TaskGraph { nodes, edges })
+        TaskGraph { nodes, edges }
     }
 }
 
