@@ -65,7 +65,7 @@ fn a_chain_runs_in_order_and_blocked_by_names_each_prerequisite_with_its_status(
     let done = service
         .task_complete(CompleteRequest { task_id: schema.clone(), lease_id: claim.lease_id, ..Default::default() })
         .unwrap();
-    assert_eq!(done.unblocked_task_ids, [tests.clone()]);
+    assert_eq!(done.unblocked_task_ids, std::slice::from_ref(&tests));
     let ready = service.task_get(GetRequest { task_id: tests.clone() }).unwrap();
     assert_eq!(ready.status, Status::Ready);
     assert!(ready.blocked_by.is_empty());
