@@ -25,6 +25,7 @@ mod readme;
 mod requirement;
 mod search;
 mod search_quality;
+mod service_memory;
 mod service_queue;
 mod session;
 mod task_lifecycle;

@@ -2,31 +2,13 @@
 //! tests show through the binary, without a process per step.
 
 use abathur::Service;
-use abathur::ledger::Ledger;
 use abathur::queue::api::{
     BlockReason, ClaimRequest, CompleteRequest, EnqueueRequest, FailRequest, GetRequest, PlanRequest,
 };
 use abathur::queue::task::Status;
-use abathur::time::{Clock, Timestamp};
+use abathur::time::Timestamp;
 
-/// A ledger in a fresh git repository, read at `now`.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    ledger: Ledger,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        git2::Repository::init(dir.path()).unwrap();
-        let (ledger, _) = Ledger::init(dir.path()).unwrap();
-        Fixture { _dir: dir, ledger }
-    }
-
-    fn at(&self, now: &str) -> Service {
-        Service::from_ledger(self.ledger.clone(), Clock::fixed(Timestamp::parse(now).unwrap())).unwrap()
-    }
-}
+use crate::common::Fixture;
 
 fn enqueue(service: &Service, description: &str, agent_type: &str, after: &[&str]) -> String {
     let req = EnqueueRequest {

@@ -195,3 +195,25 @@ pub fn describe(out: &Output) -> String {
 pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("{key} is not a string in {v}"))
 }
+
+/// A ledger in a fresh git repository, for tests that call `Service` directly: each `at` is the
+/// service as of a fixed instant, so time moves only when the test says.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    ledger: abathur::ledger::Ledger,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let (ledger, _) = abathur::ledger::Ledger::init(dir.path()).unwrap();
+        Fixture { _dir: dir, ledger }
+    }
+
+    /// The service with its clock stopped at `now` (RFC 3339).
+    pub fn at(&self, now: &str) -> abathur::Service {
+        let clock = abathur::time::Clock::fixed(abathur::time::Timestamp::parse(now).unwrap());
+        abathur::Service::from_ledger(self.ledger.clone(), clock).unwrap()
+    }
+}
