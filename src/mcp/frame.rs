@@ -180,17 +180,18 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut server = BufReader::new(server).lines();
-    let mut server_open = true;
+    let (mut server_open, mut answers_open) = (true, true);
     loop {
+        // A source that has ended is no longer polled (a closed channel would answer at once, and
+        // the loop would spin until the server finished).
         let line = tokio::select! {
             line = server.next_line(), if server_open => match line? {
                 Some(line) => line,
                 None => { server_open = false; continue; }
             },
-            answer = answers.recv() => match answer {
+            answer = answers.recv(), if answers_open => match answer {
                 Some(answer) => answer.to_string(),
-                None if server_open => { continue; }
-                None => return output.flush().await,
+                None => { answers_open = false; continue; }
             },
             else => return output.flush().await,
         };
