@@ -653,6 +653,9 @@ impl Generation {
             // Merges and the clean-up of old segment files finish here, so the files the state
             // lists are the ones that stay.
             writer.wait_merging_threads().map_err(|e| tantivy_error(&self.dir, e))?;
+            // The state vouches for the new text index at once: a search that starts while the
+            // vectors are being made opens it, rather than finding files its state does not list.
+            self.save_state()?;
         }
         if let Some(source) = vectors {
             let embedded = self.update_vectors(source, &fresh_texts, embed_budget, show_progress)?;
