@@ -57,14 +57,22 @@ impl Service {
         let mut decisions = self.decision_list(None)?.decisions;
         decisions.reverse();
         decisions.truncate(10);
-        let mut graph = self.task_graph(&[], None)?;
-        let all_shown = graph.nodes.len() <= ALL_TASKS_UP_TO;
-        if !all_shown {
-            let finished = |n: &GraphNode| matches!(n.status.as_str(), "completed" | "cancelled" | "failed");
-            graph.nodes.retain(|n| !finished(n));
+        // Chosen before any summary is read: a large ledger shows only its unfinished tasks.
+        let view = self.queue_view()?;
+        let all_shown = view.task_count() <= ALL_TASKS_UP_TO;
+        let graph = if all_shown {
+            self.task_graph(&[], None)?
+        } else {
+            let unfinished: Vec<String> = (0..view.heads.len())
+                .filter(|&i| !view.derived[i].state.is_terminal())
+                .map(|i| view.heads[i].id.to_string())
+                .collect();
+            let mut graph = self.task_graph(&unfinished, None)?;
+            graph.nodes.retain(|n| !n.context);
             let kept: std::collections::HashSet<String> = graph.nodes.iter().map(|n| n.id.clone()).collect();
             graph.edges.retain(|[a, b]| kept.contains(a) && kept.contains(b));
-        }
+            graph
+        };
         let columns = columns(&graph);
         let mut env = minijinja::Environment::new();
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);

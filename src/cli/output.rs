@@ -347,15 +347,6 @@ pub fn block(rows: &[(&str, String)]) -> String {
     rows.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
 }
 
-/// Cuts `text` to `max` characters with an ellipsis.
-pub fn ellipsize(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        text.chars().take(max - 1).chain(std::iter::once('…')).collect()
-    }
-}
-
 /// Replaces control characters other than newline and tab (escape sequences, carriage returns,
 /// bells) with `?`, so that text from the ledger cannot move the cursor, recolour or retitle the
 /// terminal of whoever reads it.

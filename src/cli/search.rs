@@ -3,13 +3,13 @@
 use clap::{Args, Subcommand};
 
 use crate::cli::Ui;
-use crate::cli::output::ellipsize;
 use crate::error::Result;
 use crate::queue::task::Status;
 use crate::search::api::*;
 use crate::search::model::{self, InstallSource, PoolingKind};
 use crate::search::source::Kind;
 use crate::service::Service;
+use crate::words::cut;
 
 /// Search memory, decisions, validation reports and tasks
 #[derive(Debug, Args)]
@@ -99,7 +99,7 @@ pub fn cmd_search(ui: &Ui, service: &Service, args: SearchArgs) -> Result<()> {
             let status = h.status.map(|s| format!(" [{}]", s.as_str())).unwrap_or_default();
             out.push_str(&format!("{:>2}. {:.3}  {:<8} {}{status}\n", i + 1, h.score, h.kind.as_str(), h.id));
             let place = if h.heading.is_empty() { h.title.clone() } else { format!("{} › {}", h.title, h.heading) };
-            out.push_str(&format!("    {}\n    {}\n", ellipsize(&place, 90), ellipsize(&h.snippet, 180)));
+            out.push_str(&format!("    {}\n    {}\n", cut(&place, 90), cut(&h.snippet, 180)));
         }
         out
     })

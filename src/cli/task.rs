@@ -469,6 +469,17 @@ fn cmd_task_status(ui: &Ui, service: &Service) -> Result<()> {
         ui.warn(w);
     }
     ui.reply(&reply, |s| {
+        // People read the two tasks named with their summaries: one read of the ledger for both.
+        let named: Vec<String> =
+            [&s.oldest_pending_task_id, &s.newest_task_id].into_iter().flatten().cloned().collect();
+        let nodes = service.task_nodes(&named).unwrap_or_default();
+        let with_summary = |id: &Option<String>, at: &Option<String>| {
+            let (Some(id), Some(at)) = (id, at) else { return String::new() };
+            match nodes.iter().find(|n| &n.id == id) {
+                Some(n) => format!("{} {} ({at})", n.short_id, n.summary),
+                None => format!("{id} ({at})"),
+            }
+        };
         block(&[
             ("total", s.total_tasks.to_string()),
             ("ready", s.ready.to_string()),
@@ -482,8 +493,8 @@ fn cmd_task_status(ui: &Ui, service: &Service) -> Result<()> {
             ("max depth", s.max_depth.to_string()),
             ("active leases", s.active_leases.to_string()),
             ("expired leases", s.expired_leases.to_string()),
-            ("oldest waiting", with_summary(service, &s.oldest_pending_task_id, &s.oldest_pending)),
-            ("newest", with_summary(service, &s.newest_task_id, &s.newest_task)),
+            ("oldest waiting", with_summary(&s.oldest_pending_task_id, &s.oldest_pending)),
+            ("newest", with_summary(&s.newest_task_id, &s.newest_task)),
         ])
     })
 }
@@ -590,14 +601,6 @@ fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
 }
 
 /// A task id with its summary and a time, for people.
-fn with_summary(service: &Service, id: &Option<String>, at: &Option<String>) -> String {
-    let (Some(id), Some(at)) = (id, at) else { return String::new() };
-    match service.task_get(GetRequest { task_id: id.clone() }) {
-        Ok(t) => format!("{} {} ({at})", shortener(service).short(id), t.summary),
-        Err(_) => format!("{id} ({at})"),
-    }
-}
-
 fn shortener(service: &Service) -> Shortener {
     Shortener::new(service.task_ids().unwrap_or_default())
 }
