@@ -231,7 +231,7 @@ fn two_clones() -> (tempfile::TempDir, Repo, Repo) {
     one.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
     one.git(&["push", "-q", "origin", "main"]);
     one.json(&["sync", "--remote", "origin"]);
-    let two = Repo { dir: tempfile::tempdir().unwrap() };
+    let two = Repo::empty();
     two.git(&["clone", "-q", bare.to_str().unwrap(), "."]);
     two.json(&["sync", "--remote", "origin"]);
     for key in ["user.name", "user.email", "gpg.format", "user.signingkey"] {

@@ -47,9 +47,9 @@ fn project(remote: &Remote) -> Repo {
 
 /// A second clone of `remote`, as a teammate's laptop.
 fn clone(remote: &Remote) -> Repo {
-    let dir = tempfile::tempdir().unwrap();
-    git_in(dir.path(), &["clone", "-q", &remote.url(), "."]);
-    Repo { dir }
+    let repo = Repo::empty();
+    git_in(repo.path(), &["clone", "-q", &remote.url(), "."]);
+    repo
 }
 
 fn abathur_in(dir: &Path, home: &Path, args: &[&str]) -> Value {

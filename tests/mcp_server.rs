@@ -29,7 +29,7 @@ fn the_seeds_workflow_through_the_official_python_client() {
     python(&repo, "seed_workflow.py", &[bin(), repo.path().to_str().unwrap()]);
     // Everything done over MCP is committed: a plain clone, once its ledger is checked out, shows
     // the same queue and gates (the in-tree ledger left all of it uncommitted).
-    let clone = Repo { dir: tempfile::tempdir().unwrap() };
+    let clone = Repo::empty();
     clone.git(&["clone", "-q", "--no-local", repo.path().to_str().unwrap(), "."]);
     clone.ok(&["init"]);
     let counts = |r: &Repo| {

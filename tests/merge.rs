@@ -21,7 +21,7 @@ fn setup(n: usize) -> (tempfile::TempDir, Repo, Repo, Vec<String>) {
     one.git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
     let ids: Vec<String> = (0..n).map(|i| one.add(&[&format!("Task number {i}\n\nLine one.\nLine two.")])).collect();
     one.json(&["sync", "--remote", "origin"]);
-    let two = Repo { dir: tempfile::tempdir().unwrap() };
+    let two = Repo::empty();
     git(two.path(), &["clone", "-q", remote.path().to_str().unwrap(), "."]);
     two.json(&["sync", "--remote", "origin"]);
     (remote, one, two, ids)

@@ -14,14 +14,26 @@ pub fn bin() -> &'static str {
 
 /// A throwaway git repository, hermetic: no user or system git configuration leaks in.
 pub struct Repo {
-    pub dir: tempfile::TempDir,
+    /// Removed with the repository, unless the repository is one a test was told to keep.
+    pub dir: Option<tempfile::TempDir>,
+    root: PathBuf,
 }
 
 impl Repo {
+    /// An empty folder for a repository, removed at the end.
+    pub fn empty() -> Repo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Repo { root: dir.path().to_path_buf(), dir: Some(dir) }
+    }
+
+    /// The repository at `root`, kept after the test.
+    pub fn kept(root: &Path) -> Repo {
+        Repo { dir: None, root: root.to_path_buf() }
+    }
+
     /// An empty git repository (no ledger yet).
     pub fn bare_git() -> Repo {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let repo = Repo { dir };
+        let repo = Repo::empty();
         repo.git(&["init", "-q", "-b", "main"]);
         repo
     }
@@ -34,7 +46,7 @@ impl Repo {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
 
     pub fn tasks_dir(&self) -> PathBuf {
