@@ -402,3 +402,41 @@ fn the_index_repairs_itself_from_any_damage_to_its_files() {
     }
     assert!(cases >= 3 * 8 - 2, "{cases} cases");
 }
+
+#[test]
+fn indexing_reports_progress_in_plain_lines_when_stderr_is_not_a_terminal() {
+    let Some(model) = model_home() else { return };
+    let repo = Repo::new();
+    let decisions = repo.path().join(".git/abathur/decisions");
+    for i in 0..130 {
+        std::fs::write(decisions.join(format!("{i:03}-note.md")), format!("# Note {i}\n\nDecision number {i}.\n"))
+            .unwrap();
+    }
+    // As an agent or CI runs it: `--json` on stdout, stderr a pipe.
+    let out = repo
+        .cmd(&["--json", "index"])
+        .env("ABATHUR_MODEL_HOME", &model)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let reply: Value = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON reply");
+    assert_eq!(reply["chunks_embedded"], 130, "{reply}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("abathur index: embedding chunks: ")).collect();
+    assert_eq!(lines.first(), Some(&"abathur index: embedding chunks: 0/130"), "{stderr}");
+    assert!(lines.last().unwrap().contains(": 130 done in "), "{stderr}");
+    // Batches of 64: one line at 64 (crossing several tenths at once), then the end.
+    assert!(lines.iter().any(|l| l.contains(": 64/130 (49 %")), "{stderr}");
+    assert!(!stderr.contains('\r') && !stderr.contains('\u{1b}'), "no terminal control off a terminal: {stderr:?}");
+
+    // --quiet keeps stderr for errors only (the index is deleted, so everything is embedded again).
+    std::fs::remove_dir_all(repo.path().join(".git/abathur/cache")).unwrap();
+    let quiet = repo
+        .cmd(&["--json", "--quiet", "index"])
+        .env("ABATHUR_MODEL_HOME", &model)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(quiet.status.success() && quiet.stderr.is_empty(), "{}", describe(&quiet));
+}

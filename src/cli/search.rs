@@ -107,8 +107,7 @@ pub fn cmd_search(ui: &Ui, service: &Service, args: SearchArgs) -> Result<()> {
 
 /// Runs `abathur index`.
 pub fn cmd_index(ui: &Ui, service: &Service, args: IndexArgs) -> Result<()> {
-    let reply =
-        service.index(IndexRequest { rebuild: args.rebuild, text_only: args.text_only }, !ui.json && !ui.quiet)?;
+    let reply = service.index(IndexRequest { rebuild: args.rebuild, text_only: args.text_only }, !ui.quiet)?;
     for notice in &reply.notices {
         ui.warn(notice);
     }

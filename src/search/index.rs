@@ -619,7 +619,7 @@ impl Generation {
                 self.state.docs.remove(path);
                 report.files_removed += 1;
             }
-            let bar = progress_bar(show_progress && changed.len() > 500, changed.len(), "indexing files");
+            let mut bar = Progress::new(show_progress && changed.len() > 500, changed.len(), "indexing files");
             for (path, kind, stamp) in changed {
                 bar.inc(1);
                 writer.delete_term(Term::from_field_text(self.fields.path, path));
@@ -648,7 +648,7 @@ impl Generation {
                 report.files_indexed += 1;
                 self.state.docs.insert(path.clone(), DocState { kind, stamp, chunks: hashes });
             }
-            bar.finish_and_clear();
+            bar.finish();
             writer.commit().map_err(|e| tantivy_error(&self.dir, e))?;
             // Merges and the clean-up of old segment files finish here, so the files the state
             // lists are the ones that stay.
@@ -724,7 +724,7 @@ impl Generation {
         let texts = self.texts_of(&missing, fresh_texts)?;
         let mut index = if same_model && path.exists() { Some(load_vectors(&path, false)?) } else { None };
         let mut seconds = 0.0;
-        let bar = progress_bar(show_progress && missing.len() > 64, missing.len(), "embedding chunks");
+        let mut bar = Progress::new(show_progress && missing.len() > 64, missing.len(), "embedding chunks");
         for batch in missing.chunks(64) {
             let keys: Vec<u64> = batch.iter().filter(|h| texts.contains_key(h)).copied().collect();
             let batch_texts: Vec<&str> = keys.iter().map(|h| texts[h].as_str()).collect();
@@ -742,9 +742,9 @@ impl Generation {
                 }
                 embedded.insert(*key);
             }
-            bar.inc(batch.len() as u64);
+            bar.inc(batch.len());
         }
-        bar.finish_and_clear();
+        bar.finish();
         if let Some(index) = &index {
             for key in &orphans {
                 let _ = index.remove(*key);
@@ -794,19 +794,66 @@ impl Generation {
     }
 }
 
-/// A progress bar on stderr when `show` (and stderr is a terminal); hidden otherwise.
-fn progress_bar(show: bool, len: usize, what: &str) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
+/// Progress of a long step on stderr. On a terminal it is a bar; elsewhere (CI, an agent's
+/// subprocess, where a bar draws nothing) it is a plain line at each tenth of the work and at least
+/// every 30 s, so a log shows that indexing moves and how fast.
+enum Progress {
+    Hidden,
+    Bar(indicatif::ProgressBar),
+    Lines { what: &'static str, len: usize, done: usize, started: std::time::Instant, last: std::time::Instant },
+}
+
+impl Progress {
+    fn new(show: bool, len: usize, what: &'static str) -> Progress {
+        use std::io::IsTerminal;
+        if !show {
+            return Progress::Hidden;
+        }
+        if !std::io::stderr().is_terminal() {
+            eprintln!("abathur index: {what}: 0/{len}");
+            let now = std::time::Instant::now();
+            return Progress::Lines { what, len, done: 0, started: now, last: now };
+        }
+        let bar = indicatif::ProgressBar::new(len as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+                .expect("template is valid")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what);
+        Progress::Bar(bar)
     }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
-            .expect("template is valid")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
+
+    fn inc(&mut self, n: usize) {
+        match self {
+            Progress::Hidden => {}
+            Progress::Bar(bar) => bar.inc(n as u64),
+            Progress::Lines { what, len, done, started, last } => {
+                let tenth = (*len / 10).max(1);
+                let crossed = (*done + n) / tenth > *done / tenth;
+                *done += n;
+                if *done < *len && (crossed || last.elapsed().as_secs() >= 30) {
+                    let rate = *done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                    eprintln!("abathur index: {what}: {done}/{len} ({} %, {rate:.0}/s)", *done * 100 / *len);
+                    *last = std::time::Instant::now();
+                }
+            }
+        }
+    }
+
+    fn finish(self) {
+        match self {
+            Progress::Hidden => {}
+            Progress::Bar(bar) => bar.finish_and_clear(),
+            Progress::Lines { what, done, started, .. } => {
+                let seconds = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "abathur index: {what}: {done} done in {seconds:.1} s ({:.0}/s)",
+                    done as f64 / seconds.max(1e-3)
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
