@@ -440,3 +440,115 @@ fn indexing_reports_progress_in_plain_lines_when_stderr_is_not_a_terminal() {
         .unwrap();
     assert!(quiet.status.success() && quiet.stderr.is_empty(), "{}", describe(&quiet));
 }
+
+/// `count` one-chunk decision records, written straight into the ledger (no index runs).
+fn write_notes(repo: &Repo, count: usize) {
+    let decisions = repo.path().join(".git/abathur/decisions");
+    for i in 0..count {
+        let text = format!("# Note {i}\n\nWe decided item {i} of the release checklist.\n");
+        std::fs::write(decisions.join(format!("{i:03}-note.md")), text).unwrap();
+    }
+}
+
+#[test]
+fn an_index_killed_while_embedding_keeps_what_it_saved_and_the_next_run_finishes_it() {
+    let Some(model) = model_home() else { return };
+    let repo = Repo::new();
+    write_notes(&repo, 600);
+    let mut indexer = repo
+        .cmd(&["--json", "index"])
+        .env("ABATHUR_MODEL_HOME", &model)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Work is saved after 256 chunks, before the progress line that counts them is printed.
+    let stderr = std::io::BufReader::new(indexer.stderr.take().unwrap());
+    for line in std::io::BufRead::lines(stderr) {
+        if line.unwrap().contains("embedding chunks: 256/600") {
+            break;
+        }
+    }
+    indexer.kill().unwrap();
+    indexer.wait().unwrap();
+
+    let resumed = repo.json_with_model(&model, &["index"]);
+    let embedded = resumed["chunks_embedded"].as_u64().unwrap();
+    assert!(embedded <= 600 - 256, "the killed run's saved vectors were thrown away: {resumed}");
+    assert_eq!(resumed["chunks_without_vectors"], 0, "{resumed}");
+    let hit =
+        repo.json_with_model(&model, &["search", "what did we choose for checklist entry 7", "--mode", "semantic"]);
+    assert_eq!(hit["index"]["chunks_without_vectors"], 0, "{hit}");
+    assert!(!hit["hits"].as_array().unwrap().is_empty(), "{hit}");
+}
+
+#[test]
+fn a_search_embeds_a_few_new_chunks_at_once_but_never_waits_for_many() {
+    let Some(model) = model_home() else { return };
+    let repo = Repo::new();
+    write_notes(&repo, 130);
+    // 130 chunks to embed: the search answers by text at once and says how much is not embedded.
+    let first = repo.json_with_model(&model, &["search", "release checklist item 12"]);
+    assert_eq!(first["index"]["chunks_total"], 130, "{first}");
+    assert_eq!(first["index"]["chunks_without_vectors"], 130, "{first}");
+    assert_eq!(first["hits"][0]["path"], ".abathur/decisions/012-note.md", "{first}");
+    assert!(first["notices"].to_string().contains("130 of 130 chunks are not embedded yet"), "{first}");
+
+    // What someone just wrote is a few chunks: the search embeds them before answering.
+    assert_eq!(repo.json_with_model(&model, &["index"])["chunks_embedded"], 130);
+    repo.ok(&["memory", "add", "project:", "rollback", "To undo a bad deploy, redeploy the previous tag."]);
+    let fresh = repo.json_with_model(&model, &["search", "how do we revert a broken release", "--mode", "semantic"]);
+    assert_eq!(fresh["index"]["chunks_without_vectors"], 0, "{fresh}");
+    assert_eq!(fresh["hits"][0]["id"], "project:rollback", "{fresh}");
+}
+
+#[test]
+fn background_embedding_does_everything_missing_once_and_never_waits_for_the_lock() {
+    let Some(model) = model_home() else { return };
+    let repo = Repo::new();
+    write_notes(&repo, 100);
+    let service = abathur::Service::open(repo.path()).unwrap().with_model_home(model.clone());
+
+    let holder = hold_index_lock(&repo, 60);
+    assert!(service.index_in_background().unwrap().is_none(), "another process holds the lock: not now");
+    let mut holder = holder;
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    let report = service.index_in_background().unwrap().expect("there is work");
+    assert_eq!((report.chunks_embedded, report.chunks_without_vectors), (100, 0));
+    assert!(service.index_in_background().unwrap().is_none(), "nothing left to do");
+}
+
+#[test]
+fn the_mcp_server_embeds_in_the_background_what_searches_leave() {
+    let Some(model) = model_home() else { return };
+    let repo = Repo::new();
+    write_notes(&repo, 100);
+    let mut server = repo
+        .cmd(&["mcp"])
+        .env("ABATHUR_MODEL_HOME", &model)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that never embeds must fail this test, not hang it.
+    let pid = server.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(300));
+        let _ = std::process::Command::new("kill").args(["-9", &pid]).status();
+    });
+    // No client call is needed: the server looks at start and says on stderr what it embedded.
+    let stderr = std::io::BufReader::new(server.stderr.take().unwrap());
+    let line = std::io::BufRead::lines(stderr)
+        .map(Result::unwrap)
+        .find(|l| l.contains("embedd"))
+        .expect("the server said nothing of embedding");
+    assert!(line.starts_with("abathur mcp: embedded 100 chunks in "), "{line}");
+    drop(server.stdin.take());
+    server.wait().unwrap();
+    let reply = repo.json_with_model(&model, &["search", "checklist item 3", "--mode", "semantic"]);
+    assert_eq!(reply["index"]["chunks_without_vectors"], 0, "{reply}");
+}

@@ -229,6 +229,9 @@ pub fn tool_catalog() -> Vec<crate::integrate::ToolInfo> {
     tools
 }
 
+/// How often the server looks for chunks to embed (a look costs what a search's freshness check does).
+const EMBED_INTERVAL_SECONDS: u64 = 10;
+
 /// Serves MCP over stdin/stdout until the client closes the connection.
 pub fn serve(service: Service) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -253,6 +256,24 @@ pub fn serve(service: Service) -> Result<()> {
                 }
             });
         }
+        // Chunks that searches leave unembedded (more than a search embeds at once: a first index,
+        // a bulk import, another process's writes) are embedded here, so a search never waits for them.
+        let embedding = service.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(std::time::Duration::from_secs(EMBED_INTERVAL_SECONDS));
+            loop {
+                ticks.tick().await;
+                let s = embedding.clone();
+                match tokio::task::spawn_blocking(move || s.index_in_background()).await {
+                    Ok(Ok(Some(report))) if report.chunks_embedded > 0 => eprintln!(
+                        "abathur mcp: embedded {} chunks in {:.1} s in the background",
+                        report.chunks_embedded, report.total_seconds
+                    ),
+                    Ok(Err(e)) => eprintln!("abathur mcp: background embedding: {}", e.message),
+                    _ => {}
+                }
+            }
+        });
         // Client lines pass the framing check (frame.rs) before the server reads them; the server's
         // replies and the framing's error answers reach stdout as whole lines, one writer.
         let (to_server, server_in) = tokio::io::duplex(1 << 16);

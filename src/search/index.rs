@@ -588,14 +588,16 @@ impl Generation {
         self.state.docs.values().flat_map(|d| d.chunks.iter().copied()).collect()
     }
 
-    /// Brings the index up to date with `scan`: re-chunks changed files, drops removed ones, and
-    /// embeds at most `embed_budget` missing chunks when a model is given. Call with the lock held.
+    /// Brings the index up to date with `scan`: re-chunks changed files, drops removed ones, and,
+    /// when a model is given, embeds the missing chunks if there are at most `embed_limit` of them
+    /// (a search embeds a few at once and leaves many to `abathur index` or the MCP server). Call
+    /// with the lock held.
     pub fn catch_up(
         &mut self,
         ledger: &Ledger,
         scan: &source::Scan,
         vectors: Option<&mut dyn VectorSource>,
-        embed_budget: usize,
+        embed_limit: usize,
         show_progress: bool,
     ) -> Result<CatchUpReport> {
         self.load_all()?;
@@ -658,7 +660,7 @@ impl Generation {
             self.save_state()?;
         }
         if let Some(source) = vectors {
-            let embedded = self.update_vectors(source, &fresh_texts, embed_budget, show_progress)?;
+            let embedded = self.update_vectors(source, &fresh_texts, embed_limit, show_progress)?;
             report.chunks_embedded = embedded.0;
             report.embed_seconds = embedded.1;
         }
@@ -699,13 +701,16 @@ impl Generation {
         d
     }
 
-    /// Embeds missing chunks (at most `budget`), drops vectors no chunk uses, saves by rename.
-    /// Returns how many were embedded and the seconds the model took.
+    /// Embeds the missing chunks (none when more than `limit` are missing), drops vectors no chunk
+    /// uses, saves by rename. Work is saved as it goes, each time the chunks embedded since the last
+    /// save are as many as before it (256 at least), so a killed run loses at most half of what it
+    /// did and the saves add up to about twice the final file. Returns how many were embedded and
+    /// the seconds the model took.
     fn update_vectors(
         &mut self,
         source: &mut dyn VectorSource,
         fresh_texts: &HashMap<u64, String>,
-        budget: usize,
+        limit: usize,
         show_progress: bool,
     ) -> Result<(usize, f64)> {
         let id = source.vector_id();
@@ -719,11 +724,14 @@ impl Generation {
         if missing.is_empty() && orphans.is_empty() && same_model {
             return Ok((0, 0.0));
         }
+        if missing.len() > limit {
+            return Ok((0, 0.0));
+        }
         missing.sort_unstable();
-        missing.truncate(budget);
         let texts = self.texts_of(&missing, fresh_texts)?;
         let mut index = if same_model && path.exists() { Some(load_vectors(&path, false)?) } else { None };
         let mut seconds = 0.0;
+        let (mut saved, mut since_save) = (0, 0);
         let mut bar = Progress::new(show_progress && missing.len() > 64, missing.len(), "embedding chunks");
         for batch in missing.chunks(64) {
             let keys: Vec<u64> = batch.iter().filter(|h| texts.contains_key(h)).copied().collect();
@@ -742,25 +750,41 @@ impl Generation {
                 }
                 embedded.insert(*key);
             }
+            since_save += keys.len();
+            if since_save >= saved.max(256) && since_save < missing.len() {
+                self.save_vectors(index, &embedded, &id)?;
+                self.save_state()?;
+                (saved, since_save) = (saved + since_save, 0);
+            }
             bar.inc(batch.len());
         }
         bar.finish();
         if let Some(index) = &index {
             for key in &orphans {
                 let _ = index.remove(*key);
+                embedded.remove(key);
             }
-            let tmp = self.dir.join(format!("{VECTORS}.tmp"));
-            index.save(tmp.to_str().expect("cache paths are UTF-8")).map_err(|e| usearch_error(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            self.save_vectors(index, &embedded, &id)?;
+        } else {
+            self.state.embedded.clear();
+            self.state.vector_id = Some(id);
         }
-        for key in orphans {
-            embedded.remove(&key);
-        }
-        let mut keys: Vec<u64> = embedded.into_iter().collect();
+        Ok((texts.len(), seconds))
+    }
+
+    /// Replaces the vector file by `index` and records which chunks it holds; the caller saves the
+    /// state, which vouches for the new file.
+    fn save_vectors(&mut self, index: &usearch::Index, embedded: &HashSet<u64>, id: &str) -> Result<()> {
+        let path = self.dir.join(VECTORS);
+        let tmp = self.dir.join(format!("{VECTORS}.tmp"));
+        let text = tmp.to_str().ok_or_else(|| usearch_error(&tmp, "path is not UTF-8"))?;
+        index.save(text).map_err(|e| usearch_error(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        let mut keys: Vec<u64> = embedded.iter().copied().collect();
         keys.sort_unstable();
         self.state.embedded = keys;
-        self.state.vector_id = Some(id);
-        Ok((texts.len(), seconds))
+        self.state.vector_id = Some(id.to_string());
+        Ok(())
     }
 
     /// The embedded texts of `hashes`: from this round's chunks, else rebuilt from stored fields.

@@ -16,15 +16,16 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
 use crate::search::api::*;
-use crate::search::index::{Generation, IndexDir, VectorSource};
+use crate::search::index::{CatchUpReport, Generation, IndexDir, VectorSource};
 use crate::search::model::{self, Embedder, LoadProfile};
 use crate::search::source::{self, Kind};
 use crate::service::Service;
 
 /// Candidates each retriever proposes.
 const CANDIDATES: usize = 100;
-/// Chunks a search may embed while catching up; `abathur index` embeds the rest.
-pub const SEARCH_EMBED_BUDGET: usize = 32;
+/// The most missing chunks a search embeds before answering (what an agent just wrote); more are
+/// left to `abathur index` and the MCP server's background embedding, so a search never waits long.
+pub const SEARCH_EMBED_LIMIT: usize = 32;
 /// Longest query.
 const MAX_QUERY_CHARS: usize = 1000;
 /// How long a search waits for another process's catch-up before answering from the last index.
@@ -200,7 +201,7 @@ impl Service {
         let (chunks_total, chunks_without_vectors) = open.generation.chunk_counts();
         if embedder.is_some() && chunks_without_vectors > 0 {
             notices.push(format!(
-                "{chunks_without_vectors} of {chunks_total} chunks have no vector yet; semantic search misses them until `abathur index` runs"
+                "{chunks_without_vectors} of {chunks_total} chunks are not embedded yet, so only text search finds them; `abathur index` embeds them (the MCP server does so in the background)"
             ));
         }
         let mode = match (requested, &embedder) {
@@ -238,8 +239,7 @@ impl Service {
         let dir = IndexDir::of(&self.ledger);
         let live = dir.current_stamp();
         let up_to_date = |g: &Generation| -> Result<bool> {
-            let vectors_done = vector_id.is_none_or(|id| g.vector_id() == Some(id) && g.chunk_counts().1 == 0);
-            Ok(vectors_done && source::unchanged(&self.ledger, &g.known_files())?)
+            Ok(!wants_vectors(g, vector_id) && source::unchanged(&self.ledger, &g.known_files())?)
         };
         let mut generation = match cached {
             Some(open) if live.is_some() && live == open.stamp => {
@@ -260,8 +260,14 @@ impl Service {
         }
         let scan = source::scan(&self.ledger, generation.as_ref().map(|g| g.known_files()).as_ref())?;
         let mut stale = false;
-        if generation.as_ref().is_none_or(|g| g.is_behind(&scan, vector_id)) {
-            let wait = if generation.is_some() { LOCK_WAIT } else { FIRST_BUILD_WAIT };
+        let files_behind = generation.as_ref().is_none_or(|g| g.is_behind(&scan, None));
+        if files_behind || generation.as_ref().is_some_and(|g| wants_vectors(g, vector_id)) {
+            // A few vectors are not worth waiting for: whoever holds the lock is making them.
+            let wait = match (&generation, files_behind) {
+                (None, _) => FIRST_BUILD_WAIT,
+                (Some(_), true) => LOCK_WAIT,
+                (Some(_), false) => Duration::ZERO,
+            };
             match dir.lock(wait)? {
                 Some(lock) => {
                     let (mut g, _) = dir.open_or_rebuild(&lock)?;
@@ -269,10 +275,11 @@ impl Service {
                         model.wait(notices);
                     }
                     let source = model.ready.as_mut().map(|e| e as &mut dyn VectorSource);
-                    let report = g.catch_up(&self.ledger, &scan, source, SEARCH_EMBED_BUDGET, false)?;
+                    let report = g.catch_up(&self.ledger, &scan, source, SEARCH_EMBED_LIMIT, false)?;
                     notices.extend(report.problems.iter().map(|p| format!("not searchable: {p}")));
                     generation = Some(g);
                 }
+                None if !files_behind => {}
                 None if generation.is_some() => {
                     stale = true;
                     notices.push(
@@ -320,6 +327,29 @@ impl Service {
         let mut report = generation.catch_up(&self.ledger, &scan, source, usize::MAX, show_progress)?;
         report.rebuilt = rebuilt;
         Ok(IndexReply { report, model: generation.vector_id().map(str::to_string), notices })
+    }
+
+    /// Catches the search index up and embeds every missing chunk, unless another process holds the
+    /// index lock or nothing is missing: the MCP server runs it in the background, so agents' searches
+    /// never wait for embedding. `None` when there was nothing to do (or no model to do it with).
+    pub fn index_in_background(&self) -> Result<Option<CatchUpReport>> {
+        let Ok(installed) = model::locate(&self.model_home, &self.config.search.model) else { return Ok(None) };
+        let vector_id = installed.vector_id();
+        let dir = IndexDir::of(&self.ledger);
+        if let Ok(g) = dir.open_current() {
+            let vectors_done = g.vector_id() == Some(vector_id.as_str()) && g.chunk_counts().1 == 0;
+            if vectors_done && source::unchanged(&self.ledger, &g.known_files())? {
+                return Ok(None);
+            }
+        }
+        let Some(lock) = dir.lock(Duration::ZERO)? else { return Ok(None) };
+        let (mut generation, _) = dir.open_or_rebuild(&lock)?;
+        let scan = source::scan(&self.ledger, None)?;
+        if !generation.is_behind(&scan, Some(&vector_id)) {
+            return Ok(None);
+        }
+        let mut embedder = Embedder::load(&installed, LoadProfile::Bulk)?;
+        generation.catch_up(&self.ledger, &scan, Some(&mut embedder), usize::MAX, false).map(Some)
     }
 
     /// Ranks the index for `query` (what is embedded), matching `words` (what the text index parses).
@@ -491,6 +521,15 @@ impl Service {
         }
         Ok(hits)
     }
+}
+
+/// Whether a search should embed before answering: vectors of the installed model are missing, but
+/// few enough ([`SEARCH_EMBED_LIMIT`]) not to make the search wait long.
+fn wants_vectors(g: &Generation, vector_id: Option<&str>) -> bool {
+    let Some(id) = vector_id else { return false };
+    let (total, without) = g.chunk_counts();
+    let missing = if g.vector_id() == Some(id) { without } else { total };
+    (1..=SEARCH_EMBED_LIMIT).contains(&missing)
 }
 
 struct Filters {
