@@ -122,7 +122,7 @@ impl Service {
         if !path.exists() {
             return None;
         }
-        let text = match crate::queue::store::read_limited(&path) {
+        let text = match crate::ledger::codec::read_text(&path) {
             Ok(text) => text,
             Err(e) => return Some(e),
         };
@@ -155,6 +155,7 @@ impl Service {
                         .into(),
             });
         }
+        // Walks every folder, whatever it holds: the ledger's readers list only their own files.
         let mut stack = vec![root.to_path_buf()];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -222,7 +223,7 @@ impl Service {
                 if path.is_dir() {
                     stack.push(path);
                 } else if name.ends_with(".md") && !name.starts_with(TEMP_PREFIX) {
-                    let result = crate::queue::store::read_limited(&path)
+                    let result = crate::ledger::codec::read_text(&path)
                         .and_then(|t| crate::memory::entry::Entry::parse(&t, &path));
                     if let Err(e) = result {
                         problems.push(from_error(&e));
@@ -235,12 +236,8 @@ impl Service {
         let milestone_exists = |m: &str| milestones.iter().any(|r| r.id == m);
         let mut gate_ids = Vec::new();
         let mut gate_records = Vec::new();
-        for entry in std::fs::read_dir(root.join("gates")).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "toml") {
-                continue;
-            }
-            match crate::queue::store::read_limited(&path)
+        for path in crate::ledger::codec::list(&root.join("gates"), "toml")? {
+            match crate::ledger::codec::read_text(&path)
                 .and_then(|t| crate::gate::record::GateRecord::from_toml(&t, &path))
             {
                 Ok(record) => {
@@ -286,9 +283,8 @@ impl Service {
             problems.push(Problem { file: gates_dir.display().to_string(), message });
         }
         // Unfinished tasks a decision made whose record is gone: claimable work nobody decided.
-        for entry in std::fs::read_dir(root.join("tasks")).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let Ok(bytes) = std::fs::read(&path) else { continue };
+        for path in crate::ledger::codec::list(&root.join("tasks"), "toml")? {
+            let Ok(bytes) = crate::ledger::codec::read_bytes(&path) else { continue }; // reported with the task files
             if !bytes.windows(13).any(|w| w == b"gate_decision") {
                 continue;
             }
@@ -329,13 +325,12 @@ impl Service {
             problems.push(from_error(&e));
         }
         let mut decisions = Vec::new();
-        for entry in std::fs::read_dir(root.join("decisions")).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".md") || name.len() < 27 || Id::parse(&name[..26]).is_err() {
+        for path in crate::ledger::codec::list(&root.join("decisions"), "md")? {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name.len() < 27 || !name.is_char_boundary(26) || Id::parse(&name[..26]).is_err() {
                 continue;
             }
-            match crate::queue::store::read_limited(&path)
+            match crate::ledger::codec::read_text(&path)
                 .and_then(|t| crate::decision::record::Decision::parse(&t, &path))
             {
                 Ok(d) if d.meta.id.to_string() != name[..26] => problems.push(Problem {

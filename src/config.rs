@@ -207,11 +207,7 @@ impl Default for PriorityWeights {
 impl Config {
     /// Reads and validates `path`; a missing file means all defaults.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(Error::io(path, e)),
-        };
+        let Some(text) = crate::ledger::codec::read_optional(path)? else { return Ok(Config::default()) };
         let config: Config = toml::from_str(&text).map_err(|e| Error::malformed(path, e.message().to_string()))?;
         config.validate().map_err(|msg| Error::malformed(path, msg))?;
         Ok(config)

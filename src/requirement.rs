@@ -124,14 +124,10 @@ impl Service {
     /// Every requirement, by id; a file that cannot be read is an error naming it.
     pub fn requirement_list(&self) -> Result<RequirementList> {
         let mut requirements = Vec::new();
-        for entry in std::fs::read_dir(self.requirements_dir()).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                let text = crate::queue::store::read_limited(&path)?;
-                let r: Requirement =
-                    toml::from_str(&text).map_err(|e| Error::malformed(&path, e.message().trim_end()))?;
-                requirements.push(r);
-            }
+        for path in crate::ledger::codec::list(&self.requirements_dir(), "toml")? {
+            let text = crate::ledger::codec::read_text(&path)?;
+            let r: Requirement = toml::from_str(&text).map_err(|e| Error::malformed(&path, e.message().trim_end()))?;
+            requirements.push(r);
         }
         requirements.sort_by_key(|r| natural(&r.id));
         let mut counts = std::collections::BTreeMap::new();
@@ -174,9 +170,10 @@ impl Service {
         let _lock = self.ledger.lock()?;
         let dir = self.requirements_dir();
         let path = dir.join(format!("{}.toml", req.id));
-        let mut r = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| Error::malformed(&path, e.message().trim_end()))?,
-            Err(_) => Requirement { id: req.id.clone(), ..Default::default() },
+        // A file that exists but cannot be read is an error: treating it as new would overwrite it.
+        let mut r = match crate::ledger::codec::read_optional(&path)? {
+            Some(text) => toml::from_str(&text).map_err(|e| Error::malformed(&path, e.message().trim_end()))?,
+            None => Requirement { id: req.id.clone(), ..Default::default() },
         };
         if let Some(title) = req.title {
             r.title = title.trim().to_string();
@@ -233,7 +230,8 @@ impl Service {
         let id = Id::generate();
         let now = self.clock.now();
         let override_path = self.ledger.root().join("templates/completion-report.md.j2");
-        let source = std::fs::read_to_string(&override_path).unwrap_or_else(|_| REPORT_TEMPLATE.to_string());
+        let source =
+            crate::ledger::codec::read_optional(&override_path)?.unwrap_or_else(|| REPORT_TEMPLATE.to_string());
         let mut env = minijinja::Environment::new();
         let mut text = env
             .add_template("report", &source)

@@ -194,19 +194,15 @@ impl Service {
         if !path.exists() {
             return Err(Error::not_found("session", text).hint("`abathur session list` shows the sessions"));
         }
-        let body = crate::queue::store::read_limited(&path)?;
+        let body = crate::ledger::codec::read_text(&path)?;
         toml::from_str(&body).map_err(|e| Error::malformed(&path, e.message().trim_end()))
     }
 
     fn session_events(&self, id: &Id) -> Result<Vec<SessionEvent>> {
         let dir = self.sessions_dir().join(id.to_string());
         let mut events = Vec::new();
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "toml") {
-                continue;
-            }
-            let body = crate::queue::store::read_limited(&path)?;
+        for path in crate::ledger::codec::list(&dir, "toml")? {
+            let body = crate::ledger::codec::read_text(&path)?;
             let event: SessionEvent =
                 toml::from_str(&body).map_err(|e| Error::malformed(&path, e.message().trim_end()))?;
             events.push(event);
@@ -326,13 +322,11 @@ impl Service {
     /// `session_list`: every session, newest first (optionally only active or ended ones).
     pub fn session_list(&self, status: Option<SessionStatus>) -> Result<SessionList> {
         let mut sessions: BTreeMap<Id, SessionRecord> = BTreeMap::new();
-        for entry in std::fs::read_dir(self.sessions_dir()).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".toml") {
-                let session = self.read_session(stem)?;
-                if status.is_none_or(|s| s == session.status) {
-                    sessions.insert(session.id, session);
-                }
+        for path in crate::ledger::codec::list(&self.sessions_dir(), "toml")? {
+            let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let session = self.read_session(&stem)?;
+            if status.is_none_or(|s| s == session.status) {
+                sessions.insert(session.id, session);
             }
         }
         Ok(SessionList { sessions: sessions.into_values().rev().collect() })

@@ -227,3 +227,29 @@ fn a_missing_path_the_user_gave_is_exit_1_not_internal() {
         assert!(err.contains("/nonexistent"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_record_that_cannot_be_read_is_reported_by_its_reader_and_never_overwritten() {
+    let repo = Repo::new();
+    repo.ok(&["requirement", "set", "R1", "--title", "Works offline"]);
+    let ledger = repo.path().join(".git/abathur");
+    // A requirement file that exists but is not UTF-8: an update is refused and the file stays.
+    let r1 = ledger.join("requirements/R1.toml");
+    std::fs::write(&r1, [0xff, 0xfe, b'\n']).unwrap();
+    let err = repo.fails(&["requirement", "set", "R1", "--title", "Works offline, really"], 1);
+    assert!(err.contains("R1.toml") && err.contains("not UTF-8"), "{err}");
+    assert_eq!(std::fs::read(&r1).unwrap(), [0xff, 0xfe, b'\n'], "the unreadable file was overwritten");
+
+    // A milestone behind a symbolic link is named, not followed, and its gate is not opened by it.
+    repo.ok(&["milestone", "add", "M1", "--title", "First"]);
+    let outside = repo.path().join("outside.toml");
+    std::fs::copy(ledger.join("milestones/M1.toml"), &outside).unwrap();
+    std::fs::write(&outside, std::fs::read_to_string(&outside).unwrap().replace("M1", "M2")).unwrap();
+    std::os::unix::fs::symlink(&outside, ledger.join("milestones/M2.toml")).unwrap();
+    let check = repo.run(&["check"]);
+    assert!(!check.status.success());
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains("M2.toml") && stdout.contains("symbolic link"), "{stdout}");
+    let list = repo.json(&["milestone", "list"]);
+    assert!(!list.to_string().contains("\"M2\""), "a linked milestone was read: {list}");
+}

@@ -18,21 +18,14 @@ impl Service {
 
     /// Every decision record with its path, oldest first; a malformed file is an error naming it.
     pub fn decisions(&self) -> Result<Vec<(PathBuf, Decision)>> {
-        let dir = self.decisions_dir();
         let mut out = Vec::new();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io(&dir, e)),
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for path in crate::ledger::codec::list(&self.decisions_dir(), "md")? {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             // Only abathur's records (`<ulid>-<slug>.md`); hand-written notes in the folder are searched, not parsed.
-            if !name.ends_with(".md") || name.len() < 27 || Id::parse(&name[..26]).is_err() {
+            if name.len() < 27 || !name.is_char_boundary(26) || Id::parse(&name[..26]).is_err() {
                 continue;
             }
-            let text = crate::queue::store::read_limited(&path)?;
+            let text = crate::ledger::codec::read_text(&path)?;
             out.push((path.clone(), Decision::parse(&text, &path)?));
         }
         out.sort_by_key(|(_, d)| d.meta.id);
@@ -197,7 +190,7 @@ impl Service {
         consequences: &str,
     ) -> Result<String> {
         let override_path = self.ledger.root().join("templates/decision.md.j2");
-        let source = std::fs::read_to_string(&override_path).unwrap_or_else(|_| TEMPLATE.to_string());
+        let source = crate::ledger::codec::read_optional(&override_path)?.unwrap_or_else(|| TEMPLATE.to_string());
         let mut env = minijinja::Environment::new();
         let or_tbd = |s: &str| if s.trim().is_empty() { "(to be written)".to_string() } else { s.trim().to_string() };
         let mut render = || -> std::result::Result<String, minijinja::Error> {

@@ -95,16 +95,15 @@ impl Decision {
 
     /// Parses a decision file, naming the file and field on error.
     pub fn parse(text: &str, path: &Path) -> Result<Decision> {
-        let rest = text.strip_prefix("+++\n").ok_or_else(|| {
+        let (front, body) = crate::ledger::codec::split_front_matter(text, FENCE).ok_or_else(|| {
             Error::malformed(
                 path,
-                "front matter: the file must start with a `+++` line, TOML, and a closing `+++` line",
+                format!("front matter: the file must start with a `{FENCE}` line, TOML, and a closing `{FENCE}` line"),
             )
         })?;
-        let end = rest.find("\n+++").ok_or_else(|| Error::malformed(path, "front matter: no closing `+++` line"))?;
-        let meta: DecisionMeta = toml::from_str(&rest[..=end])
+        let meta: DecisionMeta = toml::from_str(front)
             .map_err(|e| Error::malformed(path, format!("front matter: {}", e.message().trim_end())))?;
-        let body = rest[end + 4..].trim_start_matches('\n').to_string();
+        let body = body.trim_start_matches(['\r', '\n']).to_string();
         check_title(&meta.title).map_err(|e| Error::malformed(path, e.message))?;
         if meta.status == DecisionStatus::Superseded && meta.superseded_by.is_none() {
             return Err(Error::malformed(path, "superseded_by: a superseded decision names its successor"));

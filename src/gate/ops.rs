@@ -32,22 +32,13 @@ impl Service {
 
     /// Every readable gate decision record, and a problem for each file that cannot be read.
     pub fn gate_records_checked(&self) -> (Vec<GateRecord>, Vec<Error>) {
-        let dir = self.gates_dir();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), Vec::new()),
-            Err(e) => return (Vec::new(), vec![Error::io(&dir, e)]),
-        };
-        let mut records = Vec::new();
-        let mut problems = Vec::new();
-        for path in entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")) {
-            match crate::queue::store::read_limited(&path).and_then(|t| GateRecord::from_toml(&t, &path)) {
-                Ok(r) => records.push(r),
-                Err(e) => problems.push(e),
+        match crate::ledger::codec::read_all(&self.gates_dir(), "toml", GateRecord::from_toml) {
+            Ok((mut records, problems)) => {
+                records.sort_by_key(|r| r.id);
+                (records, problems)
             }
+            Err(e) => (Vec::new(), vec![e]),
         }
-        records.sort_by_key(|r| r.id);
-        (records, problems)
     }
 
     /// `gate status`: every milestone's gate.
@@ -347,7 +338,8 @@ impl Service {
         progress: &crate::milestone::api::Progress,
     ) -> Result<String> {
         let override_path = self.ledger.root().join("templates/gate-report.md.j2");
-        let source = std::fs::read_to_string(&override_path).unwrap_or_else(|_| REPORT_TEMPLATE.to_string());
+        let source =
+            crate::ledger::codec::read_optional(&override_path)?.unwrap_or_else(|| REPORT_TEMPLATE.to_string());
         let mut env = minijinja::Environment::new();
         env.add_filter("metric_label", metric_label);
         env.add_filter("metric_unit", metric_unit);

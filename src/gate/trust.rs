@@ -405,8 +405,10 @@ impl crate::service::Service {
         let mut learned = false;
         let dir = self.ledger.root().join("gates");
         for record in records {
-            let record_bytes = std::fs::read(dir.join(format!("{}.toml", record.id))).unwrap_or_default();
-            let report_bytes = std::fs::read(dir.join(format!("{}.md", record.id))).ok();
+            // Unreadable bytes verify as nothing: the decision fails, never passes unread.
+            let record_bytes =
+                crate::ledger::codec::read_bytes(&dir.join(format!("{}.toml", record.id))).unwrap_or_default();
+            let report_bytes = crate::ledger::codec::read_bytes(&dir.join(format!("{}.md", record.id))).ok();
             let key = verdict_key(&repo, record, &record_bytes, report_bytes.as_deref());
             let verdict = match key.as_ref().and_then(|k| cache.get(k)) {
                 Some(v) if v == "unsigned" => Ok(Sealed::Unsigned),

@@ -39,7 +39,7 @@ impl Service {
                 }
             )
         });
-        let on_disk = std::fs::read_to_string(self.ledger.root().join(POLICY)).ok();
+        let on_disk = crate::ledger::codec::read_text(&self.ledger.root().join(POLICY)).ok();
         if on_disk.is_some() && on_disk.as_deref() != in_force.as_ref().map(|(text, _)| text.as_str()) {
             problems.push(format!(
                 "{}: differs from the policy in force; a change counts only once committed signed by an allowed key (`abathur ledger commit --sign`)",
@@ -63,8 +63,10 @@ impl Service {
         let mut decisions = Vec::new();
         for record in checked {
             let dir = self.ledger.root().join("gates");
-            let record_bytes = std::fs::read(dir.join(format!("{}.toml", record.id))).unwrap_or_default();
-            let report_bytes = std::fs::read(dir.join(format!("{}.md", record.id))).ok();
+            // Unreadable bytes verify as nothing: the decision fails, never passes unread.
+            let record_bytes =
+                crate::ledger::codec::read_bytes(&dir.join(format!("{}.toml", record.id))).unwrap_or_default();
+            let report_bytes = crate::ledger::codec::read_bytes(&dir.join(format!("{}.md", record.id))).ok();
             let (signer, issues) = match trust.judge(record, &record_bytes, report_bytes.as_deref()) {
                 Ok(Sealed::Signed(who)) => (Some(who), Vec::new()),
                 Ok(Sealed::Unsigned) => (None, vec!["unsigned decision (recorded with --unsigned)".to_string()]),

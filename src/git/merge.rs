@@ -56,9 +56,8 @@ pub fn merge_file(path: &str, base: &str, ours: &str, theirs: &str) -> Result<Me
     }
     // Markdown with TOML front matter: the front matter by field, the body by line.
     let split = |t: &str| -> Option<(Table, String)> {
-        let rest = t.strip_prefix("+++\n")?;
-        let end = rest.find("\n+++")?;
-        Some((rest[..=end].parse().ok()?, rest[end + 4..].trim_start_matches('\n').to_string()))
+        let (front, body) = crate::ledger::codec::split_front_matter(t, "+++")?;
+        Some((front.parse().ok()?, body.trim_start_matches(['\r', '\n']).to_string()))
     };
     match (split(base), split(ours), split(theirs)) {
         (Some((fb, bb)), Some((fo, bo)), Some((ft, bt))) => {

@@ -9,6 +9,7 @@
 //! what the files mean.
 
 pub mod atomic;
+pub mod codec;
 pub mod history;
 pub mod lock;
 pub mod remote;

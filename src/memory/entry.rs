@@ -116,7 +116,7 @@ impl Entry {
 
     /// Parses an entry file, naming the file and field on error.
     pub fn parse(text: &str, path: &Path) -> Result<Entry> {
-        let (front, body) = split_front_matter(text).ok_or_else(|| {
+        let (front, body) = crate::ledger::codec::split_front_matter(text, FENCE).ok_or_else(|| {
             Error::malformed(
                 path,
                 format!("front matter: the file must start with a `{FENCE}` line, TOML, and a closing `{FENCE}` line"),
@@ -149,18 +149,6 @@ impl Entry {
     pub fn is_live(&self, now: Timestamp) -> bool {
         !self.meta.deleted && self.meta.expires_at.is_none_or(|at| at > now)
     }
-}
-
-fn split_front_matter(text: &str) -> Option<(&str, &str)> {
-    let rest = text.strip_prefix(FENCE)?.strip_prefix('\n').or_else(|| text.strip_prefix("+++\r\n"))?;
-    let mut offset = 0;
-    for line in rest.split_inclusive('\n') {
-        if line.trim_end() == FENCE {
-            return Some((&rest[..offset], &rest[offset + line.len()..]));
-        }
-        offset += line.len();
-    }
-    None
 }
 
 /// Canonical namespace: lowercase segments of `[a-z0-9_-]` separated and ended by `:`.

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::memory::api::*;
 use crate::memory::entry::{self, Entry, EntryMeta, MAX_VALUE_BYTES, MemoryType, ValueFormat};
 use crate::service::Service;
@@ -224,7 +224,7 @@ impl Service {
                 if item.file_type().is_ok_and(|t| t.is_dir()) {
                     stack.push(path);
                 } else if name.ends_with(".md") {
-                    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                    let text = crate::ledger::codec::read_text(&path)?;
                     let entry = Entry::parse(&text, &path)?;
                     out.push((path, entry));
                 }
@@ -361,13 +361,9 @@ fn not_found(namespace: &str, key: &str) -> Error {
 }
 
 fn read_optional(path: &Path) -> Result<Option<Entry>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Entry::parse(&text, path).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-            Err(Error::new(ErrorKind::Validation, format!("{}: not UTF-8 text", path.display())))
-        }
-        Err(e) => Err(Error::io(path, e)),
+    match crate::ledger::codec::read_optional(path)? {
+        Some(text) => Entry::parse(&text, path).map(Some),
+        None => Ok(None),
     }
 }
 

@@ -24,24 +24,8 @@ impl Service {
 
     /// Every milestone file, in order; unreadable files are returned as errors beside them.
     pub fn milestones(&self) -> Result<(Vec<MilestoneRecord>, Vec<Error>)> {
-        let dir = self.milestones_dir();
-        let mut records = Vec::new();
-        let mut problems = Vec::new();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((records, problems)),
-            Err(e) => return Err(Error::io(&dir, e)),
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "toml") {
-                continue;
-            }
-            match crate::queue::store::read_limited(&path).and_then(|t| MilestoneRecord::from_toml(&t, &path)) {
-                Ok(r) => records.push(r),
-                Err(e) => problems.push(e),
-            }
-        }
+        let (mut records, problems) =
+            crate::ledger::codec::read_all(&self.milestones_dir(), "toml", MilestoneRecord::from_toml)?;
         records.sort_by(|a, b| (a.order, &a.id).cmp(&(b.order, &b.id)));
         Ok((records, problems))
     }
@@ -77,7 +61,7 @@ impl Service {
             return Err(Error::not_found("milestone", &req.id)
                 .hint("`abathur milestone list` shows the milestones; `abathur milestone add` defines one"));
         }
-        let before = MilestoneRecord::from_toml(&crate::queue::store::read_limited(&path)?, &path)?;
+        let before = MilestoneRecord::from_toml(&crate::ledger::codec::read_text(&path)?, &path)?;
         let mut record = before.clone();
         let judged = !req.add_criteria.is_empty() || !req.set_targets.is_empty() || !req.remove_targets.is_empty();
         if judged {
@@ -189,7 +173,7 @@ impl Service {
             return Err(Error::new(ErrorKind::NotFound, format!("no milestone {id}"))
                 .hint("`abathur milestone list` shows the milestones; `abathur milestone add` defines one"));
         }
-        let record = MilestoneRecord::from_toml(&crate::queue::store::read_limited(&path)?, &path)?;
+        let record = MilestoneRecord::from_toml(&crate::ledger::codec::read_text(&path)?, &path)?;
         let view = self.queue_view()?;
         self.milestone_detail(&view, record)
     }

@@ -129,11 +129,9 @@ impl Service {
             return if self.tasks.path(&id).exists() { Ok(id) } else { Err(Error::not_found("task", &id.to_string())) };
         }
         crate::id::IdPrefix::parse(text)?;
-        let dir = self.ledger.tasks_dir();
-        let names = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-        let ids: Vec<Id> = names
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).and_then(Id::from_file_stem))
+        let ids: Vec<Id> = crate::ledger::codec::list(&self.ledger.tasks_dir(), "toml")?
+            .iter()
+            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).and_then(Id::from_file_stem))
             .collect();
         store::resolve(text, ids.iter())
     }

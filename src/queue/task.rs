@@ -22,8 +22,6 @@ pub const MAX_DATA_BYTES: usize = 64 * 1024;
 pub const MAX_ERROR_MESSAGE: usize = 10_000;
 /// Most prerequisites one task may have.
 pub const MAX_PREREQUISITES: usize = 100;
-/// Largest task file accepted, so a hostile file cannot exhaust memory.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Who asked for the task; part of its priority.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema, clap::ValueEnum)]

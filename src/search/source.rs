@@ -221,7 +221,7 @@ pub struct SourceDoc {
 /// Reads one file; `None` when it holds nothing to search (a tombstone), an error when it is malformed.
 pub fn read(ledger: &Ledger, rel: &str, kind: Kind) -> Result<Option<SourceDoc>> {
     let path = ledger.root().join(rel);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = crate::ledger::codec::read_text(&path)?;
     Ok(match kind {
         Kind::Memory => {
             let entry = Entry::parse(&text, &path)?;
@@ -254,7 +254,7 @@ pub fn read(ledger: &Ledger, rel: &str, kind: Kind) -> Result<Option<SourceDoc>>
         }
         Kind::Report => {
             let record = path.with_extension("toml");
-            let milestone = std::fs::read_to_string(&record)
+            let milestone = crate::ledger::codec::read_text(&record)
                 .ok()
                 .and_then(|t| crate::gate::record::GateRecord::from_toml(&t, &record).ok())
                 .map(|r| r.milestone);
@@ -292,15 +292,10 @@ fn first_heading(text: &str, rel: &str) -> String {
 
 /// Splits `+++` (TOML) or `---` (YAML) front matter from the body, if there is any.
 fn split_any_front_matter(text: &str) -> (Option<&str>, &str) {
-    for fence in ["+++", "---"] {
-        if let Some(rest) = text.strip_prefix(fence).and_then(|r| r.strip_prefix('\n'))
-            && let Some(end) = rest.find(&format!("\n{fence}"))
-        {
-            let after = &rest[end + 1 + fence.len()..];
-            return (Some(&rest[..end]), after.strip_prefix('\n').unwrap_or(after));
-        }
-    }
-    (None, text)
+    ["+++", "---"]
+        .iter()
+        .find_map(|fence| crate::ledger::codec::split_front_matter(text, fence))
+        .map_or((None, text), |(front, body)| (Some(front), body))
 }
 
 /// `name = "value"` (TOML) or `name: value` (YAML) on one line.

@@ -33,8 +33,9 @@ use crate::error::{Error, Result};
 use crate::id::{Id, IdPrefix};
 use crate::ledger::Ledger;
 use crate::ledger::atomic;
+use crate::ledger::codec::read_text as read_limited;
 use crate::ledger::lock::LedgerLock;
-use crate::queue::task::{MAX_FILE_BYTES, Source, State, TaskRecord};
+use crate::queue::task::{Source, State, TaskRecord};
 use crate::time::Timestamp;
 
 /// A file changed this recently (ns) may change again within the same timestamp tick: re-read it.
@@ -849,18 +850,6 @@ fn next_record(buf: &[u8]) -> Option<(JournalRecord, &[u8])> {
 
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// Reads a ledger file, refusing files too large to be a task.
-pub fn read_limited(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Error::malformed(
-            path,
-            format!("file is {} bytes; a task file is at most {MAX_FILE_BYTES}", bytes.len()),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|_| Error::malformed(path, "file is not UTF-8 text"))
 }
 
 /// Resolves a user-typed id or unique prefix against the known ids.
