@@ -24,6 +24,43 @@ def pct(samples, q):
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def raw_lines(calls):
+    """The same searches as bare JSON-RPC lines over the server's stdio, without the SDK: what the
+    server and the transport take, apart from the client library's own work."""
+    import json
+    import subprocess
+
+    server = subprocess.Popen([BIN, "mcp"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def call(msg_id, method, params):
+        server.stdin.write(json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}) + "\n")
+        server.stdin.flush()
+        while True:
+            reply = json.loads(server.stdout.readline())
+            if reply.get("id") == msg_id:
+                return reply
+
+    call(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}})
+    server.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+    server.stdin.flush()
+    rows = []
+    for name, args in [
+        ("search (text)", lambda i: {"query": f"synthetic milestone deliverables {i % 7}", "mode": "text"}),
+        ("search (hybrid)", lambda i: {"query": f"what remains to implement for part {i % 7}"}),
+    ]:
+        call(1, "tools/call", {"name": "search", "arguments": args(-1)})  # warm
+        samples = []
+        for i in range(calls):
+            t0 = time.perf_counter()
+            reply = call(i + 2, "tools/call", {"name": "search", "arguments": args(i)})
+            samples.append((time.perf_counter() - t0) * 1000)
+            assert not reply["result"].get("isError"), reply
+        rows.append((f"{name}, bare JSON-RPC lines (no SDK)", statistics.median(samples), pct(samples, 0.95)))
+    server.stdin.close()
+    server.wait()
+    return rows
+
+
 async def main():
     rows = []
     starts = []
@@ -66,6 +103,8 @@ async def main():
                     samples.append((time.perf_counter() - t0) * 1000)
                     assert not result.is_error, result.structured_content
                 rows.append((name, statistics.median(samples), pct(samples, 0.95)))
+    if SEARCH_ONLY:
+        rows.extend(raw_lines(CALLS))
     print("| MCP call | p50 [ms] | p95 [ms] |")
     print("|:---|---:|---:|")
     for name, p50, p95 in rows:

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/abathur-target}"
+command -v hyperfine >/dev/null || { echo "scripts/bench_search.sh needs hyperfine: apt-get install hyperfine (or cargo install hyperfine)" >&2; exit 1; }
 OUT="${1:-$ROOT/target-bench-search.md}"
 shift || true
 [ $# -gt 0 ] && SIZES=("$@") || SIZES=(10000 100000)

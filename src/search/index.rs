@@ -435,7 +435,11 @@ fn manifest(dir: &Path) -> Result<Vec<(String, u64, u64)>> {
             let name = entry.file_name().to_string_lossy().into_owned();
             if entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir() {
                 stack.push(path);
-            } else if name != STATE && !name.ends_with(".lock") {
+            } else if name != STATE
+                && name != VERIFIED
+                && !name.ends_with(".lock")
+                && !name.starts_with(atomic::TEMP_PREFIX)
+            {
                 let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
                 let rel = path.strip_prefix(dir).expect("under the generation").to_string_lossy().into_owned();
                 files.push((rel, bytes.len() as u64, xxhash_rust::xxh3::xxh3_64(&bytes)));
@@ -447,7 +451,16 @@ fn manifest(dir: &Path) -> Result<Vec<(String, u64, u64)>> {
 }
 
 /// Checks that every file `files` lists is in `dir` as written: same length, same hash.
+///
+/// Hashing a large index on every cold search would cost more than the search, so a file is hashed
+/// only when its status (length, times, inode) differs from the one recorded in `verified` when it
+/// last hashed right. Any write to a file changes its change time, which no tool can set back; as
+/// git does for its index, a file changed less than a second before that record was made is hashed
+/// anyway, since a write in the same clock tick would leave its times unchanged.
 fn verify_files(dir: &Path, files: &[(String, u64, u64)]) -> Result<()> {
+    let known = Verified::read(dir);
+    let mut seen = Vec::with_capacity(files.len());
+    let mut hashed = false;
     for (rel, len, hash) in files {
         let path = dir.join(rel);
         let damaged = || Error::new(ErrorKind::Internal, format!("search index {}: damaged", path.display()));
@@ -455,12 +468,81 @@ fn verify_files(dir: &Path, files: &[(String, u64, u64)]) -> Result<()> {
         if meta.len() != *len {
             return Err(damaged());
         }
-        let bytes = std::fs::read(&path).map_err(|_| damaged())?;
-        if xxhash_rust::xxh3::xxh3_64(&bytes) != *hash {
-            return Err(damaged());
+        let status = FileStatus::of(&meta);
+        if !known.vouches(rel, *len, *hash, &status) {
+            let bytes = std::fs::read(&path).map_err(|_| damaged())?;
+            if xxhash_rust::xxh3::xxh3_64(&bytes) != *hash {
+                return Err(damaged());
+            }
+            hashed = true;
         }
+        seen.push(format!("{len} {hash} {} {} {} {} {rel}", status.mtime_ns, status.ctime_ns, status.ino, status.dev));
+    }
+    if hashed {
+        // Only a cache of work done: failing to write it costs the next search a hash, nothing more.
+        let _ = atomic::write_with(&dir.join(VERIFIED), (seen.join("\n") + "\n").as_bytes(), false);
     }
     Ok(())
+}
+
+/// Where [`verify_files`] records the status of the files it hashed right.
+const VERIFIED: &str = "verified";
+
+/// The status of a file that any write to it changes.
+#[derive(PartialEq)]
+struct FileStatus {
+    mtime_ns: i128,
+    ctime_ns: i128,
+    ino: u64,
+    dev: u64,
+}
+
+impl FileStatus {
+    fn of(meta: &std::fs::Metadata) -> FileStatus {
+        use std::os::unix::fs::MetadataExt;
+        FileStatus {
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            ino: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+}
+
+/// The `verified` record of a generation: what was hashed right, with its status then, and when.
+struct Verified {
+    files: HashMap<String, (u64, u64, FileStatus)>,
+    written_ns: i128,
+}
+
+impl Verified {
+    /// The record, or an empty one when it is missing or unreadable (every file is then hashed).
+    fn read(dir: &Path) -> Verified {
+        let path = dir.join(VERIFIED);
+        let empty = Verified { files: HashMap::new(), written_ns: 0 };
+        let (Ok(text), Ok(meta)) = (std::fs::read_to_string(&path), std::fs::metadata(&path)) else { return empty };
+        let mut files = HashMap::new();
+        for line in text.lines() {
+            let mut parts = line.splitn(7, ' ');
+            let mut number = || parts.next().and_then(|p| p.parse::<i128>().ok());
+            let (Some(len), Some(hash), Some(mtime_ns), Some(ctime_ns), Some(ino), Some(dev)) =
+                (number(), number(), number(), number(), number(), number())
+            else {
+                return empty;
+            };
+            let Some(rel) = parts.next() else { return empty };
+            let status = FileStatus { mtime_ns, ctime_ns, ino: ino as u64, dev: dev as u64 };
+            files.insert(rel.to_string(), (len as u64, hash as u64, status));
+        }
+        Verified { files, written_ns: FileStatus::of(&meta).mtime_ns }
+    }
+
+    fn vouches(&self, rel: &str, len: u64, hash: u64, status: &FileStatus) -> bool {
+        const RACY_NS: i128 = 1_000_000_000;
+        self.files.get(rel).is_some_and(|(l, h, recorded)| {
+            *l == len && *h == hash && recorded == status && status.ctime_ns + RACY_NS < self.written_ns
+        })
+    }
 }
 
 /// The recorded `keys` that `vectors` really holds, sorted.
@@ -883,6 +965,27 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_changed_after_it_was_verified_is_hashed_again_whatever_the_record_says() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("segment"), b"abcdefgh").unwrap();
+        let files = manifest(dir.path()).unwrap();
+        assert_eq!(files.len(), 1);
+        verify_files(dir.path(), &files).unwrap();
+        let record = std::fs::read_to_string(dir.path().join(VERIFIED)).unwrap();
+        assert!(record.ends_with(" segment\n"), "{record}");
+        assert_eq!(manifest(dir.path()).unwrap(), files, "the record is not part of the generation");
+        // Even a record that looks old enough to trust cannot vouch for a file written since.
+        let later = std::time::SystemTime::now() + Duration::from_secs(10);
+        std::fs::File::options().write(true).open(dir.path().join(VERIFIED)).unwrap().set_modified(later).unwrap();
+        std::fs::write(dir.path().join("segment"), b"abcdefgX").unwrap();
+        assert!(verify_files(dir.path(), &files).is_err());
+        // A garbled record is no record: everything is hashed.
+        std::fs::write(dir.path().join("segment"), b"abcdefgh").unwrap();
+        std::fs::write(dir.path().join(VERIFIED), "garbage").unwrap();
+        verify_files(dir.path(), &files).unwrap();
+    }
 
     fn doc(kind: Kind, chunks: &[u64]) -> DocState {
         DocState { kind, stamp: Stamp::default(), chunks: chunks.to_vec() }
