@@ -413,12 +413,7 @@ fn indexing_reports_progress_in_plain_lines_when_stderr_is_not_a_terminal() {
             .unwrap();
     }
     // As an agent or CI runs it: `--json` on stdout, stderr a pipe.
-    let out = repo
-        .cmd(&["--json", "index"])
-        .env("ABATHUR_MODEL_HOME", &model)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = repo.cmd_with_model(&model, &["--json", "index"]).output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let reply: Value = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON reply");
     assert_eq!(reply["chunks_embedded"], 130, "{reply}");
@@ -432,12 +427,7 @@ fn indexing_reports_progress_in_plain_lines_when_stderr_is_not_a_terminal() {
 
     // --quiet keeps stderr for errors only (the index is deleted, so everything is embedded again).
     std::fs::remove_dir_all(repo.path().join(".git/abathur/cache")).unwrap();
-    let quiet = repo
-        .cmd(&["--json", "--quiet", "index"])
-        .env("ABATHUR_MODEL_HOME", &model)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let quiet = repo.cmd_with_model(&model, &["--json", "--quiet", "index"]).output().unwrap();
     assert!(quiet.status.success() && quiet.stderr.is_empty(), "{}", describe(&quiet));
 }
 
@@ -455,14 +445,8 @@ fn an_index_killed_while_embedding_keeps_what_it_saved_and_the_next_run_finishes
     let Some(model) = model_home() else { return };
     let repo = Repo::new();
     write_notes(&repo, 600);
-    let mut indexer = repo
-        .cmd(&["--json", "index"])
-        .env("ABATHUR_MODEL_HOME", &model)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut indexer =
+        repo.cmd_with_model(&model, &["--json", "index"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     // Work is saved after 256 chunks, before the progress line that counts them is printed.
     let stderr = std::io::BufReader::new(indexer.stderr.take().unwrap());
     for line in std::io::BufRead::lines(stderr) {
@@ -527,8 +511,7 @@ fn the_mcp_server_embeds_in_the_background_what_searches_leave() {
     let repo = Repo::new();
     write_notes(&repo, 100);
     let mut server = repo
-        .cmd(&["mcp"])
-        .env("ABATHUR_MODEL_HOME", &model)
+        .cmd_with_model(&model, &["mcp"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

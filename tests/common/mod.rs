@@ -183,11 +183,18 @@ pub fn model_home() -> Option<PathBuf> {
 }
 
 impl Repo {
+    /// A command for the binary with the installed model, stdin closed.
+    pub fn cmd_with_model(&self, model: &Path, args: &[&str]) -> Command {
+        let mut cmd = self.cmd(args);
+        cmd.env("ABATHUR_MODEL_HOME", model).stdin(Stdio::null());
+        cmd
+    }
+
     /// Runs with `--json` and the installed model; requires success.
     pub fn json_with_model(&self, model: &Path, args: &[&str]) -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let out = self.cmd(&all).env("ABATHUR_MODEL_HOME", model).stdin(Stdio::null()).output().expect("run abathur");
+        let out = self.cmd_with_model(model, &all).output().expect("run abathur");
         assert!(out.status.success(), "abathur {args:?} failed: {}", describe(&out));
         serde_json::from_slice(&out.stdout).expect("JSON stdout")
     }
