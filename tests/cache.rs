@@ -108,18 +108,23 @@ fn regex_replace_priority(text: &str, to: u8) -> String {
 fn a_long_lived_service_sees_other_processes_and_git() {
     let (repo, _) = busy_ledger();
     let saved = save_tasks(&repo);
-    let service = abathur::Service::open(repo.path()).unwrap();
+    // The service and the listings it is compared with judge priorities (which age) at one instant.
+    let now = "2026-01-02T00:00:00Z";
+    let ledger = abathur::ledger::Ledger::discover(repo.path()).unwrap();
+    let clock = abathur::time::Clock::fixed(abathur::time::Timestamp::parse(now).unwrap());
+    let service = abathur::Service::from_ledger(ledger, clock).unwrap();
     let list = |s: &abathur::Service| {
         let req = abathur::queue::api::ListRequest { limit: Some(500), ..Default::default() };
         serde_json::to_value(s.task_list(req).unwrap()).unwrap()
     };
+    let listed = || repo.json_env(&["task", "list", "-n", "500"], "ABATHUR_NOW", now);
     let committed = list(&service);
-    assert_eq!(committed, repo.json(&["task", "list", "-n", "500"]));
+    assert_eq!(committed, listed());
     // Another process writes: the long-lived service sees it on its next call.
     let id = repo.add(&["Added by another process", "-p", "10"]);
     let after_add = list(&service);
     assert!(after_add["tasks"].as_array().unwrap().iter().any(|t| t["id"] == id.as_str()), "{after_add}");
-    assert_eq!(after_add, repo.json(&["task", "list", "-n", "500"]));
+    assert_eq!(after_add, listed());
     // The service writes itself, and another tool rewrites the folder under it.
     let claimed = service.task_claim(Default::default()).unwrap().task.unwrap().id;
     assert_eq!(repo.json(&["task", "get", &claimed])["status"], "running");

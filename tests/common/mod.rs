@@ -54,10 +54,13 @@ impl Repo {
     }
 
     /// A command for the binary, run in the repository with a hermetic environment.
+    /// The command runs at its own instant of a fixed clock, with reproducible ids (`fixed_instant`).
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.args(args).current_dir(self.path());
         hermetic(&mut cmd, self.path());
+        let (now, seed) = fixed_instant();
+        cmd.env("ABATHUR_NOW", now).env("ABATHUR_ID_SEED", seed);
         cmd
     }
 
@@ -151,14 +154,37 @@ pub fn hermetic(cmd: &mut Command, home: &Path) {
         // No embedding model unless a test asks for it (`with_model`).
         .env("ABATHUR_MODEL_HOME", home.join("no-model-installed"))
         .env_remove("ORT_DYLIB_PATH")
+        // The system clock and random ids for what runs many commands (a script, a server, a hook):
+        // one pinned instant for all of them would give them the same ids. `Repo::cmd` pins both.
         .env_remove("ABATHUR_NOW")
-        .env_remove("ABATHUR_LOCK_TIMEOUT_MS")
         .env_remove("ABATHUR_ID_SEED")
+        .env_remove("ABATHUR_LOCK_TIMEOUT_MS")
         // Output as to a pipe, whatever terminal the suite was started from.
         .env_remove("ABATHUR_FORCE_TTY")
         .env_remove("COLUMNS")
         .env_remove("NO_COLOR")
         .env_remove("COMPLETE");
+}
+
+/// The instant the next command runs at, and its id seed: 2026-01-01T00:00:00Z plus one
+/// millisecond per command built so far by this test binary, and a seed naming that command. Every
+/// command `Repo::cmd` builds sees a pinned clock, so nothing depends on the wall clock or on how
+/// fast the machine is, and makes reproducible ids that never collide with another command's, even
+/// when a test pins several commands to one instant of its own (`ABATHUR_NOW`).
+pub fn fixed_instant() -> (String, String) {
+    static COMMANDS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let tick = COMMANDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let at = chrono::DateTime::from_timestamp_millis(FIXED_START_MS + tick).expect("in range");
+    (at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), format!("abathur-tests/{tick}"))
+}
+
+/// 2026-01-01T00:00:00Z, where the harness's clock starts.
+pub const FIXED_START_MS: i64 = 1_767_225_600_000;
+
+/// The system clock and random ids for a command `Repo::cmd` built: for tests about real time
+/// passing, or whose commands must agree with a server or script that runs on the system clock.
+pub fn real_clock(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove("ABATHUR_NOW").env_remove("ABATHUR_ID_SEED")
 }
 
 /// The installed embedding model's home, for tests of semantic search.
