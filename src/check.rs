@@ -112,7 +112,7 @@ impl Service {
             p.file = rel(std::path::Path::new(&p.file));
         }
         problems.sort_by(|a, b| (&a.file, &a.message).cmp(&(&b.file, &b.message)));
-        Ok(CheckReport { tasks_checked: tasks.len(), files_checked: self.ledger_file_count(), problems })
+        Ok(CheckReport { tasks_checked: tasks.len(), files_checked: self.ledger_file_count()?, problems })
     }
 
     /// Why one ledger file (relative to the ledger folder) cannot be read on its own, leaving rules
@@ -156,35 +156,32 @@ impl Service {
             });
         }
         // Walks every folder, whatever it holds: the ledger's readers list only their own files.
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                let Ok(kind) = entry.file_type() else { continue };
-                if kind.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                    continue;
-                }
-                let young = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age <= crate::ledger::STALE_TEMP));
-                let sweeps = swept.contains(&dir);
-                if sweeps && young {
-                    continue;
-                }
-                problems.push(Problem {
-                    file: path.display().to_string(),
-                    message: if sweeps {
-                        "temporary file left by an interrupted writer; the next abathur write removes it".into()
-                    } else {
-                        "temporary file left by an interrupted writer; delete it".into()
-                    },
-                });
+        let files = match crate::ledger::codec::walk(root) {
+            Ok(files) => files,
+            Err(e) => {
+                problems.push(Problem { file: root.display().to_string(), message: e.message });
+                return problems;
             }
+        };
+        for path in files {
+            if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX)) {
+                continue;
+            }
+            let young = std::fs::symlink_metadata(&path) // fs: the age of a temporary file, never its content
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age <= crate::ledger::STALE_TEMP));
+            let sweeps = path.parent().is_some_and(|dir| swept.iter().any(|s| s == dir));
+            if sweeps && young {
+                continue;
+            }
+            problems.push(Problem {
+                file: path.display().to_string(),
+                message: if sweeps {
+                    "temporary file left by an interrupted writer; the next abathur write removes it".into()
+                } else {
+                    "temporary file left by an interrupted writer; delete it".into()
+                },
+            });
         }
         problems
     }
@@ -192,21 +189,10 @@ impl Service {
     /// Memory entries, milestones, gate records and decision records: each file parses, and every
     /// link names something that exists.
     /// The ledger's files, the derived cache left out.
-    fn ledger_file_count(&self) -> usize {
+    fn ledger_file_count(&self) -> Result<usize> {
         let root = self.ledger.root();
-        let mut stack = vec![root.to_path_buf()];
-        let mut count = 0;
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                match entry.file_type() {
-                    Ok(t) if t.is_dir() && path != root.join("cache") => stack.push(path),
-                    Ok(t) if t.is_file() => count += 1,
-                    _ => {}
-                }
-            }
-        }
-        count
+        let cache = root.join("cache");
+        Ok(crate::ledger::codec::walk(root)?.iter().filter(|p| !p.starts_with(&cache)).count())
     }
 
     fn check_other_files(&self, problems: &mut Vec<Problem>, task_exists: &dyn Fn(&Id) -> bool) -> Result<()> {
@@ -215,19 +201,13 @@ impl Service {
             let (file, message) = e.message.split_once(": ").unwrap_or(("", &e.message));
             Problem { file: file.to_string(), message: message.to_string() }
         };
-        let mut stack = vec![root.join("memory")];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if name.ends_with(".md") && !name.starts_with(TEMP_PREFIX) {
-                    let result = crate::ledger::codec::read_text(&path)
-                        .and_then(|t| crate::memory::entry::Entry::parse(&t, &path));
-                    if let Err(e) = result {
-                        problems.push(from_error(&e));
-                    }
+        for path in crate::ledger::codec::walk(&root.join("memory"))? {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name.ends_with(".md") && !name.starts_with(TEMP_PREFIX) {
+                let result =
+                    crate::ledger::codec::read_text(&path).and_then(|t| crate::memory::entry::Entry::parse(&t, &path));
+                if let Err(e) = result {
+                    problems.push(from_error(&e));
                 }
             }
         }

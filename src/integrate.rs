@@ -104,11 +104,7 @@ pub fn install_claude(
         let role: Vec<ToolInfo> =
             tools.iter().filter(|t| allowed.is_none_or(|a| a.contains(&t.name.as_str()))).cloned().collect();
         let override_path = ledger_root.join("templates/agents").join(format!("{name}.md.j2"));
-        let source = match std::fs::read_to_string(&override_path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin.to_string(),
-            Err(e) => return Err(Error::io(&override_path, e)),
-        };
+        let source = crate::ledger::codec::read_optional(&override_path)?.unwrap_or_else(|| builtin.to_string());
         let rendered = render(name, &source, &role, tools).map_err(|e| {
             Error::new(ErrorKind::Validation, format!("template {name}.md.j2: {e}"))
                 .hint(format!("fix {} or delete it to use the built-in template", override_path.display()))
@@ -120,7 +116,8 @@ pub fn install_claude(
     let mut report = ClaudeReport::default();
     let mut conflicts = Vec::new();
     for (path, bytes) in &plan {
-        match std::fs::read(path) {
+        match std::fs::read(path) // fs: Claude Code's files in the work tree, not the ledger
+        {
             Ok(existing) if existing == *bytes => report.unchanged.push(rel(path)),
             Ok(_) if !force && !path.ends_with(".mcp.json") && !path.ends_with("settings.json") => {
                 conflicts.push(rel(path))
@@ -137,9 +134,6 @@ pub fn install_claude(
     }
     for (path, bytes) in &plan {
         if report.written.contains(&rel(path)) {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
             atomic::write(path, bytes)?;
         }
     }
@@ -175,7 +169,8 @@ fn mcp_json(path: &Path, command: &str, force: bool) -> Result<Vec<u8>> {
 
 /// A JSON file abathur adds to and whose other content it keeps (`{}` when it does not exist).
 fn read_json_object(path: &Path) -> Result<serde_json::Value> {
-    let doc = match std::fs::read_to_string(path) {
+    let doc = match std::fs::read_to_string(path) // fs: Claude Code's settings in the work tree
+    {
         Ok(text) => serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
             Error::new(ErrorKind::Validation, format!("{}: not valid JSON ({e})", path.display()))
                 .hint("fix the file (abathur adds its entries to it and keeps everything else)")

@@ -205,7 +205,6 @@ impl Service {
             }
         }
         r.evidence.extend(req.evidence);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         self.ledger.write(&path, toml::to_string(&r).expect("a requirement serialises").as_bytes())?;
         Ok(r)
     }

@@ -249,8 +249,6 @@ impl Service {
             initial_state,
         };
         let _lock = self.ledger.lock()?;
-        let dir = self.sessions_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let text = toml::to_string(&session).expect("a session always serialises");
         self.ledger.write(&self.session_path(&session.id), text.as_bytes())?;
         let state = self.session_state(&session, &[]);
@@ -270,7 +268,6 @@ impl Service {
         }
         let record = SessionEvent { id: Id::generate(), at: self.clock.now(), author, event, state_delta };
         let dir = self.sessions_dir().join(session.id.to_string());
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let text = toml::to_string(&record).expect("an event always serialises");
         self.ledger.write(&dir.join(format!("{}.toml", record.id)), text.as_bytes())?;
         let events = self.session_events(&session.id)?;

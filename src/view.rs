@@ -43,9 +43,6 @@ impl Service {
             Some(p) => p.to_path_buf(),
             None => self.ledger.cache_dir().join("view.html"),
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
         crate::ledger::atomic::write_with(&path, html.as_bytes(), false)?;
         Ok(ViewReply { path: path.display().to_string(), bytes: html.len() })
     }

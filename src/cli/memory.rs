@@ -243,6 +243,7 @@ fn write_parts(args: &WriteArgs) -> Result<WriteParts> {
             std::io::read_to_string(std::io::stdin()).map_err(|e| Error::io(std::path::Path::new("<stdin>"), e))?
         }
         (Some(v), _) => v.clone(),
+        // fs: a file the user names on the command line
         (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?,
         (None, None) => unreachable!("clap requires a value or --file"),
     };

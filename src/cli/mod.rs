@@ -352,7 +352,7 @@ fn cmd_man(dir: Option<PathBuf>) -> Result<()> {
     let cmd = command();
     match dir {
         Some(dir) => {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?; // fs: where the user wants the pages
             clap_mangen::generate_to(cmd, &dir).map_err(|e| Error::io(&dir, e))
         }
         None => {

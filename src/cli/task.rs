@@ -395,6 +395,7 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
     let input_data = match (input, input_file) {
         (Some(text), _) => Some(parse_json("--input", &text)?),
         (None, Some(path)) => {
+            // fs: a file the user names on the command line
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
             Some(parse_json(&path.display().to_string(), &text)?)
         }

@@ -102,7 +102,6 @@ impl Service {
         let body = self.render_decision(&meta, &req.context, &req.decision, &req.consequences)?;
         let new = Decision { meta, body };
         let path = self.decisions_dir().join(new.file_name());
-        std::fs::create_dir_all(self.decisions_dir()).map_err(|e| Error::io(&self.decisions_dir(), e))?;
         self.ledger.write(&path, new.render().as_bytes())?;
         let mut superseded = Vec::new();
         for (old_path, mut old) in replaced {

@@ -328,8 +328,9 @@ pub fn verify_object(git_dir: &Path, what: &str, object: &str, policy: &str) -> 
         .filter(|l| l.split_whitespace().nth(1).is_none_or(|w| w != "openpgp"))
         .map(|l| format!("{l}\n"))
         .collect();
-    let file = tempfile::NamedTempFile::new().map_err(|e| format!("cannot write a temporary file: {e}"))?;
-    std::fs::write(file.path(), ssh_lines).map_err(|e| format!("cannot write a temporary file: {e}"))?;
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("cannot write a temporary file: {e}"))?;
+    std::io::Write::write_all(&mut file, ssh_lines.as_bytes())
+        .map_err(|e| format!("cannot write a temporary file: {e}"))?;
     let out = Command::new("git")
         .arg("-c")
         .arg(format!("gpg.ssh.allowedSignersFile={}", file.path().display()))
@@ -399,8 +400,11 @@ impl crate::service::Service {
             }
         };
         let cache_path = self.ledger.root().join(VERDICTS);
-        let mut cache: BTreeMap<String, String> =
-            std::fs::read(&cache_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        let mut cache: BTreeMap<String, String> = crate::ledger::codec::read_bytes_optional(&cache_path)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
         let mut trust = Trust::new(&repo, self.ledger.git_dir());
         let mut learned = false;
         let dir = self.ledger.root().join("gates");
@@ -428,11 +432,7 @@ impl crate::service::Service {
             };
             verdicts.insert(record.id, verdict);
         }
-        if learned
-            && let Ok(bytes) = serde_json::to_vec(&cache)
-            && let Some(dir) = cache_path.parent()
-            && std::fs::create_dir_all(dir).is_ok()
-        {
+        if learned && let Ok(bytes) = serde_json::to_vec(&cache) {
             let _ = crate::ledger::atomic::write_with(&cache_path, &bytes, false);
         }
         verdicts

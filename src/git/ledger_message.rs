@@ -20,7 +20,7 @@ pub fn message_for(repo: &git2::Repository, root: &Path, paths: &[String]) -> St
             .and_then(|t| t.get_path(Path::new(&history::tree_path(rel))).ok())
             .and_then(|e| e.to_object(repo).ok())
             .and_then(|o| o.as_blob().map(|b| String::from_utf8_lossy(b.content()).into_owned()));
-        let new = std::fs::read_to_string(root.join(rel)).ok();
+        let new = crate::ledger::codec::read_optional(&root.join(rel)).ok().flatten();
         if let Some((line, trailer)) = describe(rel, old.as_deref(), new.as_deref()) {
             lines.push(line);
             trailers.extend(trailer);

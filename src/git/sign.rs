@@ -2,6 +2,9 @@
 //! `gpg.ssh.program`. The signer never prompts: it runs detached from any terminal (`setsid`), with
 //! no stdin but the payload, under a timeout, so a missing passphrase or a hung agent fails fast with
 //! the reason instead of hanging a hook or an agent.
+//!
+//! fs: `ssh-keygen -Y sign` reads the payload and key from files and writes the signature beside
+//! them, in a temporary folder of its own.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;

@@ -25,6 +25,8 @@ pub fn write_with(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
 /// so that the target folder changes exactly once, at the rename.
 pub fn write_via(path: &Path, bytes: &[u8], durable: bool, staging: Option<&Path>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    // A record's folder (a memory namespace, a session's events) exists from its first write on.
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let staging = staging.filter(|s| std::fs::create_dir_all(s).is_ok()).unwrap_or(dir);
     // 0666 minus the umask, like any file git checks out (tempfile's default is 0600).
     let mut tmp = tempfile::Builder::new()

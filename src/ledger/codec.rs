@@ -75,6 +75,33 @@ pub fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// When a file or folder was last modified; `None` when it cannot be read (a folder not made yet).
+pub fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Every entry under `dir` that is not a folder (files, symbolic links, anything else), at any
+/// depth, in path order: none when `dir` does not exist, an error when any folder cannot be listed.
+/// Symbolic links to folders are returned, not followed, so a walk never leaves the ledger.
+pub fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && folder == dir => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&folder, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&folder, e))?;
+            let kind = entry.file_type().map_err(|e| Error::io(&entry.path(), e))?;
+            if kind.is_dir() { folders.push(entry.path()) } else { found.push(entry.path()) }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// Every `*.ext` file of `dir` read and parsed by `parse`, and beside them an error for each file
 /// that cannot be read or parsed: the caller decides what a bad file stops, never by skipping it.
 pub fn read_all<T>(dir: &Path, ext: &str, parse: impl Fn(&str, &Path) -> Result<T>) -> Result<(Vec<T>, Vec<Error>)> {
@@ -120,6 +147,20 @@ mod tests {
         assert_eq!(split_front_matter("+++a\n+++\n", "+++"), None, "the opening line is only the fence");
         assert_eq!(split_front_matter("+++\na = \"x\n+++y\"\n+++\n", "+++"), Some(("a = \"x\n+++y\"\n", "")));
         assert_eq!(split_front_matter("body\n+++\n", "+++"), None);
+    }
+
+    #[test]
+    fn a_walk_finds_files_at_every_depth_and_never_follows_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("memory");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("top.md"), "").unwrap();
+        std::fs::write(root.join("a/b/deep.md"), "").unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("a/outside")).unwrap();
+        let rel: Vec<String> =
+            walk(&root).unwrap().iter().map(|p| p.strip_prefix(&root).unwrap().display().to_string()).collect();
+        assert_eq!(rel, ["a/b/deep.md", "a/outside", "top.md"]);
+        assert!(walk(&dir.path().join("missing")).unwrap().is_empty());
     }
 
     #[test]

@@ -245,6 +245,18 @@ impl Ledger {
         }
     }
 
+    /// Removes `deepest` and the folders above it while they are empty, up to (not including)
+    /// `stop`; a folder that is not empty, or not there, ends it. Git keeps no empty folders either.
+    pub fn remove_empty_folders(&self, deepest: &Path, stop: &Path) {
+        let mut dir = deepest;
+        while dir != stop && dir.starts_with(stop) && dir.starts_with(&self.root) && std::fs::remove_dir(dir).is_ok() {
+            dir = match dir.parent() {
+                Some(parent) => parent,
+                None => break,
+            };
+        }
+    }
+
     fn mark_uncommitted(&self, path: &Path) -> Result<()> {
         let rel = self.rel(path);
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());

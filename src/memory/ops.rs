@@ -195,7 +195,9 @@ impl Service {
                         usize::from(remove_if_present(&self.ledger, &entry::history_path(&dir, ns, key, version))?);
                 }
                 files_removed += usize::from(remove_if_present(&self.ledger, &path)?);
-                remove_empty_folders(&dir, &entry::namespace_dir(&dir, ns));
+                let namespace_dir = entry::namespace_dir(&dir, ns);
+                self.ledger.remove_empty_folders(&namespace_dir.join(".history"), &dir);
+                self.ledger.remove_empty_folders(&namespace_dir, &dir);
             }
             pruned.push(summary(&entry));
         }
@@ -206,29 +208,17 @@ impl Service {
     ///
     /// A malformed file is an error naming it: listing around it would hide knowledge silently.
     pub fn memory_entries(&self) -> Result<Vec<(PathBuf, Entry)>> {
+        let dir = self.ledger.memory_dir();
         let mut out = Vec::new();
-        let mut stack = vec![self.ledger.memory_dir()];
-        while let Some(dir) = stack.pop() {
-            let listing = match std::fs::read_dir(&dir) {
-                Ok(listing) => listing,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io(&dir, e)),
-            };
-            for item in listing.flatten() {
-                let name = item.file_name();
-                let Some(name) = name.to_str() else { continue };
-                if name.starts_with('.') {
-                    continue;
-                }
-                let path = item.path();
-                if item.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push(path);
-                } else if name.ends_with(".md") {
-                    let text = crate::ledger::codec::read_text(&path)?;
-                    let entry = Entry::parse(&text, &path)?;
-                    out.push((path, entry));
-                }
+        for path in crate::ledger::codec::walk(&dir)? {
+            let rel = path.strip_prefix(&dir).unwrap_or(&path);
+            // `.history/` folders hold earlier versions; `.abathur-tmp-*` files are writers' staging.
+            let hidden = rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+            if hidden || path.extension().is_none_or(|e| e != "md") {
+                continue;
             }
+            let text = crate::ledger::codec::read_text(&path)?;
+            out.push((path.clone(), Entry::parse(&text, &path)?));
         }
         Ok(out)
     }
@@ -274,12 +264,7 @@ impl Service {
         let path = entry::current_path(&dir, ns, key);
         if let Some(prev) = previous {
             let copy = entry::history_path(&dir, ns, key, prev.meta.version);
-            let parent = copy.parent().expect("history files have a folder");
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             self.ledger.write(&copy, prev.render().as_bytes())?;
-        } else {
-            let parent = path.parent().expect("entry files have a folder");
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         self.ledger.write(&path, entry.render().as_bytes())?;
         Ok(MemoryWriteReply {
@@ -373,16 +358,4 @@ fn remove_if_present(ledger: &crate::ledger::Ledger, path: &Path) -> Result<bool
     }
     ledger.remove(path)?;
     Ok(true)
-}
-
-/// Removes `.history/` and namespace folders left empty, up to (not including) `memory_dir`.
-fn remove_empty_folders(memory_dir: &Path, namespace_dir: &Path) {
-    let _ = std::fs::remove_dir(namespace_dir.join(".history"));
-    let mut dir = namespace_dir;
-    while dir != memory_dir && dir.starts_with(memory_dir) && std::fs::remove_dir(dir).is_ok() {
-        dir = match dir.parent() {
-            Some(parent) => parent,
-            None => break,
-        };
-    }
 }

@@ -150,7 +150,6 @@ impl Service {
             reply.created.push(record.id.clone());
         }
         let dir = self.milestones_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         for record in new.iter().filter(|r| reply.created.contains(&r.id)) {
             self.ledger.write(&dir.join(format!("{}.toml", record.id)), record.to_toml().as_bytes())?;
         }

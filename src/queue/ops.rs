@@ -476,10 +476,7 @@ impl Service {
     fn wait_for_change(&self, deadline: std::time::Instant) {
         let root = self.ledger.root();
         let stamp = || -> Vec<Option<std::time::SystemTime>> {
-            ["tasks", "gates", "milestones"]
-                .iter()
-                .map(|d| std::fs::metadata(root.join(d)).and_then(|m| m.modified()).ok())
-                .collect()
+            ["tasks", "gates", "milestones"].iter().map(|d| crate::ledger::codec::modified(&root.join(d))).collect()
         };
         let before = stamp();
         store::debug_note(|| "claim: nothing is ready; waiting for the ledger to change".into());

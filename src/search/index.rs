@@ -15,6 +15,8 @@
 //! parts, and opening a generation checks them all. A truncated, overwritten or bit-flipped file is
 //! therefore a generation that does not open, which the next search or `abathur index` rebuilds;
 //! tantivy and usearch never see bytes abathur did not write (usearch aborts the process on some).
+//!
+//! fs: the index's own files under `cache/search/` (tantivy, vectors, state), derived and never committed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! Finding is a directory walk with one `stat` per file; its stamp (size, mtime, ctime, inode) decides
 //! whether the index already has the file. Reading turns each kind into a titled Markdown body plus the
 //! fields search filters on.
+//!
+//! fs: stats of the files searched, for the freshness check; their text is read through `ledger::codec`.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -1,5 +1,7 @@
 //! `abathur ledger migrate` and `abathur ledger mount`: from the old in-work-tree `.abathur/` to
 //! the ledger folder in the git directory, and a view of it back in a work tree for people.
+//!
+//! fs: the old in-work-tree folder and the work tree's link and exclude file are outside the ledger.
 
 use std::path::Path;
 
@@ -52,9 +54,6 @@ pub fn migrate(cwd: &Path) -> Result<MigrateReply> {
     for rel in &files {
         let from = old.join(rel);
         let to = root.join(rel);
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
         let bytes = std::fs::read(&from).map_err(|e| Error::io(&from, e))?;
         crate::ledger::atomic::write(&to, &bytes)?;
     }
@@ -146,9 +145,6 @@ pub fn mount(cwd: &Path) -> Result<MountReply> {
     let line = format!("/{IN_TREE_DIR}");
     if !text.lines().any(|l| l.trim() == line) {
         let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
-        if let Some(parent) = exclude.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
         crate::ledger::atomic::write(&exclude, format!("{text}{sep}{line}\n").as_bytes())?;
     }
     Ok(MountReply { link: link.display().to_string(), ledger: ledger.root().display().to_string() })

@@ -14,6 +14,8 @@
 //! The snapshot is laid out for a fast cold start (see [`snapshot`]): heads hold no strings of their
 //! own (agent types and milestones are interned in a small symbol table), records are fixed-width, and
 //! the fingerprints, which only re-verification needs, are read only then.
+//!
+//! fs: the stat fingerprints of task files and the cache's own files; task files are read through `ledger::codec`.
 
 use std::collections::HashMap;
 use std::io::Write;

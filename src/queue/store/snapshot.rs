@@ -24,6 +24,8 @@
 //!
 //! Anything unexpected (a wrong magic, a checksum, an out-of-range value, ids out of order) makes the
 //! whole file unusable, and the store rebuilds it from the task files: the cache is disposable.
+//!
+//! fs: the snapshot is the task store's own cache file.
 
 use std::io::Read;
 use std::path::Path;
