@@ -56,7 +56,7 @@ impl Service {
         decisions.truncate(10);
         // Chosen before any summary is read: a large ledger shows only its unfinished tasks.
         let view = self.queue_view()?;
-        let all_shown = view.task_count() <= ALL_TASKS_UP_TO;
+        let all_shown = view.heads.len() <= ALL_TASKS_UP_TO;
         let graph = if all_shown {
             self.task_graph(&[], None)?
         } else {

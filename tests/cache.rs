@@ -145,9 +145,9 @@ fn full_read_figures(repo: &Repo) -> (std::collections::BTreeMap<String, u64>, V
 }
 
 #[test]
-fn lean_reads_of_finished_tasks_agree_with_full_reads() {
-    // `task get`, `task status` and `task claim` keep tasks finished at snapshot time in compact form;
-    // whatever mix of snapshot and journal they read, they must say what a full read says.
+fn finished_tasks_read_from_snapshot_and_journal_agree_with_full_reads() {
+    // `task get`, `task status` and `task claim` read tasks finished at snapshot time and tasks
+    // journaled since; whatever mix of the two they read, they must say what a full read says.
     let (repo, ids) = busy_ledger();
     // A cancelled task with a cancelled dependent: both finished before the snapshot.
     let with_dependent = ids.iter().find(|id| {
@@ -157,7 +157,7 @@ fn lean_reads_of_finished_tasks_agree_with_full_reads() {
     let cancelled = repo.json(&["task", "cancel", with_dependent.unwrap()]);
     assert!(cancelled["total_cancelled"].as_u64().unwrap() >= 2, "{cancelled}");
     std::fs::remove_dir_all(repo.path().join(".git/abathur/cache")).unwrap();
-    let _ = repo.json(&["task", "list"]); // a fresh snapshot: finished tasks in their own section
+    let _ = repo.json(&["task", "list"]); // a fresh snapshot
     for _ in 0..3 {
         let claim = repo.json(&["task", "claim"]);
         repo.ok(&["task", "complete", claim["task"]["id"].as_str().unwrap()]); // journaled, not snapshotted

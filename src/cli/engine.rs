@@ -120,10 +120,7 @@ pub fn paired_binaries() -> crate::doctor::Finding {
 fn full_binary() -> Result<PathBuf> {
     let name = format!("{FULL_BINARY}{}", std::env::consts::EXE_SUFFIX);
     let beside = std::env::current_exe().ok().map(|exe| exe.with_file_name(&name));
-    let on_path: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|dir| dir.join(&name)).collect())
-        .unwrap_or_default();
-    beside.into_iter().chain(on_path).find(|p| p.is_file()).ok_or_else(|| {
+    beside.filter(|p| p.is_file()).or_else(|| crate::git::sign::on_path(&name)).ok_or_else(|| {
         Error::new(
             ErrorKind::Internal,
             format!("this command runs in {name}, which is neither beside this abathur nor on PATH"),

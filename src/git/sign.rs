@@ -98,7 +98,7 @@ impl Signer {
 fn run_detached(program: &str, args: &[String], input: Option<&[u8]>, timeout: Duration) -> Result<Vec<u8>> {
     // `setsid` (util-linux) starts it in a new session without a controlling terminal, so nothing can
     // open /dev/tty to ask for a passphrase.
-    let mut cmd = if which("setsid") {
+    let mut cmd = if on_path("setsid").is_some() {
         let mut c = Command::new("setsid");
         c.arg(program);
         c
@@ -157,8 +157,9 @@ fn run_detached(program: &str, args: &[String], input: Option<&[u8]>, timeout: D
     Ok(out)
 }
 
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+/// The first `program` on `PATH`, as a shell would find it.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|p| p.is_file())
 }
 
 fn expand_home(path: &str) -> String {

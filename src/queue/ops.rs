@@ -25,9 +25,7 @@ use crate::time::Timestamp;
 /// How much of the ledger a view reads.
 #[derive(Clone, Copy, Debug)]
 enum ViewLoad {
-    /// Finished tasks in compact form: for the commands that only need open work in full.
-    Lean,
-    /// Every task in full.
+    /// Every task, from the cache when it provably matches the folder.
     Full,
     /// Every task in full, every file's fingerprint checked.
     Verified,
@@ -46,8 +44,7 @@ impl Service {
     }
 
     /// Like [`Service::queue_view`], with `fresh` records (just read from their files) taking
-    /// precedence over the cache and the graph work limited to `scope`. `load` says how much to read:
-    /// a lean view (see [`crate::queue::store::Finished`]) holds finished tasks in compact form.
+    /// precedence over the cache and the graph work limited to `scope`. `load` says how much to check.
     fn queue_view_with(&self, fresh: &[&TaskRecord], load: ViewLoad, scope: Scope<'_>) -> Result<QueueView> {
         self.queue_view_gated(fresh, load, scope, &self.gate_blocks(), self.clock.now())
     }
@@ -62,7 +59,6 @@ impl Service {
         now: Timestamp,
     ) -> Result<QueueView> {
         let mut heads = match load {
-            ViewLoad::Lean => self.tasks.load_lean()?,
             ViewLoad::Full => self.tasks.load()?,
             ViewLoad::Verified => self.tasks.load_verified()?,
         };
@@ -139,11 +135,7 @@ impl Service {
     /// Every task id, sorted: what short ids are computed against. Reads the cache the command has
     /// just loaded, so it costs a copy rather than a folder listing.
     pub fn task_ids(&self) -> Result<Vec<Id>> {
-        let heads = self.tasks.load_lean()?;
-        let mut ids: Vec<Id> = heads.tasks.iter().map(|h| h.id).collect();
-        ids.extend(heads.finished.iter().flat_map(|f| f.iter()).map(|t| t.id));
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(self.tasks.load()?.tasks.iter().map(|h| h.id).collect())
     }
 
     /// `task_enqueue`: validates the request, checks prerequisites under the lock, writes the file.
@@ -284,7 +276,7 @@ impl Service {
     pub fn task_get(&self, req: GetRequest) -> Result<TaskDetail> {
         let id = self.resolve_task(&req.task_id)?;
         let record = self.tasks.read(&id)?;
-        let mut heads = self.tasks.load_lean()?;
+        let mut heads = self.tasks.load()?;
         heads.refresh(&record);
         // Only the task's neighbourhood: its figures come out exactly as in a view of every task.
         let heads = heads.around(&id);
@@ -336,7 +328,7 @@ impl Service {
 
     /// `task_queue_status`: totals and health of the queue.
     pub fn task_queue_status(&self) -> Result<QueueStatus> {
-        let view = self.queue_view_with(&[], ViewLoad::Lean, Scope::All)?;
+        let view = self.queue_view_with(&[], ViewLoad::Full, Scope::All)?;
         let now = self.clock.now();
         let mut counts = [0usize; 7];
         let (mut sum, mut live) = (0.0, 0usize);
@@ -364,17 +356,10 @@ impl Service {
                 }
             }
         }
-        let mut newest = newest.map(|i| (view.heads[i].submitted_at, view.heads[i].id));
-        for t in view.finished.iter().flat_map(|f| f.iter()) {
-            counts[status_of(t.state) as usize] += 1;
-            if newest.is_none_or(|n| (t.submitted_at, t.id) > n) {
-                newest = Some((t.submitted_at, t.id));
-            }
-        }
         let at = |i: Option<usize>| i.map(|i| view.heads[i].submitted_at.to_string());
         let id = |i: Option<usize>| i.map(|i| view.heads[i].id.to_string());
         Ok(QueueStatus {
-            total_tasks: view.task_count(),
+            total_tasks: view.heads.len(),
             pending: counts[Status::Pending as usize],
             blocked: counts[Status::Blocked as usize],
             ready: counts[Status::Ready as usize],
@@ -386,8 +371,8 @@ impl Service {
             max_depth,
             oldest_pending: at(oldest),
             oldest_pending_task_id: id(oldest),
-            newest_task: newest.map(|(t, _)| t.to_string()),
-            newest_task_id: newest.map(|(_, id)| id.to_string()),
+            newest_task: at(newest),
+            newest_task_id: id(newest),
             active_leases: active,
             expired_leases: expired,
             warnings: warnings(&view),
@@ -518,7 +503,7 @@ impl Service {
         }
         let agent_type = req.agent_type.as_deref();
         let gates = self.gate_blocks();
-        let view = self.queue_view_gated(&[], ViewLoad::Lean, Scope::Ready(agent_type), &gates, self.clock.now())?;
+        let view = self.queue_view_gated(&[], ViewLoad::Full, Scope::Ready(agent_type), &gates, self.clock.now())?;
         let mut candidates = claim_candidates(&view, agent_type);
         let claimed = {
             let _lock = self.ledger.lock()?;
@@ -530,7 +515,7 @@ impl Service {
         }
         // Everything we ranked was taken meanwhile: rank again under the lock, where nothing moves.
         let _lock = self.ledger.lock()?;
-        let fresh = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(agent_type))?;
+        let fresh = self.queue_view_with(&[], ViewLoad::Full, Scope::Ready(agent_type))?;
         let mut candidates = claim_candidates(&fresh, agent_type);
         if let Some(reply) = self.claim_first(&fresh, &mut candidates, &agent, req.lease_seconds)? {
             return Ok(reply);
@@ -768,7 +753,7 @@ impl Service {
             self.publish_settled(&id, ClaimState::Finished("completed".into()));
         }
         // Which dependents are ready now: statuses only, no priorities or finished work in full.
-        let view = self.queue_view_with(&[], ViewLoad::Lean, Scope::Ready(None))?;
+        let view = self.queue_view_with(&[], ViewLoad::Full, Scope::Ready(None))?;
         let unblocked = view
             .position(&id)
             .map(|i| {

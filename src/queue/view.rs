@@ -10,7 +10,7 @@ use crate::config::PriorityWeights;
 use crate::id::Id;
 use crate::queue::api::{BlockReason, BlockedBy};
 use crate::queue::graph::Graph;
-use crate::queue::store::{Finished, Heads, JournalMark, Symbols, TaskHead};
+use crate::queue::store::{Heads, JournalMark, Symbols, TaskHead};
 use crate::queue::task::{Source, State, Status};
 use crate::time::Timestamp;
 
@@ -97,15 +97,10 @@ impl Derived {
 }
 
 /// Every task with its derived facts, indexed for lookups.
-///
-/// Built from a lean load, `heads` holds the open tasks (and any journaled since the snapshot) and
-/// `finished` the tasks that had finished, in compact form: counts and lookups must consult both.
 #[derive(Debug)]
 pub struct QueueView {
     /// Task heads sorted by id.
     pub heads: std::sync::Arc<Vec<TaskHead>>,
-    /// After a lean load, the finished tasks not in `heads`.
-    pub finished: Option<std::sync::Arc<Finished>>,
     /// `derived[i]` belongs to `heads[i]`.
     pub derived: Vec<Derived>,
     /// Prerequisite edges between known tasks.
@@ -145,8 +140,7 @@ impl QueueView {
         gates: &GateBlocks,
         scope: Scope<'_>,
     ) -> QueueView {
-        let Heads { tasks: heads, finished, symbols, problems, journal_mark } = heads;
-        let finished_state = |id: &Id| finished.as_ref().and_then(|f| f.get(id)).map(|t| t.state);
+        let Heads { tasks: heads, symbols, problems, journal_mark } = heads;
         let find = |id: &Id| heads.binary_search_by(|h| h.id.cmp(id)).ok();
         let graph = Graph::build(heads.len(), |i| heads[i].prerequisites.iter().filter_map(find));
 
@@ -185,11 +179,7 @@ impl QueueView {
                 State::Pending => {
                     let mut reasons = Vec::new();
                     for p in &h.prerequisites {
-                        let state = match find(p) {
-                            Some(j) => Some(derived[j].state),
-                            None => finished_state(p),
-                        };
-                        match state {
+                        match find(p).map(|j| derived[j].state) {
                             None => reasons.push(Blocker::Missing(*p)),
                             Some(State::Completed) => {}
                             Some(s) => reasons.push(Blocker::Prerequisite(*p, s)),
@@ -245,7 +235,7 @@ impl QueueView {
             }
         }
 
-        QueueView { heads, finished, derived, graph, symbols, journal_mark, problems, gates: gates.clone() }
+        QueueView { heads, derived, graph, symbols, journal_mark, problems, gates: gates.clone() }
     }
 
     /// Position of task `id` among the heads.
@@ -253,22 +243,12 @@ impl QueueView {
         self.heads.binary_search_by(|h| h.id.cmp(id)).ok()
     }
 
-    /// Every task, finished ones of a lean view included.
-    pub fn task_count(&self) -> usize {
-        self.heads.len() + self.finished.as_ref().map_or(0, |f| f.len())
-    }
-
     /// The tasks that list `id` among their prerequisites, in id order.
     pub fn dependents_of(&self, id: &Id) -> Vec<Id> {
-        let mut dependents: Vec<Id> = match self.position(id) {
+        match self.position(id) {
             Some(i) => self.graph.dependents[i].iter().map(|&j| self.heads[j].id).collect(),
             None => self.heads.iter().filter(|h| h.prerequisites.contains(id)).map(|h| h.id).collect(),
-        };
-        if let Some(finished) = &self.finished {
-            dependents.extend(finished.dependents_of(id));
-            dependents.sort_unstable();
         }
-        dependents
     }
 
     /// Why the task at `i` waits: each reason typed, with its sentence.

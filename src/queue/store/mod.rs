@@ -11,9 +11,8 @@
 //! folder stamp cannot show is a tool rewriting a file in place; `abathur task list --verify` and
 //! `abathur check` stat every file. See docs/storage.md.
 //!
-//! The snapshot is laid out for a fast cold start (see [`snapshot`]): heads hold no strings of their
-//! own (agent types and milestones are interned in a small symbol table), records are fixed-width, and
-//! the fingerprints, which only re-verification needs, are read only then.
+//! The snapshot is one postcard file ([`snapshot`]); heads hold no strings of their own (agent
+//! types and milestones are interned in a small symbol table).
 //!
 //! fs: the stat fingerprints of task files and the cache's own files; task files are read through `ledger::codec`.
 
@@ -26,10 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-mod finished;
 mod snapshot;
-
-pub use finished::{Finished, FinishedTask};
 
 use crate::error::{Error, Result};
 use crate::id::{Id, IdPrefix};
@@ -66,7 +62,7 @@ pub struct Symbols {
 
 impl Symbols {
     /// A table holding `names`, in order.
-    fn from_names(names: Vec<String>) -> Symbols {
+    pub(super) fn from_names(names: Vec<String>) -> Symbols {
         Symbols { names, index: HashMap::new() }
     }
 
@@ -203,7 +199,7 @@ struct FolderStamp {
 }
 
 /// A file in the tasks folder that did not parse as a task, with the reason.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Problem {
     name: String,
     fingerprint: Fingerprint,
@@ -212,9 +208,6 @@ struct Problem {
 
 /// The parsed state of the tasks folder: heads sorted by id, their fingerprints beside them. Heads
 /// and symbols are shared with the views built from them, and copied only when changed while shared.
-///
-/// A lean load (see [`Finished`]) keeps the tasks that were finished when the snapshot was taken in
-/// `finished` instead of `heads`; tasks journaled since stay in `heads` whatever their state.
 #[derive(Clone, Debug, Default)]
 struct Entries {
     symbols: Arc<Symbols>,
@@ -223,8 +216,6 @@ struct Entries {
     /// trust the folder stamp and never compare fingerprints).
     stamps: Option<Vec<(Fingerprint, bool)>>,
     problems: Vec<Problem>,
-    /// Set by a lean load.
-    finished: Option<Arc<Finished>>,
 }
 
 impl Entries {
@@ -235,11 +226,6 @@ impl Entries {
     /// Inserts or replaces a task. New tasks have the newest ids, so inserts land at the end.
     fn upsert(&mut self, head: TaskHead, stamp: (Fingerprint, bool)) {
         self.problems.retain(|p| p.name.strip_suffix(".toml") != Some(&head.id.to_string()));
-        if let Some(finished) = &mut self.finished
-            && Arc::make_mut(finished).absorb(&head)
-        {
-            return;
-        }
         let position = self.position(&head.id);
         let heads = Arc::make_mut(&mut self.heads);
         match position {
@@ -348,11 +334,8 @@ pub struct JournalMark {
 pub struct Heads {
     /// The journal position these heads reflect, when they came from the cache.
     pub journal_mark: Option<JournalMark>,
-    /// Parsed tasks, sorted by id (shared with the store's in-process cache). After a lean load,
-    /// only the tasks not in `finished`.
+    /// Parsed tasks, sorted by id (shared with the store's in-process cache).
     pub tasks: Arc<Vec<TaskHead>>,
-    /// After a lean load ([`TaskStore::load_lean`]), the tasks that had finished, in compact form.
-    pub finished: Option<Arc<Finished>>,
     /// The agent types and milestones the heads refer to.
     pub symbols: Arc<Symbols>,
     /// One error per malformed or unexpected file; the rest still load.
@@ -363,15 +346,6 @@ impl Heads {
     /// Puts `record`, just read from its file, in place of what the cache knew of it. Usually the
     /// cache already holds exactly this head, and nothing is copied.
     pub fn refresh(&mut self, record: &TaskRecord) {
-        if let Some(finished) = &mut self.finished
-            && let Some(known) = finished.get(&record.id)
-        {
-            let head = TaskHead::of(record, &mut Symbols::default());
-            if *known == FinishedTask::of(&head) || Arc::make_mut(finished).absorb(&head) {
-                return; // still finished: kept (or replaced) in compact form
-            }
-            // Reopened (a hand edit or a merge): it was taken out, and goes among the open heads.
-        }
         let position = self.tasks.binary_search_by(|h| h.id.cmp(&record.id));
         let known = |h: &TaskHead| {
             let mut probe = self.symbols.as_ref().clone();
@@ -427,22 +401,10 @@ impl Heads {
         Heads {
             journal_mark: self.journal_mark,
             tasks: Arc::new(tasks),
-            finished: self.finished.clone(),
             symbols: Arc::clone(&self.symbols),
             problems: Vec::new(),
         }
     }
-}
-
-/// How much a load reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Load {
-    /// Finished tasks in compact form ([`Finished`]).
-    Lean,
-    /// Every task as a full head.
-    Full,
-    /// Every task as a full head, after checking every file's fingerprint.
-    Verified,
 }
 
 /// Task files of one ledger.
@@ -515,23 +477,15 @@ impl TaskStore {
     /// Loads every task's head: from the cache when it provably matches the folder, else by
     /// re-verifying every file's fingerprint and re-parsing the changed ones.
     pub fn load(&self) -> Result<Heads> {
-        self.load_with(Load::Full)
-    }
-
-    /// Like [`TaskStore::load`], but may give the tasks that had finished in compact form
-    /// ([`Heads::finished`]), which costs a fraction at any ledger size. For the commands that only
-    /// need open work in full.
-    pub fn load_lean(&self) -> Result<Heads> {
-        self.load_with(Load::Lean)
+        self.load_with(false)
     }
 
     /// Like [`TaskStore::load`], but always checks every file's fingerprint (catches in-place edits).
     pub fn load_verified(&self) -> Result<Heads> {
-        self.load_with(Load::Verified)
+        self.load_with(true)
     }
 
-    fn load_with(&self, load: Load) -> Result<Heads> {
-        let verify_all = load == Load::Verified;
+    fn load_with(&self, verify_all: bool) -> Result<Heads> {
         // The folder is stamped before the cache is read: if the stamp is one the snapshot or a
         // journal record reached, every change since is a journaled abathur write, so the cache is
         // the folder's state or newer. A writer renames its file a few microseconds before it
@@ -539,11 +493,11 @@ impl TaskStore {
         let folder = self.folder_stamp()?;
         let remembered = self.memo.lock().ok().and_then(|mut memo| memo.take());
         let mut cached = match remembered {
-            Some(mut cached) if load == Load::Lean || (load == Load::Full && cached.entries.finished.is_none()) => {
+            Some(mut cached) => {
                 cached.apply_journal(&self.journal_path);
-                if cached.reached(folder) { cached } else { self.read_cache(load) }
+                if cached.reached(folder) { cached } else { self.read_cache(verify_all) }
             }
-            _ => self.read_cache(load),
+            None => self.read_cache(verify_all),
         };
         for _ in 0..8 {
             if verify_all || cached.reached(folder) {
@@ -575,7 +529,7 @@ impl TaskStore {
             )
         });
         if cached.entries.stamps.is_none() {
-            cached = self.read_cache(Load::Verified); // re-verification compares fingerprints
+            cached = self.read_cache(true); // re-verification compares fingerprints
         }
         let entries = self.verify(cached.entries)?;
         if self.folder_stamp().ok() == Some(folder) {
@@ -589,7 +543,7 @@ impl TaskStore {
 
     /// Lists the folder, reusing cached entries whose fingerprint matches and parsing the rest.
     fn verify(&self, cached: Entries) -> Result<Entries> {
-        let Entries { symbols: old_symbols, heads, stamps, problems, finished: _ } = cached;
+        let Entries { symbols: old_symbols, heads, stamps, problems } = cached;
         let heads = Arc::try_unwrap(heads).unwrap_or_else(|shared| (*shared).clone());
         // Without fingerprints nothing can be trusted: every file is parsed again.
         let mut known: HashMap<Id, (TaskHead, (Fingerprint, bool))> =
@@ -670,15 +624,10 @@ impl TaskStore {
         Ok(FolderStamp { ino: meta.ino(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() })
     }
 
-    /// Snapshot (read as `load` asks) plus the journal records of the same generation, up to the first
+    /// Snapshot (with the fingerprints if `with_stamps`) plus the journal records of the same generation, up to the first
     /// torn one.
-    fn read_cache(&self, load: Load) -> Cached {
-        let decode = match load {
-            Load::Lean => snapshot::Decode::Lean,
-            Load::Full => snapshot::Decode::Full,
-            Load::Verified => snapshot::Decode::WithFingerprints,
-        };
-        let Some((header, entries)) = snapshot::decode(&self.snapshot_path, decode) else {
+    fn read_cache(&self, with_stamps: bool) -> Cached {
+        let Some((header, entries)) = snapshot::decode(&self.snapshot_path, with_stamps) else {
             return Cached::empty();
         };
         let mut cached = Cached {
@@ -760,7 +709,7 @@ impl TaskStore {
         // moves the folder stamp.
         let fingerprint = Fingerprint::of(&meta);
         if journal_len >= JOURNAL_LIMIT {
-            let cached = self.read_cache(Load::Verified);
+            let cached = self.read_cache(true);
             if cached.generation == generation && cached.valid_for == Some(before) {
                 let mut entries = cached.entries;
                 let head = TaskHead::of(record, Arc::make_mut(&mut entries.symbols));
@@ -782,7 +731,7 @@ impl TaskStore {
         let Ok(body) = postcard::to_stdvec(&journal_record) else { return };
         let mut frame = Vec::with_capacity(body.len() + FRAME_OVERHEAD as usize);
         frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        frame.extend_from_slice(&fnv1a(&body).to_le_bytes());
+        frame.extend_from_slice(&u64::from(crc32fast::hash(&body)).to_le_bytes());
         frame.extend_from_slice(&body);
         frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
         let appended = std::fs::OpenOptions::new()
@@ -798,7 +747,7 @@ impl TaskStore {
     /// Replaces the snapshot and empties the journal. The caller holds the ledger lock.
     fn save_snapshot(&self, folder: FolderStamp, entries: &Entries) {
         let generation = ulid::Ulid::new().random() as u64;
-        let Some(bytes) = snapshot::encode(generation, folder, entries) else { return };
+        let Some(bytes) = snapshot::encode(snapshot::Header { generation, folder }, entries) else { return };
         let Some(dir) = self.snapshot_path.parent() else { return };
         if std::fs::create_dir_all(dir).is_err() {
             return; // a read-only checkout still works, just without the speed-up
@@ -825,33 +774,23 @@ fn into_heads(entries: &Entries) -> Heads {
                 .hint("fix or restore the file (`git diff`, `git checkout -- <file>`), then run `abathur check`")
         })
         .collect();
-    Heads {
-        journal_mark: None,
-        tasks: Arc::clone(&entries.heads),
-        finished: entries.finished.clone(),
-        symbols: Arc::clone(&entries.symbols),
-        problems,
-    }
+    Heads { journal_mark: None, tasks: Arc::clone(&entries.heads), symbols: Arc::clone(&entries.symbols), problems }
 }
 
 /// Bytes a journal frame adds around its body: length, checksum, trailing length.
 const FRAME_OVERHEAD: u64 = 16;
 
-/// One framed journal record (`len`, FNV-1a checksum, postcard body, `len`) and the rest of the buffer.
+/// One framed journal record (`len`, CRC-32 checksum, postcard body, `len`) and the rest of the buffer.
 fn next_record(buf: &[u8]) -> Option<(JournalRecord, &[u8])> {
     let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
     let sum = u64::from_le_bytes(buf.get(4..12)?.try_into().ok()?);
     let body = buf.get(12..12 + len)?;
     let trailer = u32::from_le_bytes(buf.get(12 + len..16 + len)?.try_into().ok()?) as usize;
-    if fnv1a(body) != sum || trailer != len {
+    if u64::from(crc32fast::hash(body)) != sum || trailer != len {
         return None;
     }
     let record = postcard::from_bytes(body).ok()?;
     Some((record, &buf[16 + len..]))
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Resolves a user-typed id or unique prefix against the known ids.
