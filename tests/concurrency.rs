@@ -4,6 +4,10 @@ use std::process::Stdio;
 
 use crate::common::{Repo, describe};
 
+/// Reads a claim's JSON reply on stdin and prints the task id and lease id (nothing when none).
+pub const CLAIMED_FIELDS: &str =
+    "import json, sys\nr = json.load(sys.stdin)\nif r.get('task'): print(r['task']['id'], r['lease_id'])";
+
 /// 64 worker processes each add tasks, then claim, heartbeat and complete until the queue is empty.
 #[test]
 fn sixty_four_processes_add_claim_heartbeat_and_complete() {
@@ -17,8 +21,7 @@ fn sixty_four_processes_add_claim_heartbeat_and_complete() {
         done
         while true; do
             out=$("$BIN" --json task claim -t worker --agent "w$WORKER") || exit 11
-            id=$(printf '%s' "$out" | sed -n 's/^    "id": "\([0-9a-z]*\)",$/\1/p' | head -n 1)
-            lease=$(printf '%s' "$out" | sed -n 's/^  "lease_id": "\([0-9a-z]*\)",$/\1/p')
+            read -r id lease <<< "$(printf '%s' "$out" | python3 -c "$FIELDS")"
             if [ -z "$id" ]; then
                 # Nothing ready: done once every worker has added its tasks and the queue is drained.
                 remaining=$("$BIN" --json task list -t worker --exclude-status completed -n 500 | grep -c '"id"')
@@ -37,6 +40,7 @@ fn sixty_four_processes_add_claim_heartbeat_and_complete() {
             cmd.arg("-c").arg(script).current_dir(repo.path());
             crate::common::hermetic(&mut cmd, repo.path());
             cmd.env("BIN", crate::common::bin())
+                .env("FIELDS", CLAIMED_FIELDS)
                 .env("WORKER", w.to_string())
                 .env("LOG", log_dir.path().join(format!("w{w}.log")))
                 .stdout(Stdio::piped())

@@ -17,7 +17,7 @@ fn sigkill_at_random_moments_loses_nothing() {
             n=$((n+1))
             "$BIN" task add "crash work $WORKER/$n" -t crash > /dev/null 2>&1
             out=$("$BIN" --json task claim -t crash --agent "c$WORKER" 2>/dev/null)
-            id=$(printf '%s' "$out" | sed -n 's/^    "id": "\([0-9a-z]*\)",$/\1/p' | head -n 1)
+            read -r id _ <<< "$(printf '%s' "$out" | python3 -c "$FIELDS" 2>/dev/null)"
             [ -n "$id" ] || continue
             if "$BIN" task complete "$id" > /dev/null 2>&1; then echo "$id" >> "$LOG"; fi
         done
@@ -36,6 +36,7 @@ fn sigkill_at_random_moments_loses_nothing() {
                 cmd.arg("-c").arg(script).current_dir(repo.path()).process_group(0);
                 crate::common::hermetic(&mut cmd, repo.path());
                 cmd.env("BIN", crate::common::bin())
+                    .env("FIELDS", crate::concurrency::CLAIMED_FIELDS)
                     .env("WORKER", format!("{round}-{w}"))
                     .env("LOG", log_dir.path().join(format!("r{round}w{w}.log")))
                     .stdout(Stdio::null())
