@@ -58,6 +58,9 @@ pub struct Error {
     pub message: String,
     /// What to do next, one suggestion per entry.
     pub hints: Vec<String>,
+    /// What lies under the message, nearest first: the error it wraps, and that one's cause, ...
+    /// (printed as "Caused by:").
+    pub causes: Vec<String>,
     /// Set when the process has said everything already (a report on stdout, a closed pipe): the
     /// front end exits with this code and prints nothing more.
     pub quiet_exit: Option<u8>,
@@ -66,7 +69,7 @@ pub struct Error {
 impl Error {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), hints: Vec::new(), quiet_exit: None }
+        Error { kind, message: message.into(), hints: Vec::new(), causes: Vec::new(), quiet_exit: None }
     }
 
     /// Ends the command with `code` and no further output: what it printed is the whole answer.
@@ -123,6 +126,27 @@ impl Error {
         Error::new(kind, format!("{}: {err}", path.display()))
     }
 
+    /// Says what was being done when this error happened: `message` becomes the error's message,
+    /// and the old message its first cause. Kind and hints are kept.
+    pub fn context(mut self, message: impl Into<String>) -> Error {
+        let inner = std::mem::replace(&mut self.message, message.into());
+        self.causes.insert(0, inner);
+        self
+    }
+
+    /// Adds `cause` and every error under it (its `source()` chain) to the causes.
+    pub fn caused_by(mut self, cause: &(dyn std::error::Error + 'static)) -> Error {
+        let mut next = Some(cause);
+        while let Some(e) = next {
+            let text = e.to_string();
+            if self.causes.last() != Some(&text) {
+                self.causes.push(text);
+            }
+            next = e.source();
+        }
+        self
+    }
+
     /// Adds a suggestion of what to do next.
     pub fn hint(mut self, hint: impl Into<String>) -> Error {
         self.hints.push(hint.into());
@@ -134,6 +158,9 @@ impl Error {
         let mut obj = serde_json::json!({ "error": self.kind.type_name(), "message": self.message });
         if !self.hints.is_empty() {
             obj["hints"] = serde_json::json!(self.hints);
+        }
+        if !self.causes.is_empty() {
+            obj["causes"] = serde_json::json!(self.causes);
         }
         obj
     }

@@ -215,17 +215,22 @@ fn escape_sequences_in_ledger_text_never_reach_the_terminal() {
 }
 
 #[test]
-fn a_missing_path_the_user_gave_is_exit_1_not_internal() {
+fn a_missing_path_the_user_gave_is_exit_1_with_what_was_done_and_its_cause() {
     let repo = Repo::new();
     repo.ok(&["milestone", "add", "M1", "--title", "One"]);
-    for args in [
-        &["task", "add", "x", "--input-file", "/nonexistent/input.json"][..],
-        &["-C", "/nonexistent/dir", "task", "list"],
-        &["gate", "check", "M1", "--junit", "/nonexistent/junit.xml"],
+    for (args, doing) in [
+        (&["task", "add", "x", "--input-file", "/nonexistent/input.json"][..], "--input-file"),
+        (&["-C", "/nonexistent/dir", "task", "list"], "-C"),
+        (&["gate", "check", "M1", "--junit", "/nonexistent/junit.xml"], "test report"),
     ] {
         let err = repo.fails(args, 1);
-        assert!(err.contains("/nonexistent"), "{args:?}: {err}");
+        assert!(err.contains("Error: cannot ") && err.contains(doing), "{args:?}: {err}");
+        assert!(err.contains("Caused by: /nonexistent/") && err.contains("No such file"), "{args:?}: {err}");
     }
+    // Under --json the cause is a field.
+    let out = repo.run(&["--json", "task", "add", "x", "--input-file", "/nonexistent/input.json"]);
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(reply["causes"][0].as_str().unwrap().starts_with("/nonexistent/input.json: "), "{reply}");
 }
 
 #[test]

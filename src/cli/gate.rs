@@ -141,7 +141,8 @@ pub fn run(ui: &Ui, service: &Service, cmd: GateCommand) -> Result<()> {
         } = args;
         if let Some(path) = issues_file {
             // fs: a file the user names on the command line
-            let text = std::fs::read_to_string(&path).map_err(|e| crate::error::Error::io(&path, e))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| crate::error::Error::io(&path, e).context("cannot read the file --issues-file names"))?;
             issues.extend(
                 text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string),
             );

@@ -244,7 +244,8 @@ fn write_parts(args: &WriteArgs) -> Result<WriteParts> {
         }
         (Some(v), _) => v.clone(),
         // fs: a file the user names on the command line
-        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?,
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| Error::io(path, e).context("cannot read the file --file names"))?,
         (None, None) => unreachable!("clap requires a value or --file"),
     };
     let value = if args.json_value {

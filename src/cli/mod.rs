@@ -308,7 +308,11 @@ fn usage_error_json(e: &clap::Error) -> String {
 fn run(cli: Cli, ui: &Ui, engine: engine::EngineRunner) -> Result<()> {
     use engine::EngineCommand;
     let cwd = match &cli.directory {
-        Some(dir) => dir.clone(),
+        Some(dir) => {
+            // fs: the folder the user names with -C
+            std::fs::metadata(dir).map_err(|e| Error::io(dir, e).context("cannot run in the folder -C names"))?;
+            dir.clone()
+        }
         None => std::env::current_dir().map_err(|e| Error::io(std::path::Path::new("."), e))?,
     };
     match cli.command {
@@ -393,6 +397,9 @@ fn report(ui: &Ui, e: &Error) {
     }
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "Error: {}", e.message);
+    for cause in &e.causes {
+        let _ = writeln!(err, "Caused by: {cause}");
+    }
     for hint in &e.hints {
         let _ = writeln!(err, "Hint: {hint}");
     }

@@ -396,7 +396,8 @@ fn cmd_task_add(ui: &Ui, service: &Service, args: AddArgs) -> Result<()> {
         (Some(text), _) => Some(parse_json("--input", &text)?),
         (None, Some(path)) => {
             // fs: a file the user names on the command line
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::io(&path, e).context("cannot read the file --input-file names"))?;
             Some(parse_json(&path.display().to_string(), &text)?)
         }
         (None, None) => None,

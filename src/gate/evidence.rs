@@ -27,7 +27,9 @@ impl TestCounts {
 }
 
 fn read(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?; // fs: a test report in the work tree
+    // fs: a test report in the work tree
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(path, e).context("cannot read a test report given as evidence"))?;
     String::from_utf8(bytes).map_err(|_| Error::malformed(path, "not UTF-8 text"))
 }
 
