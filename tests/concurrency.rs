@@ -5,7 +5,7 @@ use std::process::Stdio;
 use crate::common::{Repo, describe};
 
 /// Reads a claim's JSON reply on stdin and prints the task id and lease id (nothing when none).
-pub const CLAIMED_FIELDS: &str =
+const CLAIMED_FIELDS: &str =
     "import json, sys\nr = json.load(sys.stdin)\nif r.get('task'): print(r['task']['id'], r['lease_id'])";
 
 /// 64 worker processes each add tasks, then claim, heartbeat and complete until the queue is empty.

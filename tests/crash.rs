@@ -16,19 +16,14 @@ fn sigkill_at_random_moments_loses_nothing() {
         while true; do
             n=$((n+1))
             "$BIN" task add "crash work $WORKER/$n" -t crash > /dev/null 2>&1
-            out=$("$BIN" --json task claim -t crash --agent "c$WORKER" 2>/dev/null)
-            read -r id _ <<< "$(printf '%s' "$out" | python3 -c "$FIELDS" 2>/dev/null)"
+            # The claim's plain output to a pipe: one "field value" line each (`task <id>` first).
+            id=$("$BIN" task claim -t crash --agent "c$WORKER" 2>/dev/null | awk '$1 == "task" { print $2 }')
             [ -n "$id" ] || continue
             if "$BIN" task complete "$id" > /dev/null 2>&1; then echo "$id" >> "$LOG"; fi
         done
     "#;
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut random = move |below: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % below
-    };
+    let mut next = abathur::queue::synthetic::xorshift(0x9E37_79B9_7F4A_7C15);
+    let mut random = move |below: u64| next() % below;
     for round in 0..6 {
         let children: Vec<_> = (0..8)
             .map(|w| {
@@ -36,7 +31,6 @@ fn sigkill_at_random_moments_loses_nothing() {
                 cmd.arg("-c").arg(script).current_dir(repo.path()).process_group(0);
                 crate::common::hermetic(&mut cmd, repo.path());
                 cmd.env("BIN", crate::common::bin())
-                    .env("FIELDS", crate::concurrency::CLAIMED_FIELDS)
                     .env("WORKER", format!("{round}-{w}"))
                     .env("LOG", log_dir.path().join(format!("r{round}w{w}.log")))
                     .stdout(Stdio::null())

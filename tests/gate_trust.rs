@@ -308,15 +308,6 @@ fn a_signer_failing_on_the_tag_leaves_nothing_behind() {
     repo.ok(&["check"]);
 }
 
-/// A tiny deterministic generator, so a failing round can be replayed.
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 #[test]
 fn a_decision_killed_at_any_instant_is_all_or_nothing() {
     let repo = signed_repo();
@@ -324,14 +315,16 @@ fn a_decision_killed_at_any_instant_is_all_or_nothing() {
         repo.add(&[&format!("M1 work {i}"), "-m", "M1"]);
     }
     let rounds: u64 = std::env::var("ABATHUR_KILL_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let mut rng = Lcg(0x5eed);
+    // Deterministic, so a failing round can be replayed.
+    let mut next = abathur::queue::synthetic::xorshift(0x5eed);
+    let mut below = move |n: u64| next() % n;
     let mut escalated = false;
     let (mut killed, mut finished, mut interrupted) = (0, 0, 0);
     for round in 0..rounds {
         let args: Vec<&str> = if escalated {
             vec!["gate", "resolve", "M1", "-r", "a human resolved it"]
         } else {
-            match rng.below(4) {
+            match below(4) {
                 0 => vec!["gate", "approve", "M1", "-r", "ok"],
                 1 => vec!["gate", "conditional", "M1", "-r", "minor", "--issue", "low: a", "--issue", "medium: b"],
                 2 => vec!["gate", "revise", "M1", "-r", "gaps", "--issue", "high: c"],
@@ -339,7 +332,7 @@ fn a_decision_killed_at_any_instant_is_all_or_nothing() {
             }
         };
         let mut child = repo.cmd(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(rng.below(90)));
+        std::thread::sleep(std::time::Duration::from_millis(below(90)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             killed += 1;

@@ -27,9 +27,8 @@ impl TestCounts {
 }
 
 fn read(path: &Path) -> Result<String> {
-    // fs: a test report in the work tree
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(path, e).context("cannot read a test report given as evidence"))?;
+    let read = std::fs::read(path); // fs: a test report in the work tree
+    let bytes = read.map_err(|e| Error::io(path, e).context("cannot read a test report given as evidence"))?;
     String::from_utf8(bytes).map_err(|_| Error::malformed(path, "not UTF-8 text"))
 }
 
