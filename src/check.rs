@@ -106,13 +106,17 @@ impl Service {
             }
         }
 
-        problems.extend(self.leftovers());
-        self.check_other_files(&mut problems, &|id: &Id| find(id).is_some())?;
+        // Every file of the ledger, listed once for the checks below that look beyond the readers.
+        let files = crate::ledger::codec::walk(self.ledger.root())?;
+        problems.extend(self.leftovers(&files));
+        self.check_other_files(&files, &mut problems, &|id: &Id| find(id).is_some())?;
         for p in &mut problems {
             p.file = rel(std::path::Path::new(&p.file));
         }
         problems.sort_by(|a, b| (&a.file, &a.message).cmp(&(&b.file, &b.message)));
-        Ok(CheckReport { tasks_checked: tasks.len(), files_checked: self.ledger_file_count()?, problems })
+        let cache = self.ledger.cache_dir();
+        let files_checked = files.iter().filter(|p| !p.starts_with(&cache)).count();
+        Ok(CheckReport { tasks_checked: tasks.len(), files_checked, problems })
     }
 
     /// Why one ledger file (relative to the ledger folder) cannot be read on its own, leaving rules
@@ -143,7 +147,7 @@ impl Service {
 
     /// What a killed writer left: temporary files anywhere in the ledger (in the staging folder,
     /// only those old enough for the next writer to sweep), and a signed change not yet applied.
-    fn leftovers(&self) -> Vec<Problem> {
+    fn leftovers(&self, files: &[std::path::PathBuf]) -> Vec<Problem> {
         let root = self.ledger.root();
         let swept = [self.ledger.staging_dir(), self.ledger.cache_dir()];
         let mut problems = Vec::new();
@@ -155,21 +159,13 @@ impl Service {
                         .into(),
             });
         }
-        // Walks every folder, whatever it holds: the ledger's readers list only their own files.
-        let files = match crate::ledger::codec::walk(root) {
-            Ok(files) => files,
-            Err(e) => {
-                problems.push(Problem { file: root.display().to_string(), message: e.message });
-                return problems;
-            }
-        };
+        // Every folder, whatever it holds: the ledger's readers list only their own files.
         for path in files {
             if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX)) {
                 continue;
             }
-            let young = std::fs::symlink_metadata(&path) // fs: the age of a temporary file, never its content
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age <= crate::ledger::STALE_TEMP));
+            let young = crate::ledger::codec::modified(path)
+                .is_some_and(|t| t.elapsed().is_ok_and(|age| age <= crate::ledger::STALE_TEMP));
             let sweeps = path.parent().is_some_and(|dir| swept.iter().any(|s| s == dir));
             if sweeps && young {
                 continue;
@@ -188,24 +184,23 @@ impl Service {
 
     /// Memory entries, milestones, gate records and decision records: each file parses, and every
     /// link names something that exists.
-    /// The ledger's files, the derived cache left out.
-    fn ledger_file_count(&self) -> Result<usize> {
-        let root = self.ledger.root();
-        let cache = root.join("cache");
-        Ok(crate::ledger::codec::walk(root)?.iter().filter(|p| !p.starts_with(&cache)).count())
-    }
-
-    fn check_other_files(&self, problems: &mut Vec<Problem>, task_exists: &dyn Fn(&Id) -> bool) -> Result<()> {
-        let root = self.ledger.root();
+    fn check_other_files(
+        &self,
+        files: &[std::path::PathBuf],
+        problems: &mut Vec<Problem>,
+        task_exists: &dyn Fn(&Id) -> bool,
+    ) -> Result<()> {
         let from_error = |e: &crate::Error| {
             let (file, message) = e.message.split_once(": ").unwrap_or(("", &e.message));
             Problem { file: file.to_string(), message: message.to_string() }
         };
-        for path in crate::ledger::codec::walk(&root.join("memory"))? {
+        let root = self.ledger.root();
+        let memory = self.ledger.memory_dir();
+        for path in files.iter().filter(|p| p.starts_with(&memory)) {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             if name.ends_with(".md") && !name.starts_with(TEMP_PREFIX) {
                 let result =
-                    crate::ledger::codec::read_text(&path).and_then(|t| crate::memory::entry::Entry::parse(&t, &path));
+                    crate::ledger::codec::read_text(path).and_then(|t| crate::memory::entry::Entry::parse(&t, path));
                 if let Err(e) = result {
                     problems.push(from_error(&e));
                 }

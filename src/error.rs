@@ -134,19 +134,6 @@ impl Error {
         self
     }
 
-    /// Adds `cause` and every error under it (its `source()` chain) to the causes.
-    pub fn caused_by(mut self, cause: &(dyn std::error::Error + 'static)) -> Error {
-        let mut next = Some(cause);
-        while let Some(e) = next {
-            let text = e.to_string();
-            if self.causes.last() != Some(&text) {
-                self.causes.push(text);
-            }
-            next = e.source();
-        }
-        self
-    }
-
     /// Adds a suggestion of what to do next.
     pub fn hint(mut self, hint: impl Into<String>) -> Error {
         self.hints.push(hint.into());

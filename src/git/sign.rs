@@ -171,5 +171,5 @@ fn expand_home(path: &str) -> String {
 
 /// A git2 failure, with what abathur was doing.
 pub fn git_error(doing: &str, e: git2::Error) -> Error {
-    Error::new(ErrorKind::Internal, format!("git: {doing}")).caused_by(&e)
+    Error::new(ErrorKind::Internal, format!("git: {doing}: {}", e.message()))
 }

@@ -246,10 +246,15 @@ impl Ledger {
     }
 
     /// Removes `deepest` and the folders above it while they are empty, up to (not including)
-    /// `stop`; a folder that is not empty, or not there, ends it. Git keeps no empty folders either.
+    /// `stop`; a folder that is not there is passed over, one that is not empty ends it. Git keeps
+    /// no empty folders either.
     pub fn remove_empty_folders(&self, deepest: &Path, stop: &Path) {
         let mut dir = deepest;
-        while dir != stop && dir.starts_with(stop) && dir.starts_with(&self.root) && std::fs::remove_dir(dir).is_ok() {
+        while dir != stop && dir.starts_with(stop) && dir.starts_with(&self.root) {
+            match std::fs::remove_dir(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => break,
+                _ => {}
+            }
             dir = match dir.parent() {
                 Some(parent) => parent,
                 None => break,

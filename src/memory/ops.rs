@@ -195,9 +195,7 @@ impl Service {
                         usize::from(remove_if_present(&self.ledger, &entry::history_path(&dir, ns, key, version))?);
                 }
                 files_removed += usize::from(remove_if_present(&self.ledger, &path)?);
-                let namespace_dir = entry::namespace_dir(&dir, ns);
-                self.ledger.remove_empty_folders(&namespace_dir.join(".history"), &dir);
-                self.ledger.remove_empty_folders(&namespace_dir, &dir);
+                self.ledger.remove_empty_folders(&entry::namespace_dir(&dir, ns).join(".history"), &dir);
             }
             pruned.push(summary(&entry));
         }

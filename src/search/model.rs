@@ -223,8 +223,7 @@ impl Embedder {
         // behind the spinning (docs/benchmarks.md).
         options = options.with_session_config("session.intra_op.allow_spinning", "0");
         let model = fastembed::TextEmbedding::try_new_from_user_defined(user_model, options).map_err(|e| {
-            Error::new(ErrorKind::Internal, format!("cannot load the model in {}", installed.dir.display()))
-                .caused_by(&e)
+            Error::new(ErrorKind::Internal, format!("loading model {}: {e}", installed.dir.display()))
                 .hint("reinstall with `abathur model install`")
         })?;
         Ok(Embedder { model, installed: installed.clone() })
@@ -239,7 +238,7 @@ impl Embedder {
     pub fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.model
             .embed(texts, Some(BATCH_SIZE))
-            .map_err(|e| Error::new(ErrorKind::Internal, "embedding failed").caused_by(&e))
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("embedding failed: {e}")))
     }
 }
 

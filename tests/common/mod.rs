@@ -179,13 +179,7 @@ pub fn fixed_instant() -> (String, String) {
 }
 
 /// 2026-01-01T00:00:00Z, where the harness's clock starts.
-pub const FIXED_START_MS: i64 = 1_767_225_600_000;
-
-/// The system clock and random ids for a command `Repo::cmd` built: for tests about real time
-/// passing, or whose commands must agree with a server or script that runs on the system clock.
-pub fn real_clock(cmd: &mut Command) -> &mut Command {
-    cmd.env_remove("ABATHUR_NOW").env_remove("ABATHUR_ID_SEED")
-}
+const FIXED_START_MS: i64 = 1_767_225_600_000;
 
 /// The installed embedding model's home, for tests of semantic search.
 ///

@@ -624,8 +624,8 @@ impl TaskStore {
         Ok(FolderStamp { ino: meta.ino(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec() })
     }
 
-    /// Snapshot (with the fingerprints if `with_stamps`) plus the journal records of the same generation, up to the first
-    /// torn one.
+    /// Snapshot (with the fingerprints if `with_stamps`) plus the journal records of the same
+    /// generation, up to the first torn one.
     fn read_cache(&self, with_stamps: bool) -> Cached {
         let Some((header, entries)) = snapshot::decode(&self.snapshot_path, with_stamps) else {
             return Cached::empty();

@@ -56,18 +56,14 @@ pub(super) fn encode(header: Header, entries: &Entries) -> Option<Vec<u8>> {
     Some(file)
 }
 
-/// The checked body of the snapshot at `path`; `None` when it is missing, torn, corrupt or of
-/// another layout.
-fn checked_body(path: &Path) -> Option<Vec<u8>> {
-    let mut bytes = std::fs::read(path).ok()?;
+/// The snapshot at `path` if its magic and checksum are right (the body starts at [`PREFIX_LEN`]);
+/// `None` when it is missing, torn, corrupt or of another layout.
+fn checked_file(path: &Path) -> Option<Vec<u8>> {
+    let bytes = std::fs::read(path).ok()?;
     let prefix = bytes.get(..PREFIX_LEN)?;
     let magic = u32::from_le_bytes(prefix[..4].try_into().ok()?);
     let sum = u32::from_le_bytes(prefix[4..].try_into().ok()?);
-    if magic != MAGIC || crc32fast::hash(&bytes[PREFIX_LEN..]) != sum {
-        return None;
-    }
-    bytes.drain(..PREFIX_LEN);
-    Some(bytes)
+    (magic == MAGIC && crc32fast::hash(&bytes[PREFIX_LEN..]) == sum).then_some(bytes)
 }
 
 /// Reads just the header, for writers, which only append to the journal: the checksum is not
@@ -86,8 +82,8 @@ pub(super) fn read_header(path: &Path) -> Option<Header> {
 /// Decodes the snapshot at `path`, with the fingerprints if `with_stamps`; `None` when it is
 /// missing, torn, corrupt or of another layout.
 pub(super) fn decode(path: &Path, with_stamps: bool) -> Option<(Header, Entries)> {
-    let bytes = checked_body(path)?;
-    let (body, rest): (Body<'_>, _) = postcard::take_from_bytes(&bytes).ok()?;
+    let bytes = checked_file(path)?;
+    let (body, rest): (Body<'_>, _) = postcard::take_from_bytes(&bytes[PREFIX_LEN..]).ok()?;
     let heads = body.heads.into_owned();
     let symbols = body.symbols.into_owned();
     let in_range =
