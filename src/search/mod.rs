@@ -8,6 +8,7 @@
 pub mod api;
 pub mod chunk;
 pub mod index;
+pub mod int8;
 pub mod model;
 pub mod query;
 pub mod source;
