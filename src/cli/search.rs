@@ -148,7 +148,11 @@ pub fn cmd_model(ui: &Ui, cwd: &std::path::Path, cmd: ModelCommand) -> Result<()
             }
             let report = model::install(&source, &name, args.pooling)?;
             ui.reply(&report, |r| {
-                format!("installed {} ({} dimensions) in {}\nruntime {}\n", r.model, r.dimensions, r.path, r.runtime)
+                let weights = if r.int8_matmul { "int8 weights multiplied as int8" } else { "weights as shipped" };
+                format!(
+                    "installed {} ({} dimensions, {weights}) in {}\nruntime {}\n",
+                    r.model, r.dimensions, r.path, r.runtime
+                )
             })
         }
         ModelCommand::Status => {

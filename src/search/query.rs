@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::Id;
 use crate::search::api::*;
 use crate::search::index::{CatchUpReport, Generation, IndexDir, VectorSource};
-use crate::search::model::{self, Embedder, LoadProfile};
+use crate::search::model::{self, Embedder};
 use crate::search::source::{self, Kind};
 use crate::service::Service;
 
@@ -184,13 +184,12 @@ impl Service {
         let cached = installed
             .as_ref()
             .is_some_and(|m| model_slot.as_ref().is_some_and(|e| e.installed().vector_id() == m.vector_id()));
-        let profile = if self.long_lived { LoadProfile::Bulk } else { LoadProfile::Query };
         let mut model = ModelLoad {
             ready: if cached { model_slot.take() } else { None },
             loading: if cached {
                 None
             } else {
-                installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m, profile)))
+                installed.clone().map(|m| std::thread::spawn(move || Embedder::load(&m)))
             },
             semantic_only: requested == Mode::Semantic,
         };
@@ -307,9 +306,7 @@ impl Service {
         let mut embedder = if req.text_only {
             None
         } else {
-            match model::locate(&self.model_home, &self.config.search.model)
-                .and_then(|m| Embedder::load(&m, LoadProfile::Bulk))
-            {
+            match model::locate(&self.model_home, &self.config.search.model).and_then(|m| Embedder::load(&m)) {
                 Ok(e) => Some(e),
                 Err(e) => {
                     notices.push(format!("no vectors made: {} ({})", e.message, e.hints.join("; ")));
@@ -348,7 +345,7 @@ impl Service {
         if !generation.is_behind(&scan, Some(&vector_id)) {
             return Ok(None);
         }
-        let mut embedder = Embedder::load(&installed, LoadProfile::Bulk)?;
+        let mut embedder = Embedder::load(&installed)?;
         generation.catch_up(&self.ledger, &scan, Some(&mut embedder), usize::MAX, false).map(Some)
     }
 
