@@ -30,8 +30,8 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..rounds {
         for q in QUERIES {
-            if let Some(gap) = std::env::var("GAP_US").ok().and_then(|g| g.parse().ok()) {
-                std::thread::sleep(std::time::Duration::from_micros(gap));
+            if let Some(gap) = gap {
+                std::thread::sleep(gap);
             }
             let t = Instant::now();
             embedder.embed(&[q]).expect("embed");
