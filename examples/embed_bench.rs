@@ -7,17 +7,6 @@ use std::time::Instant;
 
 use abathur::search::model::{self, Embedder};
 
-const QUERIES: [&str; 8] = [
-    "how do we undo a bad release",
-    "who gets paged at night",
-    "connection pool",
-    "what do customers pay",
-    "webhook signature",
-    "arrival prediction",
-    "rotate credentials",
-    "text message quiet hours",
-];
-
 fn main() {
     let rounds: usize = std::env::args().nth(1).and_then(|r| r.parse().ok()).unwrap_or(50);
     // A server idles between its client's requests, and a query after a pause is slower.
@@ -27,9 +16,18 @@ fn main() {
     let mut embedder = Embedder::load(&installed).expect("model loads");
     println!("load_ms {:.0}", t.elapsed().as_secs_f64() * 1000.0);
     embedder.embed(&["warm up"]).expect("embed");
+    // Real questions of the Django quality set, as agents ask them.
+    let questions: toml::Table = include_str!("../tests/data/django/questions.toml").parse().expect("questions parse");
+    let queries: Vec<&str> = questions["question"]
+        .as_array()
+        .expect("a list of questions")
+        .iter()
+        .take(16)
+        .map(|q| q["text"].as_str().expect("question text"))
+        .collect();
     let mut times = Vec::new();
     for _ in 0..rounds {
-        for q in QUERIES {
+        for &q in &queries {
             if let Some(gap) = gap {
                 std::thread::sleep(gap);
             }
