@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::common::{Repo, describe, model_home};
+use crate::common::{Repo, describe, model_home, model_required};
 
 fn ids(reply: &Value) -> Vec<String> {
     reply["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_string()).collect()
@@ -540,8 +540,7 @@ fn the_mcp_server_embeds_in_the_background_what_searches_leave() {
 /// missing model does.
 fn test_wheels() -> Option<std::path::PathBuf> {
     let wheels = std::env::var_os("ABATHUR_TEST_WHEELS").map(std::path::PathBuf::from).filter(|d| d.is_dir());
-    let required = std::env::var("ABATHUR_REQUIRE_MODEL").as_deref() == Ok("1") || std::env::var_os("CI").is_some();
-    if wheels.is_none() && required {
+    if wheels.is_none() && model_required() {
         panic!("ABATHUR_TEST_WHEELS names no folder of wheels: run scripts/test.sh, which downloads them");
     }
     if wheels.is_none() {

